@@ -1,0 +1,127 @@
+"""The ``sim`` command line: a thin layer over :mod:`sim.api`.
+
+Exit codes: 0 ok, 2 bad input (one line on stderr, no traceback), 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+from sim import __version__
+from sim.errors import SimInputError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors (exit code 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+
+
+def check_writable(path: str | None, flag: str) -> None:
+    """Fail before any work if an output file cannot be written."""
+    if not path:
+        return
+    target = Path(path)
+    parent = target.parent if str(target.parent) else Path(".")
+    if target.is_dir():
+        raise SimInputError(f"{flag} {path}: is a directory, expected a file path")
+    probe = parent
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
+        raise SimInputError(f"{flag} {path}: cannot write there ({probe} is not a writable directory)")
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from sim import api
+
+    check_writable(args.json, "--json")
+    check_writable(args.csv, "--csv")
+    result = api.run_bound(args.hw, args.workload, seq_len=args.seq_len, batch=args.batch, sets=args.set)
+    print(result.summary())
+    if args.json:
+        result.to_json(args.json)
+        print(f"wrote {args.json}")
+    if args.csv:
+        result.to_csv(args.csv)
+        print(f"wrote {args.csv}")
+    return 0
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    import yaml
+
+    from sim.config.loader import load_hardware_file, to_dict
+    from sim.workload import encoder_macs_closed_form, load_workload, lower
+
+    hw, path = load_hardware_file(args.hw, args.set)
+    wl = load_workload(args.workload, seq_len=args.seq_len, batch=args.batch) if args.workload else None
+    print(f"# {path}: valid")
+    print(yaml.safe_dump({"hw": to_dict(hw)}, sort_keys=False).rstrip())
+    print(f"# peak MACs per cycle: {hw.peak_macs_per_cycle}")
+    if wl is not None:
+        graph = lower(wl)
+        print(yaml.safe_dump({"workload": to_dict(wl)}, sort_keys=False).rstrip())
+        print(f"# operators: {len(graph.ops)}; encoder GEMM/BMM MACs: {graph.total_macs('encoder'):,} "
+              f"(closed form {encoder_macs_closed_form(wl):,}); all MACs: {graph.total_macs():,}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    p = _Parser(prog="sim", description="gobosim: cycle-level simulator of GOBO and baseline DNN accelerators")
+    p.add_argument("--version", action="version", version=f"gobosim {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def common(sp: argparse.ArgumentParser, workload_required: bool = True) -> None:
+        sp.add_argument("--workload", required=workload_required,
+                        help="workload: a path, a built-in name (bert-base, ...) or a Hugging Face config.json")
+        sp.add_argument("--seq-len", type=int, default=None, help="override the workload's sequence length")
+        sp.add_argument("--batch", type=int, default=None, help="override the workload's batch size")
+
+    r = sub.add_parser("run", help="run one hardware configuration on one workload")
+    r.add_argument("--hw", required=True, help="hardware: a path or a built-in name (gobo, tpu, tcore, ...)")
+    common(r)
+    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override a hardware key, e.g. --set compute.tiles=32 (repeatable)")
+    r.add_argument("--json", help="write the report as JSON")
+    r.add_argument("--csv", help="write the per-operator table as CSV")
+    r.set_defaults(func=_cmd_run)
+
+    v = sub.add_parser("validate", help="check a hardware configuration (and a workload) and print it resolved")
+    v.add_argument("--hw", required=True)
+    common(v, workload_required=False)
+    v.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    v.set_defaults(func=_cmd_validate)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``sim`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except SimInputError as exc:
+        print(f"sim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"sim {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as exc:  # an internal error: one line, the traceback on request
+        if os.environ.get("SIM_DEBUG"):
+            raise
+        print(f"sim {args.command}: internal error: {type(exc).__name__}: {exc} "
+              f"(set SIM_DEBUG=1 for the traceback)", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

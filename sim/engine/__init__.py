@@ -1,0 +1,1 @@
+"""The simpy discrete-event engine that runs a tile schedule on the hardware components."""

@@ -1,0 +1,34 @@
+"""Errors the user can fix: each carries a one-line message naming the file, the key path and what was expected.
+
+The CLI turns a :class:`SimInputError` into one line on stderr and exit code 2; anything else is an
+internal error (exit code 1).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class SimInputError(ValueError):
+    """Bad input (a file, a key, a value or a name the user gave); the message is meant for the user."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem: where it is and what was expected."""
+
+    source: str  # file name (or "--set", "<dict>")
+    key: str  # dotted key path, "" for the whole file
+    message: str  # what was expected / what is wrong
+
+    def __str__(self) -> str:
+        where = f"{self.source}: {self.key}" if self.key else self.source
+        return f"{where}: {self.message}"
+
+
+class ConfigError(SimInputError):
+    """One or more validation problems in a configuration; ``str()`` lists them all on one line, "; "-separated."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))

@@ -1,0 +1,1 @@
+"""Integer encoder forward (bit-accurate) and the float reference forward."""

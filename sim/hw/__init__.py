@@ -1,0 +1,1 @@
+"""Hardware component models: timing closed forms, per-cycle reference steppers, DRAM."""

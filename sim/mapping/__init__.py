@@ -1,0 +1,1 @@
+"""Mapping: operators -> tiles that fit the on-chip buffers (loop order, residency, dataflow)."""

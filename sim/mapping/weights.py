@@ -1,0 +1,67 @@
+"""Stored weight formats: which format each parameter tensor is kept in off chip, and its size in bytes.
+
+- GEMM weights: the design's ``weights.format`` (gobo: packed indices + dictionary + outliers; int8 with
+  one fp32 scale per tensor; fp16).
+- Embedding tables: GOBO at ``weights.embedding_bits`` when the format is gobo and
+  ``weights.quantize_embeddings`` is on; otherwise as the GEMM weights' element format (int8 / fp16),
+  or fp32 for a gobo design with embedding quantization off.
+- LayerNorm parameters and biases: fp32 for gobo and fp16 designs' vector unit inputs are kept exact
+  (GOBO leaves them unquantized); int32 biases and fp32 LayerNorm parameters for the int8 design.
+
+Exact GOBO sizes come from the packed tensors of the quantized model; without it (a bound computed before
+quantization), :func:`nominal_gobo_bytes` counts indices and dictionary only and says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+
+from sim.config.hardware import HardwareConfig
+from sim.workload.graph import OperatorGraph, WeightTensor
+
+EMBEDDING_TYPES = ("word_emb", "pos_emb", "type_emb")
+MATMUL_TYPES = ("query", "key", "value", "attn_out", "ffn1", "ffn2", "pooler", "classifier", "patch_emb")
+
+
+def tensor_format(t: WeightTensor, hw: HardwareConfig) -> str:
+    """The off-chip format of tensor ``t`` in design ``hw``: gobo, int8, fp16, int32 or fp32."""
+    fmt = hw.weights.format
+    if t.tensor_type in MATMUL_TYPES:
+        return fmt
+    if t.tensor_type in EMBEDDING_TYPES:
+        if fmt == "gobo":
+            return "gobo" if hw.weights.quantize_embeddings else "fp32"
+        return fmt
+    if t.tensor_type == "bias" and fmt == "int8":
+        return "int32"
+    return "fp32"
+
+
+def tensor_bits(t: WeightTensor, hw: HardwareConfig) -> int:
+    """GOBO index bits for a gobo-format tensor (embedding bits for the tables)."""
+    return hw.weights.embedding_bits if t.tensor_type in EMBEDDING_TYPES else hw.weights.bits
+
+
+def nominal_gobo_bytes(t: WeightTensor, bits: int) -> int:
+    """Indices (bit-packed) + fp32 dictionary, no outliers: a lower bound on the packed size."""
+    return math.ceil(t.elems * bits / 8) + (2**bits) * 4
+
+
+_ELEM_BYTES = {"int8": 1, "fp16": 2, "int32": 4, "fp32": 4}
+
+
+def stored_bytes(graph: OperatorGraph, hw: HardwareConfig,
+                 packed_bytes: Mapping[str, int] | None = None) -> dict[str, int]:
+    """Bytes of every parameter tensor as stored off chip (int8 tensors include one fp32 scale)."""
+    out = {}
+    for t in graph.tensors:
+        fmt = tensor_format(t, hw)
+        if fmt == "gobo":
+            if packed_bytes is not None and t.name in packed_bytes:
+                out[t.name] = int(packed_bytes[t.name])
+            else:
+                out[t.name] = nominal_gobo_bytes(t, tensor_bits(t, hw))
+        else:
+            out[t.name] = t.elems * _ELEM_BYTES[fmt] + (4 if fmt == "int8" else 0)
+    return out

@@ -1,0 +1,155 @@
+"""Run results: the :class:`RunResult` report contract (JSON, CSV, pandas) and the terminal summary.
+
+Units are in the field names: ``_cycles`` core clock cycles, ``_bytes`` bytes, ``_pj`` picojoules,
+``_mm2`` square millimetres, ``_hz`` hertz. ``seconds`` is wall-clock time of the simulated hardware.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sim import __version__
+
+OP_COLUMNS = ("name", "layer", "kind", "cycles", "compute_cycles", "stall_cycles", "macs",
+              "dram_read_bytes", "dram_write_bytes", "energy_pj", "m", "k", "n", "count")
+
+
+@dataclass
+class OpResult:
+    """One operator's share of a run (a row of ``RunResult.ops``)."""
+
+    name: str
+    layer: int
+    kind: str
+    cycles: int  # cycles this operator occupies the accelerator (compute + stalls)
+    compute_cycles: int  # the compute unit alone, no memory stalls
+    stall_cycles: int  # cycles - compute_cycles, attributed in stall_breakdown_cycles
+    macs: int  # all `count` products included
+    dram_read_bytes: int
+    dram_write_bytes: int
+    energy_pj: float | None = None
+    m: int | None = None  # gemm/bmm only: A is m x k, B is k x n
+    k: int | None = None
+    n: int | None = None
+    count: int | None = None  # how many such products (heads x batch for attention BMMs)
+    stage: str = "encoder"
+    stall_breakdown_cycles: dict[str, int] = field(default_factory=dict)
+    mapping: dict[str, Any] = field(default_factory=dict)  # the tiling chosen for this operator
+    energy_breakdown_pj: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data; gemm-only fields are left out for other kinds."""
+        out = dataclasses.asdict(self)
+        if self.m is None:
+            for key in ("m", "k", "n", "count"):
+                out.pop(key)
+        return out
+
+
+@dataclass
+class RunResult:
+    """The report of one ``sim run`` (field names and meanings are a contract; see README)."""
+
+    hw: str
+    workload: str
+    seq_len: int
+    batch: int
+    clock_hz: float
+    cycles: int
+    seconds: float
+    energy_pj: float | None
+    energy_breakdown_pj: dict[str, float] | None
+    dram_read_bytes: int
+    dram_write_bytes: int
+    area_mm2: float | None
+    area_breakdown_mm2: dict[str, float] | None
+    utilization: float  # useful MACs / (cycles x peak MACs per cycle)
+    stall_breakdown_cycles: dict[str, int]
+    ops: list[OpResult]
+    functional: dict[str, Any] | None
+    config: dict[str, Any]
+    peak_macs_per_cycle: int
+    dram_bytes_per_cycle: float
+    actions: dict[str, dict[str, int]]
+    timing_model: str  # "roofline-bound" (a lower bound, not a simulation) or "simulated"
+    notes: list[str] = field(default_factory=list)
+    version: str = __version__
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON report as plain data, keys in a fixed order."""
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["ops"] = [op.to_dict() for op in self.ops]
+        return out
+
+    def to_json(self, path: str | Path | None = None) -> str:
+        """The JSON report (deterministic: fixed key order, no timestamps); written to ``path`` if given."""
+        text = json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
+        if path is not None:
+            write_text_atomic(Path(path), text)
+        return text
+
+    def to_frame(self):
+        """Per-operator pandas DataFrame (one row per operator, the OP_COLUMNS first)."""
+        import pandas as pd
+
+        rows = [op.to_dict() for op in self.ops]
+        frame = pd.DataFrame(rows)
+        first = [c for c in OP_COLUMNS if c in frame.columns]
+        rest = [c for c in frame.columns if c not in first and c not in ("stall_breakdown_cycles", "mapping", "energy_breakdown_pj")]
+        return frame[first + rest]
+
+    def to_csv(self, path: str | Path) -> None:
+        """Write the per-operator table as CSV."""
+        text = self.to_frame().to_csv(index=False)
+        write_text_atomic(Path(path), text)
+
+    def summary(self) -> str:
+        """A readable terminal summary: totals, then per-kind and per-stage shares."""
+        lines = [
+            f"gobosim {self.version}: {self.hw} on {self.workload} (seq {self.seq_len}, batch {self.batch})",
+            f"timing model: {self.timing_model}",
+        ]
+        for note in self.notes:
+            lines.append(f"  note: {note}")
+        lines += [
+            f"  cycles          {self.cycles:>16,}",
+            f"  time            {self.seconds * 1e3:>16.4f} ms  at {self.clock_hz / 1e9:g} GHz",
+            f"  utilization     {self.utilization:>16.3f}  (useful MACs / cycles x {self.peak_macs_per_cycle} peak)",
+            f"  DRAM read       {self.dram_read_bytes:>16,} B",
+            f"  DRAM write      {self.dram_write_bytes:>16,} B",
+            f"  energy          {_fmt(self.energy_pj, 1e-6, 'uJ')}",
+            f"  area            {_fmt(self.area_mm2, 1.0, 'mm2')}",
+        ]
+        if self.stall_breakdown_cycles:
+            stalls = ", ".join(f"{k} {v:,}" for k, v in self.stall_breakdown_cycles.items() if v)
+            lines.append(f"  stalls (cycles)  {stalls or 'none'}")
+        if self.functional:
+            f = self.functional
+            lines.append(f"  functional      checked={f.get('checked')} cosine_vs_float={f.get('cosine_vs_float')}")
+        lines.append("")
+        lines.append(f"  {'kind':<10} {'ops':>5} {'cycles':>14} {'share':>7} {'MACs':>16} {'DRAM read B':>14}")
+        by_kind: dict[str, list[OpResult]] = {}
+        for op in self.ops:
+            by_kind.setdefault(op.kind, []).append(op)
+        for kind, ops in by_kind.items():
+            cyc = sum(o.cycles for o in ops)
+            share = cyc / self.cycles if self.cycles else 0.0
+            lines.append(f"  {kind:<10} {len(ops):>5} {cyc:>14,} {share:>7.1%} {sum(o.macs for o in ops):>16,} "
+                         f"{sum(o.dram_read_bytes for o in ops):>14,}")
+        return "\n".join(lines)
+
+
+def _fmt(value: float | None, scale: float, unit: str) -> str:
+    return "       not modelled" if value is None else f"{value * scale:>16.3f} {unit}"
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write a file via a temporary sibling and rename, so a reader never sees half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
