@@ -235,8 +235,8 @@ def _did_you_mean(word: str, options: list[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
-    """(dotted key, type, doc) rows for every field of a spec class, nested specs expanded (for the README)."""
+def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """(dotted key, type and allowed values, default, doc) for every field of a spec class (README table)."""
     rows = []
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -247,6 +247,18 @@ def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
                 rows.extend(describe(variant, f"{key}[{tp.tag}={tag}]"))
         elif dataclasses.is_dataclass(tp):
             rows.extend(describe(tp, key))
+        elif typing.get_origin(tp) is dict:
+            rows.extend(describe(typing.get_args(tp)[1], f"{key}.<name>"))
         else:
-            rows.append((key, getattr(tp, "__name__", str(tp)), f.metadata.get("doc", "")))
+            meta = f.metadata
+            kind = getattr(tp, "__name__", str(tp))
+            if meta.get("choices"):
+                kind = " \\| ".join(str(c) for c in meta["choices"])
+            bounds = [f"{op} {_num(meta[name])}" for name, op in (("gt", ">"), ("ge", ">="), ("le", "<="))
+                      if meta.get(name) is not None]
+            if bounds:
+                kind += " (" + ", ".join(bounds) + ")"
+            default = "required" if f.default is MISSING and f.default_factory is MISSING else (
+                "" if f.default is MISSING else str(f.default))
+            rows.append((key, kind, default, meta.get("doc", "")))
     return rows
