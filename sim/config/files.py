@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.resources
 import json
 from pathlib import Path
 from typing import Any
@@ -11,21 +10,16 @@ import yaml
 
 from sim.errors import SimInputError
 
-# Built-in files live at the repository's top level (hwconfigs/, workloads/) and are installed as the
-# packages sim._builtin.hwconfigs / sim._builtin.workloads (see pyproject.toml's package-dir).
-_REPO_ROOT = Path(__file__).resolve().parents[2]
-BUILTIN_DIRS = {"hwconfigs": "sim._builtin.hwconfigs", "workloads": "sim._builtin.workloads"}
+# Built-in files live at the repository's top level (hwconfigs/, workloads/) and are installed as
+# sim/_builtin/hwconfigs and sim/_builtin/workloads (see pyproject.toml's package-dir).
+_PACKAGE = Path(__file__).resolve().parents[1]
+_REPO_ROOT = _PACKAGE.parent
 
 
 def builtin_dir(which: str) -> Path:
     """Directory of the built-in ``hwconfigs`` or ``workloads`` (installed package data, else the source tree)."""
-    try:
-        path = Path(str(importlib.resources.files(BUILTIN_DIRS[which])))
-        if path.is_dir():
-            return path
-    except (ModuleNotFoundError, TypeError):
-        pass
-    return _REPO_ROOT / which
+    installed = _PACKAGE / "_builtin" / which
+    return installed if installed.is_dir() else _REPO_ROOT / which
 
 
 def builtin_names(which: str) -> list[str]:
