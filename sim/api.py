@@ -8,9 +8,15 @@ from pathlib import Path
 
 from sim.config.hardware import HardwareConfig
 from sim.config.loader import load_hardware, to_dict
+from sim.engine.des import STALL_REASONS, Engine
 from sim.engine.roofline import operator_bound
-from sim.hw.dram import dram_spec
-from sim.mapping.weights import EMBEDDING_TYPES, stored_bytes
+from sim.errors import SimInputError
+from sim.hw.dram import DramModel, dram_spec
+from sim.hw.timing import merge_actions
+from sim.mapping.costs import kernel_costs
+from sim.mapping.design import design_of
+from sim.mapping.plan import Planner, WeightSource, dense_source, gobo_source
+from sim.mapping.weights import EMBEDDING_TYPES, stored_bytes, tensor_format
 from sim.results import OpResult, RunResult
 from sim.workload.graph import OperatorGraph, lower
 from sim.workload.loader import load_workload
@@ -96,3 +102,133 @@ def run_bound(hw: str | Path | HardwareConfig, workload: str | Path | WorkloadSp
         ops=ops, functional=None, config={"hw": to_dict(hw_cfg), "workload": to_dict(wl)},
         peak_macs_per_cycle=peak, dram_bytes_per_cycle=bpc, actions={}, timing_model="roofline-bound",
         notes=notes)
+
+
+_ELEM = {"int8": 1, "fp16": 2, "int32": 4, "fp32": 4}
+
+
+def gobo_params(hw: HardwareConfig):
+    """The quantization parameters of a design (sim.quant.GoboParams)."""
+    from sim.quant import GoboParams
+
+    w = hw.weights
+    return GoboParams(bits=w.bits, embedding_bits=w.embedding_bits, outlier_threshold=w.outlier_threshold,
+                      quantize_embeddings=w.quantize_embeddings)
+
+
+def quantize_for(graph: OperatorGraph, hw: HardwareConfig, weights: str | Path | None = None):
+    """The GOBO-quantized model of a workload: from a safetensors checkpoint, or seeded synthetic weights."""
+    from sim.quant import QuantError, classify_tensor, quantize_checkpoint, quantize_synthetic
+
+    params = gobo_params(hw)
+    try:
+        if weights is not None:
+            return quantize_checkpoint(str(weights), params)
+        shapes = {}
+        for t in graph.tensors:
+            info = classify_tensor(t.name)
+            if info is not None and info.kind not in ("head", "buffer"):
+                shapes[t.name] = (t.shape, info.kind)
+        return quantize_synthetic(shapes, params, seed=hw.weights.seed)
+    except QuantError as exc:
+        raise SimInputError(str(exc)) from None
+
+
+def weight_sources(graph: OperatorGraph, hw: HardwareConfig, qmodel=None) -> dict[str, WeightSource]:
+    """Per parameter tensor: its off-chip and on-chip sizes per chunk (and outlier layout for GOBO)."""
+    design = design_of(hw)
+    onchip = None if design.gobo is not None else float(design.weight_bytes)
+    out = {}
+    for t in graph.tensors:
+        if len(t.shape) < 2:
+            continue
+        rows, cols = t.shape[0], int(math.prod(t.shape[1:]))
+        fmt = tensor_format(t, hw)
+        packed = qmodel.packed.get(t.name) if (qmodel is not None and fmt == "gobo") else None
+        if packed is not None:
+            out[t.name] = gobo_source(packed, onchip)
+        else:
+            off = _ELEM["fp32" if fmt == "gobo" else fmt]
+            out[t.name] = dense_source(rows, cols, off, design.weight_bytes if onchip is not None else off)
+    return out
+
+
+def simulate(hw_cfg: HardwareConfig, wl: WorkloadSpec, qmodel=None) -> RunResult:
+    """Map and simulate one workload on one design (timing only); see :func:`run` for the full run."""
+    graph = lower(wl)
+    design = design_of(hw_cfg)
+    if qmodel is None and hw_cfg.weights.format == "gobo":
+        qmodel = quantize_for(graph, hw_cfg)
+    planner = Planner(graph, design, weight_sources(graph, hw_cfg, qmodel), kernel_costs(hw_cfg.vector.kernels))
+    plans = planner.plan()
+    steps = planner.order(plans)
+    dram = DramModel(dram_spec(hw_cfg.dram.kind, channels=hw_cfg.dram.channels))
+    out_buf = hw_cfg.buffers["outputs"]
+    engine = Engine(steps, dram, hw_cfg.clock_hz, hw_cfg.buffers["weights"].capacity_bytes,
+                    output_slots=2 if out_buf.double_buffered else 1,
+                    decompress_per_cycle=hw_cfg.weights.decompress_per_cycle)
+    res = engine.run()
+    unit = design.kind
+    step_actions: dict[str, dict[str, int]] = {}
+    per_op_actions: dict[str, dict[str, dict[str, int]]] = {}
+    for st in steps:
+        bucket = per_op_actions.setdefault(st.op, {})
+        parts = {unit if st.unit == "matrix" else "vector": dict(st.compute.actions)}
+        if st.epilogue is not None:
+            parts["vector"] = merge_actions(parts.get("vector", {}), st.epilogue.actions)
+        for comp, acts in st.sram.items():
+            parts[comp] = merge_actions(parts.get(comp, {}), acts)
+        decoded = sum(t.decode_weights for t in st.loads)
+        if decoded:
+            parts["decompressor"] = {"dict_read": decoded, "weights_out": decoded}
+        for comp, acts in parts.items():
+            bucket[comp] = merge_actions(bucket.get(comp, {}), acts)
+            step_actions[comp] = merge_actions(step_actions.get(comp, {}), acts)
+    step_actions["dram"] = {k: v for k, v in res.dram_actions.items() if v}
+    ops = []
+    for p in plans:
+        op = p.op
+        st = res.ops.get(op.name)
+        stalls = {k: v for k, v in (st.stalls.items() if st else ()) if v}
+        ops.append(OpResult(
+            name=op.name, layer=op.layer, kind=op.kind, cycles=st.cycles if st else 0,
+            compute_cycles=st.compute_cycles if st else 0, stall_cycles=sum(stalls.values()),
+            macs=op.macs, dram_read_bytes=st.dram_read_bytes if st else 0,
+            dram_write_bytes=st.dram_write_bytes if st else 0,
+            m=op.m if op.is_matmul else None, k=op.k if op.is_matmul else None,
+            n=op.n if op.is_matmul else None, count=op.count if op.is_matmul else None, stage=op.stage,
+            stall_breakdown_cycles=stalls, mapping=p.mapping, vector_cycles=st.vector_cycles if st else 0,
+            fused_into=p.fused_into, actions=per_op_actions.get(op.name, {})))
+    peak = hw_cfg.peak_macs_per_cycle
+    macs = graph.total_macs()
+    stall_total = {r: sum(o.stall_breakdown_cycles.get(r, 0) for o in ops) for r in STALL_REASONS}
+    notes = []
+    if qmodel is not None:
+        notes.append(f"GOBO weights: {qmodel.report()['bits_per_weight']:.3f} bits/weight "
+                     f"({'checkpoint' if getattr(qmodel, 'source', None) else 'seeded synthetic weights'}), "
+                     f"outlier fraction {qmodel.report()['outlier_fraction']:.5f}")
+    return RunResult(
+        hw=hw_cfg.name, workload=wl.name, seq_len=wl.seq_len, batch=wl.batch, clock_hz=hw_cfg.clock_hz,
+        cycles=res.cycles, seconds=res.cycles / hw_cfg.clock_hz, energy_pj=None, energy_breakdown_pj=None,
+        dram_read_bytes=sum(o.dram_read_bytes for o in ops), dram_write_bytes=sum(o.dram_write_bytes for o in ops),
+        area_mm2=None, area_breakdown_mm2=None, utilization=macs / (res.cycles * peak) if res.cycles else 0.0,
+        stall_breakdown_cycles=stall_total, ops=ops, functional=None,
+        config={"hw": to_dict(hw_cfg), "workload": to_dict(wl)}, peak_macs_per_cycle=peak,
+        dram_bytes_per_cycle=dram_bytes_per_cycle(hw_cfg), actions=step_actions, timing_model="simulated",
+        notes=notes, events=res.events)
+
+
+def run(hw: str | Path | HardwareConfig, workload: str | Path | WorkloadSpec, *, seq_len: int | None = None,
+        batch: int | None = None, sets: Iterable[str] = (), weights: str | Path | None = None,
+        functional: bool = False) -> RunResult:
+    """Simulate a workload on a design: the run report of ``sim run``."""
+    hw_cfg, wl = resolve_inputs(hw, workload, seq_len=seq_len, batch=batch, sets=sets)
+    qmodel = None
+    if hw_cfg.weights.format == "gobo" or weights is not None and functional:
+        qmodel = quantize_for(lower(wl), hw_cfg, weights) if hw_cfg.weights.format == "gobo" else None
+    result = simulate(hw_cfg, wl, qmodel)
+    if functional:
+        from sim.functional.check import functional_check
+
+        result.functional = functional_check(hw_cfg, wl, qmodel, weights)
+    return result

@@ -42,7 +42,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     check_writable(args.json, "--json")
     check_writable(args.csv, "--csv")
-    result = api.run_bound(args.hw, args.workload, seq_len=args.seq_len, batch=args.batch, sets=args.set)
+    result = api.run(args.hw, args.workload, seq_len=args.seq_len, batch=args.batch, sets=args.set,
+                     weights=args.weights, functional=args.functional)
     print(result.summary())
     if args.json:
         result.to_json(args.json)
@@ -89,6 +90,9 @@ def build_parser() -> argparse.ArgumentParser:
     common(r)
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a hardware key, e.g. --set compute.tiles=32 (repeatable)")
+    r.add_argument("--weights", help="a safetensors checkpoint (BERT-family Hugging Face names) for the weights")
+    r.add_argument("--functional", action=argparse.BooleanOptionalAction, default=False,
+                   help="run the bit-accurate integer model through the design's dataflow and check it")
     r.add_argument("--json", help="write the report as JSON")
     r.add_argument("--csv", help="write the per-operator table as CSV")
     r.set_defaults(func=_cmd_run)

@@ -40,6 +40,9 @@ class OpResult:
     stall_breakdown_cycles: dict[str, int] = field(default_factory=dict)
     mapping: dict[str, Any] = field(default_factory=dict)  # the tiling chosen for this operator
     energy_breakdown_pj: dict[str, float] = field(default_factory=dict)
+    vector_cycles: int = 0  # vector-unit cycles of fused epilogues (overlapped with compute where possible)
+    fused_into: str | None = None  # an element-wise operator run as the named matmul's epilogue
+    actions: dict[str, dict[str, int]] = field(default_factory=dict)  # this operator's action counts
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data; gemm-only fields are left out for other kinds."""
@@ -77,6 +80,7 @@ class RunResult:
     actions: dict[str, dict[str, int]]
     timing_model: str  # "roofline-bound" (a lower bound, not a simulation) or "simulated"
     notes: list[str] = field(default_factory=list)
+    events: int = 0  # simulation events processed (0 for the roofline bound)
     version: str = __version__
 
     def to_dict(self) -> dict[str, Any]:
@@ -99,7 +103,8 @@ class RunResult:
         rows = [op.to_dict() for op in self.ops]
         frame = pd.DataFrame(rows)
         first = [c for c in OP_COLUMNS if c in frame.columns]
-        rest = [c for c in frame.columns if c not in first and c not in ("stall_breakdown_cycles", "mapping", "energy_breakdown_pj")]
+        rest = [c for c in frame.columns if c not in first
+                and c not in ("stall_breakdown_cycles", "mapping", "energy_breakdown_pj", "actions")]
         return frame[first + rest]
 
     def to_csv(self, path: str | Path) -> None:

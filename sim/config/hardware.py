@@ -43,7 +43,7 @@ class GoboCompute:
         False, doc="a second bin set lets the post-reduction overlap the next block's adds"
     )
     decode_latency_cycles: int = spec_field(1, doc="index decode pipeline latency in cycles", ge=0)
-    add_latency_cycles: int = spec_field(1, doc="bin adder latency in cycles", ge=0)
+    add_latency_cycles: int = spec_field(1, doc="bin adder pipeline stages in cycles (the accumulate is the last)", ge=1)
 
     def peak_macs_per_cycle(self) -> int:
         """Weight x activation products per cycle at full occupancy (one per PE per activation row)."""
@@ -132,6 +132,8 @@ class WeightSpec:
         -4.0, doc="a weight is an outlier when ln(Gaussian pdf) <= this", le=0.0
     )
     seed: int = spec_field(0, doc="seed of the synthetic weight generator (when no checkpoint is given)", ge=0)
+    decompress_per_cycle: int = spec_field(
+        256, doc="GOBO decompressor output in weights per cycle (gobo format on a systolic/tensorcore core)", ge=1)
 
 
 @dataclass(frozen=True, kw_only=True)

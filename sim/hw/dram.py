@@ -57,11 +57,21 @@ and the last data beat ends at
 
 where ``X0`` is the turnaround bound on the first data beat (``tWTR + tCL`` for a read after writes,
 ``tRTW`` for a write after reads, else 0). The inner maximum is taken over at most 8 candidate ``n``
-(the bracket is linear in ``floor(n/4)`` for fixed ``n % 4``), so a call is O(1). The formula assumes
-that re-opening a bank ``banks`` pieces later never waits for the bank (its previous row's tRAS,
-tRTP/tWR and tRP are over by then); :meth:`DramModel.bank_wait_free` checks this per transfer. It holds
-for every preset and transfer we tested; when it does not, the formula is an optimistic bound and the
-model adds the steady-state bank-cycle limit (see :meth:`DramModel._bank_bound`).
+(the bracket is linear in ``floor(n/4)`` for fixed ``n % 4``), so a call is O(1). Channel 0 carries the
+most bursts per piece, so it finishes last. The formula assumes that no activation waits for its bank
+(the bank's previous row is done with tRAS, tRTP/tWR and tRP by then); :func:`bank_wait_free` is an
+O(1) sufficient test of that, and it holds for every transfer shape of the three presets (tested). When
+it fails (few banks, tiny rows, long tRAS) the model steps the same schedule per row piece instead
+(exact, O(pieces)), so the fast model equals the reference in every case; the tests find no difference.
+With the start state above the turnaround ``X0`` is hidden behind the first row miss for the presets
+(``tWTR < tRP + tRCD``); it shows in the reference on row hits (mixed request lists) and in the fast
+model only for timings where it exceeds the miss latency.
+
+Public API: :class:`DramSpec`, :data:`DRAM_PRESETS`, :func:`dram_spec`, :func:`map_address`,
+:class:`DramReference` (``run(requests, prev_write=None) -> DramReferenceResult``), :class:`DramModel`
+(``transfer(...) -> DramTransfer``, ``streaming_bytes_per_s()``, ``cycles(time_ns, clock_hz)``),
+:func:`to_cycles`, the canonical layouts :func:`stream_requests`, :func:`scattered_requests`,
+:func:`requests_for`, and :func:`bank_wait_free`, :func:`channel_finish_cycles`.
 """
 
 from __future__ import annotations
@@ -524,51 +534,167 @@ class DramReference:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _act_time(n: int, t_rp: int, f: int, t_rrd: int) -> int:
-    """Cycle of the n-th activation on a channel when only tRP (first), tRRD and tFAW limit it."""
-    return t_rp + (n // 4) * f + (n % 4) * t_rrd
+def _chain(length: int, f: int, t_rrd: int) -> int:
+    """W(L): the longest tRRD/tFAW chain over ``length`` activations, ``floor(L/4) F + (L % 4) tRRD`` cycles."""
+    return (length // 4) * f + (length % 4) * t_rrd
 
 
 def _max_piece_term(n_pieces: int, q: int, p: int, f: int, t_rrd: int) -> int:
-    """``max_n [floor(n/4) f + (n%4) tRRD - n q p]`` over ``0 <= n < n_pieces`` (exact, <= 8 candidates)."""
-    best = None
+    """``max_n [W(n) - n q p]`` over ``0 <= n < n_pieces`` (exact, from at most 8 candidates).
+
+    For fixed ``n % 4`` the bracket is linear in ``n // 4``, so its maximum is at the first or the last
+    ``n`` of that residue class.
+    """
     last = n_pieces - 1
+    best = 0  # n = 0
     for k in range(min(4, n_pieces)):
         for n in (k, k + 4 * ((last - k) // 4)):
-            v = (n // 4) * f + (n % 4) * t_rrd - n * q * p
-            if best is None or v > best:
-                best = v
-    return best if best is not None else 0
+            best = max(best, _chain(n, f, t_rrd) - n * q * p)
+    return best
+
+
+class _Shape(NamedTuple):
+    """Channel 0's share of a transfer: ``n_pieces`` row pieces of ``q`` bursts, the last of ``q_last``."""
+
+    n_pieces: int
+    q: int
+    q_last: int
+
+
+def _turnaround_bound(spec: DramSpec, write: bool, prev_write: bool | None) -> int:
+    """X0: earliest first data beat allowed by the bus turnaround, cycles."""
+    if prev_write is None or prev_write == write:
+        return 0
+    return spec.tRTW if write else spec.tWTR + spec.tCL
+
+
+def _closed_form_cycles(spec: DramSpec, shape: _Shape, write: bool, prev_write: bool | None) -> int:
+    s = spec
+    n, q, q_last = shape
+    p = max(s.burst_cycles, s.tCCD)
+    f = max(s.tFAW, 4 * s.tRRD)
+    lat = s.tCWL if write else s.tCL
+    t0 = (n - 1) * q + q_last
+    inner = s.tRP + s.tRCD + lat + (t0 - 1) * p + _max_piece_term(n, q, p, f, s.tRRD)
+    return max(_turnaround_bound(s, write, prev_write) + (t0 - 1) * p, inner) + s.burst_cycles
+
+
+def bank_wait_free(spec: DramSpec, n_pieces: int, q: int, *, write: bool, prev_write: bool | None = None) -> bool:
+    """Sufficient condition for the closed form to be exact: no activation waits for its bank.
+
+    Re-opening bank ``m % banks`` for piece ``m`` needs ``Z = max(tRAS + tRP, tRP + tRCD + (q-1) P + X)``
+    cycles after the bank's previous piece (``X = tRTP`` after reads, ``tCWL + BL/2 + tWR`` after
+    writes). Between the closed form's first data beats of pieces ``m - banks`` and ``n >= m`` there are
+    always ``>= (n - m + banks) q P`` cycles (the bus) and, in the activation-bound case ``4 q P < F``,
+    ``>= W(n - m + banks) - D0`` (the activations; ``D0`` bounds how far the bus runs behind them), while
+    a bank wait could propagate ``W(n - m)`` along the activation chain. So it suffices that
+    ``banks * q * P >= Z`` when ``4 q P >= F``, or ``W(banks) >= Z + D0`` when ``4 q P < F``. With at
+    most ``banks`` pieces no bank is reused at all.
+    """
+    s = spec
+    if n_pieces <= s.banks:
+        return True
+    p = max(s.burst_cycles, s.tCCD)
+    f = max(s.tFAW, 4 * s.tRRD)
+    lat = s.tCWL if write else s.tCL
+    x = s.tCWL + s.burst_cycles + s.tWR if write else s.tRTP
+    z = max(s.tRAS + s.tRP, s.tRP + s.tRCD + (q - 1) * p + x)
+    if 4 * q * p >= f:
+        return s.banks * q * p >= z
+    d0 = 3 * max(0, q * p - s.tRRD) + max(0, _turnaround_bound(s, write, prev_write) - s.tRP - s.tRCD - lat)
+    return _chain(s.banks, f, s.tRRD) >= z + d0
+
+
+def _piece_level_cycles(spec: DramSpec, shape: _Shape, write: bool, prev_write: bool | None) -> int:
+    """The reference's schedule of channel 0, stepped per row piece instead of per burst (exact, O(pieces)).
+
+    Used only when :func:`bank_wait_free` cannot vouch for the closed form.
+    """
+    s = spec
+    n, q, q_last = shape
+    p = max(s.burst_cycles, s.tCCD)
+    lat = s.tCWL if write else s.tCL
+    x = s.tCWL + s.burst_cycles + s.tWR if write else s.tRTP
+    pre_ready = [0] * s.banks
+    acts: deque[int] = deque(maxlen=4)
+    data_free = _turnaround_bound(s, write, prev_write)  # earliest start of the next data beat
+    end = 0
+    for i in range(n):
+        bank = i % s.banks
+        act = pre_ready[bank] + s.tRP
+        if acts:
+            act = max(act, acts[-1] + s.tRRD)
+            if len(acts) == 4:
+                act = max(act, acts[0] + s.tFAW)
+        acts.append(act)
+        first = max(act + s.tRCD + lat, data_free)
+        last = first + ((q if i < n - 1 else q_last) - 1) * p
+        data_free = last + p
+        end = last + s.burst_cycles
+        pre_ready[bank] = max(act + s.tRAS, last - lat + x)
+    return end
 
 
 def channel_finish_cycles(spec: DramSpec, n_pieces: int, q: int, q_last: int, *, write: bool,
                           prev_write: bool | None = None) -> int:
-    """Closed form: cycle at which one channel's last data beat ends (see the module docstring).
+    """Cycle at which channel 0's last data beat ends, from the start state (module docstring).
+
+    The closed form when :func:`bank_wait_free` holds (O(1)), else the exact piece-level recurrence.
 
     Args:
         n_pieces: row pieces on the channel (each needs one activation), ``>= 1``.
-        q: bursts in each piece but the last; ``q_last``: bursts in the last piece.
+        q: bursts in each piece but the last; ``q_last``: bursts in the last piece (``1 <= q_last <= q``).
         write: direction of the transfer; ``prev_write``: direction of the bus before cycle 0.
     """
-    s = spec
-    p = max(s.burst_cycles, s.tCCD)
-    f = max(s.tFAW, 4 * s.tRRD)
-    lat = s.tCWL if write else s.tCL
-    t0 = (n_pieces - 1) * q + q_last
-    x0 = 0
-    if prev_write is not None and prev_write != write:
-        x0 = s.tRTW if write else s.tWTR + s.tCL
-    inner = s.tRP + s.tRCD + lat + (t0 - 1) * p + _max_piece_term(n_pieces, q, p, f, s.tRRD)
-    return max(x0 + (t0 - 1) * p, inner) + s.burst_cycles
+    shape = _Shape(n_pieces, q, q_last)
+    if bank_wait_free(spec, n_pieces, q, write=write, prev_write=prev_write):
+        return _closed_form_cycles(spec, shape, write, prev_write)
+    return _piece_level_cycles(spec, shape, write, prev_write)
 
 
 class DramModel:
-    """Fast per-transfer DRAM model used by the engine: O(1) per call, exact w.r.t. :class:`DramReference`
-    on the canonical request lists (:func:`stream_requests`, :func:`scattered_requests`)."""
+    """Fast per-transfer DRAM model used by the engine.
+
+    Exact w.r.t. :class:`DramReference` on the canonical request lists (:func:`requests_for`); O(1) per
+    call whenever :func:`bank_wait_free` holds (every preset transfer we tested), else O(row pieces).
+    """
 
     def __init__(self, spec: DramSpec) -> None:
         self.spec = spec
         self._ns_per_cycle = spec.ns_per_cycle
+
+    def _plan(self, nbytes: int, write: bool, pattern: str, chunk_bytes: int | None) -> tuple[_Shape, int, int]:
+        """Validate; return (channel-0 shape, bursts, activations) for ``nbytes > 0``."""
+        s = self.spec
+        bb, c, nb = s.burst_bytes, s.channels, s.bursts_per_row
+        if pattern == "stream":
+            total = -(-nbytes // bb)
+            m0 = -(-total // c)  # bursts on channel 0 (the most loaded)
+            n_pieces = -(-m0 // nb)
+            hi = total % c or c  # channels carrying m0 bursts; the others carry m0 - 1
+            activations = hi * n_pieces + (c - hi) * -(-(m0 - 1) // nb)
+            return _Shape(n_pieces, nb, m0 - (n_pieces - 1) * nb), total, activations
+        assert chunk_bytes is not None
+        b = -(-chunk_bytes // bb)
+        n_chunks = -(-nbytes // chunk_bytes)
+        b_last = -(-(nbytes - (n_chunks - 1) * chunk_bytes) // bb)
+        _, g = _footprint(s, b)
+        n_pieces = -(-n_chunks // g)  # channel 0 serves the first chunk of every row slot
+        q = -(-b // c)
+        q_last = -(-b_last // c) if (n_pieces - 1) * g == n_chunks - 1 else q
+        bursts = (n_chunks - 1) * b + b_last
+        activations = (n_chunks - 1) * min(b, c) + min(b_last, c)
+        return _Shape(n_pieces, q, q_last), bursts, activations
+
+    def _validate(self, nbytes: int, pattern: str, chunk_bytes: int | None) -> None:
+        _check_bytes(nbytes)
+        if pattern == "stream":
+            if chunk_bytes is not None:
+                raise ValueError("chunk_bytes applies only to pattern='scattered'")
+        elif pattern == "scattered":
+            _check_chunk(self.spec, chunk_bytes)
+        else:
+            raise ValueError(f"unknown pattern {pattern!r}; valid: 'stream', 'scattered'")
 
     def transfer(self, nbytes: int, *, write: bool, pattern: Pattern = "stream", chunk_bytes: int | None = None,
                  prev_write: bool | None = None) -> DramTransfer:
@@ -577,65 +703,53 @@ class DramModel:
         Args:
             nbytes: useful bytes to move (>= 0).
             write: True for a write (store), False for a read (load).
-            pattern: ``"stream"`` (one contiguous range from a row boundary over all channels) or
-                ``"scattered"`` (chunks of ``chunk_bytes`` at unrelated rows).
-            chunk_bytes: chunk size in bytes, required for ``"scattered"`` only.
-            prev_write: direction of the data on the bus just before this transfer (``None``: idle).
+            pattern: ``"stream"`` (one contiguous range from a row boundary, over all channels) or
+                ``"scattered"`` (chunks of ``chunk_bytes``, each in a row of its own).
+            chunk_bytes: chunk size in bytes, for ``"scattered"`` only (``<= channels * row_bytes``).
+            prev_write: direction of the data on the bus just before this transfer (``None``: idle bus).
 
         Returns:
-            :class:`DramTransfer` with ``time_ns`` (ns) and the counts.
+            :class:`DramTransfer`: ``time_ns`` (ns, refresh-derated) and the counts.
 
         Raises:
-            ValueError: negative or non-integer sizes, unknown pattern, missing/bad ``chunk_bytes``.
+            ValueError: negative or non-integer sizes, unknown pattern, missing or bad ``chunk_bytes``.
         """
-        _check_bytes(nbytes)
-        s = self.spec
-        if pattern == "stream":
-            if chunk_bytes is not None:
-                raise ValueError("chunk_bytes applies only to pattern='scattered'")
-        elif pattern == "scattered":
-            _check_chunk(s, chunk_bytes)
-        else:
-            raise ValueError(f"unknown pattern {pattern!r}; valid: 'stream', 'scattered'")
+        self._validate(nbytes, pattern, chunk_bytes)
         write = bool(write)
         rd, wr = (0, nbytes) if write else (nbytes, 0)
         if nbytes == 0:
             return DramTransfer(0.0, 0, 0, rd, wr)
-        bb, c, nb = s.burst_bytes, s.channels, s.bursts_per_row
-        if pattern == "stream":
-            total = -(-nbytes // bb)
-            m0 = -(-total // c)
-            n_pieces = -(-m0 // nb)
-            q, q_last = nb, m0 - (n_pieces - 1) * nb
-            hi = total % c or c  # channels that carry m0 bursts; the others carry m0 - 1
-            activations = hi * n_pieces + (c - hi) * -(-(m0 - 1) // nb)
-            bursts = total
-        else:
-            assert chunk_bytes is not None
-            b = -(-chunk_bytes // bb)
-            n_chunks = -(-nbytes // chunk_bytes)
-            b_last = -(-(nbytes - (n_chunks - 1) * chunk_bytes) // bb)
-            _, g = _footprint(s, b)
-            n_pieces = -(-n_chunks // g)
-            q = -(-b // c)
-            q_last = -(-b_last // c) if (n_pieces - 1) * g == n_chunks - 1 else q
-            bursts = (n_chunks - 1) * b + b_last
-            activations = (n_chunks - 1) * min(b, c) + min(b_last, c)
-        cycles = channel_finish_cycles(s, n_pieces, q, q_last, write=write, prev_write=prev_write)
+        shape, bursts, activations = self._plan(nbytes, write, pattern, chunk_bytes)
+        cycles = channel_finish_cycles(self.spec, *shape, write=write, prev_write=prev_write)
         return DramTransfer(cycles * self._ns_per_cycle, bursts, activations, rd, wr)
+
+    def closed_form_applies(self, nbytes: int, *, write: bool, pattern: Pattern = "stream",
+                            chunk_bytes: int | None = None, prev_write: bool | None = None) -> bool:
+        """Whether :meth:`transfer` with these arguments takes the O(1) closed form (:func:`bank_wait_free`)."""
+        self._validate(nbytes, pattern, chunk_bytes)
+        if nbytes == 0:
+            return True
+        shape, _, _ = self._plan(nbytes, bool(write), pattern, chunk_bytes)
+        return bank_wait_free(self.spec, shape.n_pieces, shape.q, write=bool(write), prev_write=prev_write)
 
     @staticmethod
     def cycles(time_ns: float, clock_hz: float) -> int:
-        """``time_ns`` in cycles of a clock of ``clock_hz`` Hz, rounded up (to within 1e-9 cycle)."""
+        """``time_ns`` in cycles of a ``clock_hz`` Hz clock, rounded up (see :func:`to_cycles`)."""
         return to_cycles(time_ns, clock_hz)
 
     def streaming_bytes_per_s(self) -> float:
-        """Sustained bandwidth of a long stream in bytes per second (activations amortised, refresh
-        derated); never above :attr:`DramSpec.peak_bytes_per_s`."""
+        """Sustained bandwidth of a long read stream in bytes per second: activations amortised, refresh
+        derated; never above :attr:`DramSpec.peak_bytes_per_s`.
+
+        Per channel a row of ``bursts_per_row`` bursts takes ``max(bursts_per_row * P, F / 4, Z / banks)``
+        cycles in steady state (bus, activation rate, bank cycle; the cycle means of the schedule).
+        """
         s = self.spec
         p = max(s.burst_cycles, s.tCCD)
         f = max(s.tFAW, 4 * s.tRRD)
-        row_cycles = max(s.bursts_per_row * p, f / 4)
+        nb = s.bursts_per_row
+        z = max(s.tRAS + s.tRP, s.tRP + s.tRCD + (nb - 1) * p + s.tRTP)
+        row_cycles = max(nb * p, f / 4, z / s.banks)
         return s.channels * s.row_bytes / (row_cycles * s.tck_s * s.refresh_factor)
 
 

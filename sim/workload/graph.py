@@ -175,7 +175,8 @@ def lower(w: WorkloadSpec) -> OperatorGraph:
         tensors += _layernorm("embeddings.LayerNorm", H)
         tables = 2 + (1 if w.type_vocab else 0)
         elementwise("emb.gather", -1, "embeddings", "gather", "int8", "int8", T * tables, H, ())
-        elementwise("emb.add", -1, "embeddings", "add", "int8", "int32", T * (tables - 1), H, ("emb.gather",))
+        # the table sum: one output element per token and channel (charged as one residual add each)
+        elementwise("emb.add", -1, "embeddings", "add", "int8", "int32", T, H, ("emb.gather",))
         elementwise("emb.layernorm", -1, "embeddings", "layernorm", "int32", "int8", T, H, ("emb.add",))
         last = "emb.layernorm"
 
