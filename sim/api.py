@@ -118,18 +118,13 @@ def gobo_params(hw: HardwareConfig):
 
 def quantize_for(graph: OperatorGraph, hw: HardwareConfig, weights: str | Path | None = None):
     """The GOBO-quantized model of a workload: from a safetensors checkpoint, or seeded synthetic weights."""
-    from sim.quant import QuantError, classify_tensor, quantize_checkpoint, quantize_synthetic
+    from sim.quant import QuantError, quantize_checkpoint, quantize_synthetic
 
     params = gobo_params(hw)
     try:
         if weights is not None:
-            return quantize_checkpoint(str(weights), params)
-        shapes = {}
-        for t in graph.tensors:
-            info = classify_tensor(t.name)
-            if info is not None and info.kind not in ("head", "buffer"):
-                shapes[t.name] = (t.shape, info.kind)
-        return quantize_synthetic(shapes, params, seed=hw.weights.seed)
+            return quantize_checkpoint(str(weights), params, workers=2)
+        return quantize_synthetic(synthetic_shapes(graph), params, seed=hw.weights.seed, workers=2)
     except QuantError as exc:
         raise SimInputError(str(exc)) from None
 
@@ -232,3 +227,50 @@ def run(hw: str | Path | HardwareConfig, workload: str | Path | WorkloadSpec, *,
 
         result.functional = functional_check(hw_cfg, wl, qmodel, weights)
     return result
+
+
+def quantize(workload: str | Path | WorkloadSpec | None = None, *, weights: str | Path | None = None,
+             bits: int = 3, embedding_bits: int = 4, outlier_threshold: float = -4.0, seed: int = 0):
+    """GOBO-quantize a checkpoint, or the seeded synthetic weights of a workload; returns the QuantizedModel."""
+    from sim.quant import GoboParams, QuantError, quantize_checkpoint, quantize_synthetic
+
+    try:
+        params = GoboParams(bits=bits, embedding_bits=embedding_bits, outlier_threshold=outlier_threshold)
+        if weights is not None:
+            return quantize_checkpoint(str(weights), params, workers=2)
+        if workload is None:
+            raise SimInputError("quantize: give --workload (synthetic weights) or --weights FILE.safetensors")
+        wl = workload if isinstance(workload, WorkloadSpec) else load_workload(workload)
+        return quantize_synthetic(synthetic_shapes(lower(wl)), params, seed=seed, workers=2)
+    except QuantError as exc:
+        raise SimInputError(str(exc)) from None
+
+
+def synthetic_shapes(graph: OperatorGraph) -> dict[str, tuple[tuple[int, ...], str]]:
+    """name -> (shape, kind) of the tensors the synthetic generator can make for a graph."""
+    from sim.quant import classify_tensor
+
+    shapes = {}
+    for t in graph.tensors:
+        info = classify_tensor(t.name)
+        if info is not None and info.kind not in ("head", "buffer"):
+            shapes[t.name] = (t.shape, info.kind)
+    return shapes
+
+
+def tensor_values(name: str, *, weights: str | Path | None = None, workload=None, seed: int = 0):
+    """The float values of one tensor: read from the checkpoint, or regenerated from the synthetic seed."""
+    from sim.quant import read_safetensors, synthetic_tensor
+
+    if weights is not None:
+        found = read_safetensors(str(weights))
+        for key in (name, f"bert.{name}", f"roberta.{name}"):
+            if key in found:
+                return found[key]
+        raise SimInputError(f"{weights}: no tensor named {name!r}")
+    wl = workload if isinstance(workload, WorkloadSpec) else load_workload(workload)
+    shapes = synthetic_shapes(lower(wl))
+    if name not in shapes:
+        raise SimInputError(f"--tensor {name}: not a quantizable tensor of {wl.name}")
+    shape, kind = shapes[name]
+    return synthetic_tensor(name, shape, kind, seed)

@@ -6,6 +6,7 @@ Exit codes: 0 ok, 2 bad input (one line on stderr, no traceback), 1 internal err
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
@@ -73,6 +74,54 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_quantize(args: argparse.Namespace) -> int:
+    from sim import api
+    from sim.results import write_text_atomic
+
+    check_writable(args.json, "--json")
+    check_writable(args.plot, "--plot")
+    if args.weights is None and args.workload is None:
+        raise SimInputError("give --workload (synthetic weights) and/or --weights FILE.safetensors")
+    for name, value in (("--bits", args.bits), ("--embedding-bits", args.embedding_bits)):
+        if not 2 <= value <= 8:
+            raise SimInputError(f"{name}: must be between 2 and 8, got {value}")
+    model = api.quantize(args.workload, weights=args.weights, bits=args.bits, embedding_bits=args.embedding_bits,
+                         outlier_threshold=args.threshold, seed=args.seed)
+    rep = model.report()
+    src = args.weights or f"synthetic {args.workload} (seed {args.seed})"
+    print(f"GOBO quantization of {src}: {args.bits}-bit FC weights, {args.embedding_bits}-bit embeddings")
+    print(f"  weights {rep['weights']:,}  outliers {rep['outliers']:,} ({rep['outlier_fraction']:.4%})")
+    print(f"  bits/weight {rep['bits_per_weight']:.4f}  compression {rep['compression_ratio']:.2f}x vs fp32  "
+          f"rel L2 error {rep['rel_l2_error']:.4f}")
+    print(f"  quantized tensors only: bits/weight {rep['quantized_bits_per_weight']:.4f}, "
+          f"compression {rep['quantized_compression_ratio']:.2f}x  (cache: {model.cache_status})")
+    by_kind: dict[str, list] = {}
+    for layer in rep["layers"]:
+        if layer.get("quantized"):
+            by_kind.setdefault(layer["kind"], []).append(layer)
+    print(f"  {'kind':<10} {'tensors':>7} {'weights':>12} {'outlier %':>9} {'bits/w':>7} {'iters':>6}")
+    for kind, layers in by_kind.items():
+        w = sum(x["weights"] for x in layers)
+        o = sum(x["outliers"] for x in layers)
+        bits = sum(x["bits_per_weight"] * x["weights"] for x in layers) / w
+        it = max(x["iterations"] for x in layers)
+        print(f"  {kind:<10} {len(layers):>7} {w:>12,} {o / w:>9.4%} {bits:>7.3f} {it:>6}")
+    if args.json:
+        write_text_atomic(Path(args.json), json.dumps(rep, indent=2, allow_nan=False) + "\n")
+        print(f"wrote {args.json}")
+    if args.plot:
+        from sim.plotting import plot_weight_histogram
+
+        name = args.tensor or next(n for n in model.order if n in model.packed and ".intermediate." in n) \
+            if any(".intermediate." in n for n in model.packed) else (args.tensor or next(iter(model.packed)))
+        if name not in model.packed:
+            raise SimInputError(f"--tensor {name}: not a quantized tensor (e.g. {next(iter(model.packed))})")
+        values = api.tensor_values(name, weights=args.weights, workload=args.workload, seed=args.seed)
+        plot_weight_histogram(values, model.packed[name], args.plot)
+        print(f"wrote {args.plot}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     p = _Parser(prog="sim", description="gobosim: cycle-level simulator of GOBO and baseline DNN accelerators")
@@ -97,6 +146,18 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--csv", help="write the per-operator table as CSV")
     r.set_defaults(func=_cmd_run)
 
+    q = sub.add_parser("quantize", help="GOBO-quantize a checkpoint or a workload's synthetic weights")
+    q.add_argument("--workload", help="workload whose synthetic weights to quantize (when no --weights)")
+    q.add_argument("--weights", help="a safetensors checkpoint (BERT, RoBERTa, DistilBERT names)")
+    q.add_argument("--bits", type=int, default=3, help="index bits of the FC weights (2..8)")
+    q.add_argument("--embedding-bits", type=int, default=4, help="index bits of the embedding tables (2..8)")
+    q.add_argument("--threshold", type=float, default=-4.0, help="outlier threshold on ln N(w; mu, sigma)")
+    q.add_argument("--seed", type=int, default=0, help="synthetic-weight seed")
+    q.add_argument("--json", help="write the quantize report as JSON")
+    q.add_argument("--plot", help="write a weight histogram (PNG/SVG/PDF) of --tensor with centroids and thresholds")
+    q.add_argument("--tensor", help="tensor to plot (default: the first FFN1 weight)")
+    q.set_defaults(func=_cmd_quantize)
+
     v = sub.add_parser("validate", help="check a hardware configuration (and a workload) and print it resolved")
     v.add_argument("--hw", required=True)
     common(v, workload_required=False)
@@ -112,6 +173,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except SimInputError as exc:
+        print(f"sim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        from sim.quant import QuantError
+
+        if not isinstance(exc, QuantError):
+            raise
         print(f"sim {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

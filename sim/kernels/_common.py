@@ -84,7 +84,7 @@ def isqrt_newton(n: np.ndarray, x0: np.ndarray | None = None) -> tuple[np.ndarra
         if x.size and int(x.min()) < 1:
             raise ValueError("int_sqrt: start must be >= 1")
         x = (x + nn // x) >> 1
-        iters += 1
+        iters += ~zero
     active = ~zero
     while np.any(active):
         xa = x[active]
