@@ -85,18 +85,18 @@ def ref_softmax_clean(row: list[int], s: float, ob: int = 8) -> list[int]:
     x0 = -round(LN2 / s_w)
     b = round((0.96963238 / 0.35815147) / s_w)
     c = round((1.0 / 0.35815147) / (s_w * s_w))
-    sh = c.bit_length() - 15
+    sh = c.bit_length() - 21
     m = max(row)
     es = []
     for q in row:
-        xw = max(shift_floor(q - m, f), 16 * x0)
+        xw = max(shift_floor(q - m, f), 22 * x0)
         z = xw // x0
         r = xw - x0 * z
         p = (r + b) * r + c
         es.append(p // 2 ** (sh + z))
     total = sum(es)
-    fac = 2**32 // total
-    return [min((e * fac + 2 ** (31 - ob)) // 2 ** (32 - ob), 2**ob - 1) for e in es]
+    fac = 2**36 // total
+    return [min((e * fac + 2 ** (35 - ob)) // 2 ** (36 - ob), 2**ob - 1) for e in es]
 
 
 def frexp_dyadic_half_up(ratio: float) -> tuple[int, int]:
@@ -161,7 +161,7 @@ def ref_layernorm_clean(row: list[int], w: list[float], b: list[float], ob: int,
 def ref_bias_int(b: float, w: float, c: int) -> int:
     f32 = np.float32
     s_n = f32(f32(np.sqrt(f32(c))) / f32(2**30))
-    return int(math.floor(f32(f32(f32(b) / f32(w)) / s_n)))
+    return math.floor(f32(f32(f32(b) / f32(w)) / s_n))
 
 
 def ref_layernorm_reference(row: list[int], w: list[float], b: list[float], shift: int) -> list[int]:
@@ -313,7 +313,7 @@ def test_int_exp_error(s):
     assert np.abs(approx - exact).max() < 2.1e-3  # paper: 1.9e-3 for the polynomial alone
     red = q * s > -LN2
     assert np.abs(approx[red] / exact[red] - 1).max() < 3.6e-3
-    assert e.max() < 2**15
+    assert e.max() < 2**21
 
 
 def test_softmax_reference_quirks():
@@ -445,7 +445,7 @@ def test_overflow_messages():
     with pytest.raises(IntegerOverflowError, match=r"ibert.int_softmax: input exceeds int16"):
         ibert.int_softmax(np.array([[40000, 0]]), 1e-3, in_bits=16)
     with pytest.raises(IntegerOverflowError, match=r"ibert.int_softmax: exp sum exceeds uint32"):
-        ibert.int_softmax(np.zeros((1, 2**18), dtype=np.int64), 1e-3)
+        ibert.int_softmax(np.zeros((1, 4096), dtype=np.int64), 1e-3)
     with pytest.raises(IntegerOverflowError, match=r"ibert.int_layernorm: variance sum exceeds uint63"):
         big = np.array([[2**31 - 1] * 8 + [-(2**31)] * 8])
         ibert.int_layernorm(big, 1.0, np.ones(16), np.zeros(16))

@@ -21,7 +21,8 @@ transfer, never per cycle):
   breakdown sum exactly to the total:
 
   - ``dram_read``: waiting for the step's loads (the DRAM was busy or slow);
-  - ``buffer_full``: waiting for loads that could not start because the weight buffer was full;
+  - ``buffer_full``: waiting for a step whose load had to wait for weight-buffer space (no room to
+    prefetch it: the whole wait counts here);
   - ``vector_busy``: waiting for the vector unit (epilogues of earlier tiles, or the vector unit held);
   - ``dram_write``: waiting for earlier stores to drain before an output slot or a dependence frees;
   - ``compute_busy``: a vector step waiting for the matrix unit (does not occur with in-order issue).
@@ -120,7 +121,7 @@ class Engine:
         slots = simpy.Resource(env, self.output_slots)
         wbuf = simpy.Container(env, capacity=self.capacity, init=self.capacity)
         loaded = [env.event() for _ in range(n)]
-        load_started = [False] * n
+        delayed = [False] * n  # the step's load had to wait for weight-buffer space
         stats: dict[str, OpStats] = defaultdict(OpStats)
 
         def loader():
@@ -129,9 +130,9 @@ class Engine:
                     if step.weight_bytes > self.capacity:
                         raise ValueError(f"{step.op}: a {step.weight_bytes}-byte weight chunk exceeds the "
                                          f"{self.capacity}-byte weight buffer")
+                    delayed[i] = wbuf.level < step.weight_bytes
                     yield wbuf.get(step.weight_bytes)
                     self._events += 1
-                load_started[i] = True
                 for t in step.loads:
                     yield from self._transfer(dram, t, stats[step.op])
                 loaded[i].succeed()
@@ -159,10 +160,11 @@ class Engine:
                     pending = []
                 prev_op = step.op
                 if not loaded[i].triggered:
-                    reason = "dram_read" if load_started[i] else "buffer_full"
                     t0 = env.now
                     yield loaded[i]
-                    st.stalls[reason] += env.now - t0
+                    # data late because its load could not start (no buffer space to prefetch into), or
+                    # because the DRAM was busy or slow
+                    st.stalls["buffer_full" if delayed[i] else "dram_read"] += env.now - t0
                 slot_req = None
                 if step.epilogue is not None or step.stores:
                     slot_req = slots.request()

@@ -267,7 +267,8 @@ DRAM_PRESETS: dict[str, dict] = {
         data_rate_mts=2000,    # tCK = 1 ns, DDR [D3-HBM2 tCK=1]
         burst_length=4,        # BL4 in pseudo-channel mode [PG313; D3-HBM2 BL=4]
         banks=16,              # 4 bank groups x 4 banks [D3-HBM2; Ramulator2 HBM2.cpp org HBM2_8Gb per pseudo-channel]
-        row_bytes=1024,        # [derived] legacy 2 KiB page per 128-bit channel [D3-HBM2: 64 cols x 2 prefetch x 128 b], half per pseudo-channel
+        row_bytes=1024,        # [derived] half the 2 KiB legacy-mode page of a 128-bit channel
+        #                        [D3-HBM2: 64 columns x 2 (prefetch) x 128 bit] per 64-bit pseudo-channel
         tCL=14,                # [D3-HBM2 CL]
         tCWL=4,                # [D3-HBM2 CWL]
         tRCD=14,               # tRCDRD = tRCDWR [D3-HBM2]
@@ -439,7 +440,7 @@ def scattered_requests(spec: DramSpec, nbytes: int, chunk_bytes: int, *, write: 
 
 
 class _Bank:
-    __slots__ = ("row", "cas_ready", "pre_ready")
+    __slots__ = ("cas_ready", "pre_ready", "row")
 
     def __init__(self) -> None:
         self.row = -1  # some row no request uses: the first access is a row miss
@@ -448,7 +449,7 @@ class _Bank:
 
 
 class _Channel:
-    __slots__ = ("banks", "bus_end", "last_write", "last_cas", "acts")
+    __slots__ = ("acts", "banks", "bus_end", "last_cas", "last_write")
 
     def __init__(self, banks: int, prev_write: bool | None) -> None:
         self.banks = [_Bank() for _ in range(banks)]
@@ -475,6 +476,12 @@ class DramReference:
             requests: ``(address, nbytes, write)`` triples; byte addresses and sizes.
             prev_write: direction of the data that occupied every channel's bus until cycle 0
                 (``None``: idle bus, no turnaround).
+
+        Returns:
+            :class:`DramReferenceResult`: finish in DRAM cycles and ns (refresh-derated), and the counts.
+
+        Raises:
+            ValueError: a negative or non-integer address or size.
         """
         s = self.spec
         bb, nb, tbl = s.burst_bytes, s.bursts_per_row, s.burst_cycles

@@ -19,4 +19,4 @@ has a declared width (``WIDTHS`` in each module); overflow raises
 from . import dyadic, gemm, ibert, ivit, opcounts, quant, widths
 from .widths import IntegerOverflowError
 
-__all__ = ["dyadic", "gemm", "ibert", "ivit", "opcounts", "quant", "widths", "IntegerOverflowError"]
+__all__ = ["IntegerOverflowError", "dyadic", "gemm", "ibert", "ivit", "opcounts", "quant", "widths"]

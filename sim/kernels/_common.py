@@ -99,13 +99,18 @@ def isqrt_newton(n: np.ndarray, x0: np.ndarray | None = None) -> tuple[np.ndarra
     return np.where(zero, 0, x).reshape(n_in.shape), iters.reshape(n_in.shape)
 
 
+NORM_SHIFT = 36  # softmax reciprocal f = floor(2^36 / sum)
+
+
 def normalize_rows(e: np.ndarray, output_bits: int, *, kernel: str, e_bits: int) -> np.ndarray:
     """Clean softmax normalisation of non-negative ``e`` over the last axis -> ``[0, 2^output_bits - 1]``.
 
-    Per row: ``sum`` (declared uint32), one reciprocal ``f = floor(2^32 / sum)`` (uint32; the row
-    maximum contributes ``e >= 2^(e_bits-2)`` so ``f <= 2^(34-e_bits)``). Per element:
-    ``(e * f + 2^(31-ob)) >> (32 - ob)`` (round half up; ``e * f <= 2^32``, product declared
-    uint34), saturated to ``2^ob - 1`` (a one-hot row gives 2^ob; the hardware saturates).
+    ``e`` has declared width ``e_bits`` (unsigned) and every row contains its maximum ``exp(0)``
+    of at least ``2^(e_bits - 2)``. Per row: ``sum`` (declared uint32, i.e. rows up to
+    ``2^(34 - e_bits)`` long), one reciprocal ``f = floor(2^36 / sum)`` (``<= 2^(38 - e_bits)``).
+    Per element: ``(e * f + 2^(35 - ob)) >> (36 - ob)`` (round half up; ``e * f <= 2^36``,
+    product declared uint37; the truncation of ``f`` costs at most ``2^(e_bits - 36 + ob)`` LSB),
+    saturated to ``2^ob - 1`` (a one-hot row gives 2^ob; the hardware saturates).
     Output scale ``2^-output_bits``.
     """
     if not 1 <= output_bits <= 16:
@@ -115,8 +120,9 @@ def normalize_rows(e: np.ndarray, output_bits: int, *, kernel: str, e_bits: int)
     check_width(total, 32, False, kernel=kernel, what="exp sum")
     if total.size and int(total.min()) <= 0:
         raise ValueError(f"{kernel}: empty or all-zero row")  # cannot happen: the row max gives e > 0
-    f = (np.int64(1) << 32) // total
-    sh = 32 - output_bits
+    f = (np.int64(1) << NORM_SHIFT) // total
+    check_width(f, 40 - e_bits, False, kernel=kernel, what="reciprocal")
+    sh = NORM_SHIFT - output_bits
     prod = e * f + (np.int64(1) << (sh - 1))
-    check_width(prod, 34, False, kernel=kernel, what="normalisation product")
+    check_width(prod, NORM_SHIFT + 1, False, kernel=kernel, what="normalisation product")
     return saturate(prod >> sh, output_bits, False)

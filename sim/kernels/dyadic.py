@@ -28,11 +28,11 @@ import numpy as np
 from .widths import int_range, saturate
 
 __all__ = [
-    "to_dyadic",
-    "round_shift",
+    "fixedpoint_mul_reference",
     "requantize",
     "rescale",
-    "fixedpoint_mul_reference",
+    "round_shift",
+    "to_dyadic",
 ]
 
 _INT64_LIMIT = 1 << 63

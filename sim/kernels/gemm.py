@@ -29,7 +29,7 @@ import numpy as np
 
 from .widths import check_bound, check_width
 
-__all__ = ["int_gemm", "gobo_gemm", "gobo_reconstruct", "GOBO_WIDTHS"]
+__all__ = ["GOBO_WIDTHS", "gobo_gemm", "gobo_reconstruct", "int_gemm"]
 
 _F32_EXACT = 1 << 24
 _F64_EXACT = 1 << 53

@@ -26,15 +26,15 @@ divisions per element (the exponent divmod and the sigmoid's ``num // den``), i-
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Mapping
 
 import numpy as np
 
 from ._common import isqrt_newton
 
-__all__ = ["OpCount", "OP_COUNTS", "op_counts", "sqrt_iteration_counts", "OP_TYPES"]
+__all__ = ["OP_COUNTS", "OP_TYPES", "OpCount", "op_counts", "sqrt_iteration_counts"]
 
 OP_TYPES = ("add", "mul", "shift", "cmp", "div", "logic", "clz")
 
@@ -73,7 +73,7 @@ class OpCount:
 
 # round-half-even requantization (dyadic.round_shift): floor shift, remainder mask, 2*rem shift,
 # compares with half (>, ==), odd test (and), increment
-_RHE = dict(shift=2, logic=2, cmp=2, add=1)
+_RHE = {"shift": 2, "logic": 2, "cmp": 2, "add": 1}
 # Newton step of int_sqrt (_common.isqrt_newton): n // x, x + ., >> 1, compare with previous x
 _SQRT_ITER = _c(div=1, add=1, shift=1, cmp=1)
 

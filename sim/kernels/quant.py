@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["symmetric_scale", "quantize", "dequantize", "qrange_bounds", "int_dtype_for"]
+__all__ = ["dequantize", "int_dtype_for", "qrange_bounds", "quantize", "symmetric_scale"]
 
 _QRANGES = ("symmetric", "ibert", "full")
 

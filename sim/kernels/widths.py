@@ -19,12 +19,12 @@ import numpy as np
 
 __all__ = [
     "IntegerOverflowError",
-    "int_range",
-    "type_name",
-    "check_width",
-    "check_bound",
-    "saturate",
     "bit_length",
+    "check_bound",
+    "check_width",
+    "int_range",
+    "saturate",
+    "type_name",
 ]
 
 
@@ -35,7 +35,7 @@ class IntegerOverflowError(ArithmeticError):
     ``bits``, ``signed`` and ``value`` (the offending extreme value, a Python int or float).
     """
 
-    def __init__(self, kernel: str, what: str, bits: int, signed: bool, value: int | float) -> None:
+    def __init__(self, kernel: str, what: str, bits: int, signed: bool, value: float) -> None:
         self.kernel = kernel
         self.what = what
         self.bits = bits
@@ -99,8 +99,7 @@ def check_bound(bound: int, bits: int, signed: bool = True, *, kernel: str, what
 
     Used *before* an int64 numpy computation whose overflow would otherwise wrap silently.
     """
-    lo, hi = int_range(bits, signed)
-    if bound > hi:
+    if bound > int_range(bits, signed)[1]:
         raise IntegerOverflowError(kernel, what, bits, signed, bound)
 
 
