@@ -274,3 +274,51 @@ def tensor_values(name: str, *, weights: str | Path | None = None, workload=None
         raise SimInputError(f"--tensor {name}: not a quantizable tensor of {wl.name}")
     shape, kind = shapes[name]
     return synthetic_tensor(name, shape, kind, seed)
+
+
+def scale_compute(hw_cfg: HardwareConfig, target_peak: float) -> HardwareConfig:
+    """A copy of ``hw_cfg`` whose compute array is resized so its peak MACs/cycle is as close to ``target_peak``
+    as the array's granularity allows: GOBO tiles, tensor-core units, or the square systolic side."""
+    import dataclasses
+
+    c = hw_cfg.compute
+    per_unit = {"gobo": c.peak_macs_per_cycle() / getattr(c, "tiles", 1),
+                "tensorcore": c.peak_macs_per_cycle() / getattr(c, "units", 1)}
+    if c.kind == "gobo":
+        new = dataclasses.replace(c, tiles=max(1, round(target_peak / per_unit["gobo"])))
+    elif c.kind == "tensorcore":
+        new = dataclasses.replace(c, units=max(1, round(target_peak / per_unit["tensorcore"])))
+    else:
+        side = max(1, round(math.sqrt(target_peak * c.rows / c.cols)))
+        new = dataclasses.replace(c, rows=side, cols=max(1, round(target_peak / side)))
+    return dataclasses.replace(hw_cfg, compute=new)
+
+
+def compare(workload: str | Path | WorkloadSpec, hws: list[str | Path | HardwareConfig], *, iso: str | None = None,
+            seq_len: int | None = None, batch: int | None = None) -> dict:
+    """Run several designs on one workload; the compare report (baseline = the first design)."""
+    if len(hws) < 1:
+        raise SimInputError("compare: give at least one --hw")
+    if iso not in (None, "none", "peak", "area"):
+        raise SimInputError(f"--iso: must be area or peak, got {iso!r}")
+    configs = [resolve_inputs(h, workload, seq_len=seq_len, batch=batch)[0] for h in hws]
+    wl = resolve_inputs(configs[0], workload, seq_len=seq_len, batch=batch)[1]
+    if iso == "peak":
+        target = configs[0].peak_macs_per_cycle
+        configs = [configs[0]] + [scale_compute(c, target) for c in configs[1:]]
+    elif iso == "area":
+        configs = [configs[0]] + [scale_to_area(c, area_of(configs[0])) for c in configs[1:]]
+    results = [run(c, wl) for c in configs]
+    base = results[0]
+    designs = []
+    for cfg, r in zip(configs, results):
+        designs.append({
+            "hw": r.hw, "cycles": r.cycles, "seconds": r.seconds, "energy_pj": r.energy_pj, "area_mm2": r.area_mm2,
+            "dram_read_bytes": r.dram_read_bytes, "dram_write_bytes": r.dram_write_bytes,
+            "speedup": base.seconds / r.seconds if r.seconds else None,
+            "energy_efficiency": (base.energy_pj / r.energy_pj) if (r.energy_pj and base.energy_pj) else None,
+            "peak_macs_per_cycle": r.peak_macs_per_cycle, "utilization": r.utilization,
+            "energy_breakdown_pj": r.energy_breakdown_pj, "stall_breakdown_cycles": r.stall_breakdown_cycles,
+            "compute": to_dict(cfg.compute)})
+    return {"workload": wl.name, "seq_len": wl.seq_len, "batch": wl.batch, "baseline": base.hw,
+            "iso": iso or "none", "designs": designs}

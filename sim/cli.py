@@ -122,6 +122,38 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from sim import api
+    from sim.results import write_text_atomic
+
+    check_writable(args.json, "--json")
+    check_writable(args.csv, "--csv")
+    rep = api.compare(args.workload, args.hw, iso=args.iso, seq_len=args.seq_len, batch=args.batch)
+    print(f"{rep['workload']} (seq {rep['seq_len']}, batch {rep['batch']}), baseline {rep['baseline']}, "
+          f"iso {rep['iso']}")
+    head = (f"  {'design':<22} {'peak MAC/c':>10} {'cycles':>12} {'ms':>8} {'util':>5} {'energy uJ':>10} "
+            f"{'area mm2':>9} {'DRAM rd MB':>10} {'DRAM wr MB':>10} {'speedup':>7} {'energy eff':>10}")
+    print(head)
+    for d in rep["designs"]:
+        energy = f"{d['energy_pj'] / 1e6:10.2f}" if d["energy_pj"] is not None else f"{'-':>10}"
+        area = f"{d['area_mm2']:9.2f}" if d["area_mm2"] is not None else f"{'-':>9}"
+        eff = f"{d['energy_efficiency']:10.2f}" if d["energy_efficiency"] is not None else f"{'-':>10}"
+        print(f"  {d['hw']:<22} {d['peak_macs_per_cycle']:>10,} {d['cycles']:>12,} {d['seconds'] * 1e3:>8.3f} "
+              f"{d['utilization']:>5.2f} {energy} {area} {d['dram_read_bytes'] / 1e6:>10.2f} "
+              f"{d['dram_write_bytes'] / 1e6:>10.2f} {d['speedup']:>7.2f} {eff}")
+    if args.json:
+        write_text_atomic(Path(args.json), json.dumps(rep, indent=2, allow_nan=False) + "\n")
+        print(f"wrote {args.json}")
+    if args.csv:
+        import pandas as pd
+
+        cols = ["hw", "cycles", "seconds", "energy_pj", "area_mm2", "dram_read_bytes", "dram_write_bytes",
+                "speedup", "energy_efficiency", "peak_macs_per_cycle", "utilization"]
+        write_text_atomic(Path(args.csv), pd.DataFrame(rep["designs"])[cols].to_csv(index=False))
+        print(f"wrote {args.csv}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     p = _Parser(prog="sim", description="gobosim: cycle-level simulator of GOBO and baseline DNN accelerators")
@@ -145,6 +177,15 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--json", help="write the report as JSON")
     r.add_argument("--csv", help="write the per-operator table as CSV")
     r.set_defaults(func=_cmd_run)
+
+    c = sub.add_parser("compare", help="run several designs on one workload, side by side")
+    c.add_argument("--hw", nargs="+", required=True, help="designs; the first is the baseline of the ratios")
+    common(c)
+    c.add_argument("--iso", choices=["area", "peak"], default=None,
+                   help="scale each other design's compute to the first design's area or peak MACs/cycle")
+    c.add_argument("--json", help="write the compare report as JSON")
+    c.add_argument("--csv", help="write the designs table as CSV")
+    c.set_defaults(func=_cmd_compare)
 
     q = sub.add_parser("quantize", help="GOBO-quantize a checkpoint or a workload's synthetic weights")
     q.add_argument("--workload", help="workload whose synthetic weights to quantize (when no --weights)")

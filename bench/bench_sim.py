@@ -1,0 +1,68 @@
+"""Benchmark: simulation speed of `sim run` (timing only, and with the functional pass), events, peak memory.
+
+Usage: python bench/bench_sim.py [--workloads bert-base bert-large] [--hw gobo tpu tcore] [--functional]
+                                 [--out bench/results/sim.json]
+Each figure is measured in this process: the quantization cache is warmed first (its cold/warm cost is
+bench_quant.py's), then each run is timed; peak memory is the process's max RSS after all runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sim import api  # noqa: E402
+
+
+def _machine() -> dict:
+    return {"python": platform.python_version(), "cpus": os.cpu_count(), "machine": platform.machine(),
+            "processor": platform.processor() or platform.machine()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--workloads", nargs="+", default=["bert-base", "bert-large"])
+    p.add_argument("--hw", nargs="+", default=["gobo", "tpu", "tcore", "gobo-compress-tcore"])
+    p.add_argument("--functional", action="store_true", help="also time runs with the functional pass")
+    p.add_argument("--out", default="bench/results/sim.json")
+    args = p.parse_args(argv)
+    rows = []
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["GOBOSIM_CACHE_DIR"] = cache
+        for wl in args.workloads:
+            for hw in args.hw:
+                t0 = time.perf_counter()
+                r = api.run(hw, wl)  # cold: includes quantizing the synthetic weights for GOBO formats
+                cold = time.perf_counter() - t0
+                t0 = time.perf_counter()
+                r = api.run(hw, wl)
+                warm = time.perf_counter() - t0
+                row = {"workload": wl, "hw": hw, "cold_s": round(cold, 3), "timing_only_s": round(warm, 3),
+                       "events": r.events, "cycles": r.cycles, "utilization": round(r.utilization, 4),
+                       "dram_read_bytes": r.dram_read_bytes}
+                if args.functional:
+                    t0 = time.perf_counter()
+                    f = api.run(hw, wl, functional=True)
+                    row["functional_s"] = round(time.perf_counter() - t0, 3)
+                    row["functional_checked"] = (f.functional or {}).get("checked")
+                rows.append(row)
+                print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out = {"machine": _machine(), "runs": rows, "peak_rss_mb": round(peak_mb, 1)}
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=2) + "\n")
+    print(f"peak RSS {peak_mb:.0f} MB; wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
