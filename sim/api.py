@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -12,7 +13,6 @@ from sim.engine.des import STALL_REASONS, Engine
 from sim.engine.roofline import operator_bound
 from sim.errors import SimInputError
 from sim.hw.dram import DramModel, dram_spec
-from sim.hw.timing import merge_actions
 from sim.mapping.costs import kernel_costs
 from sim.mapping.design import design_of
 from sim.mapping.plan import Planner, WeightSource, dense_source, gobo_source
@@ -164,21 +164,27 @@ def simulate(hw_cfg: HardwareConfig, wl: WorkloadSpec, qmodel=None) -> RunResult
                     decompress_per_cycle=hw_cfg.weights.decompress_per_cycle)
     res = engine.run()
     unit = design.kind
-    step_actions: dict[str, dict[str, int]] = {}
-    per_op_actions: dict[str, dict[str, dict[str, int]]] = {}
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    per_op: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+
+    def count(op: str, comp: str, acts) -> None:
+        bucket, total = per_op[op][comp], totals[comp]
+        for k, v in acts.items():
+            bucket[k] += v
+            total[k] += v
+
     for st in steps:
-        bucket = per_op_actions.setdefault(st.op, {})
-        parts = {unit if st.unit == "matrix" else "vector": dict(st.compute.actions)}
+        count(st.op, unit if st.unit == "matrix" else "vector", st.compute.actions)
         if st.epilogue is not None:
-            parts["vector"] = merge_actions(parts.get("vector", {}), st.epilogue.actions)
+            count(st.op, "vector", st.epilogue.actions)
         for comp, acts in st.sram.items():
-            parts[comp] = merge_actions(parts.get(comp, {}), acts)
+            count(st.op, comp, acts)
         decoded = sum(t.decode_weights for t in st.loads)
         if decoded:
-            parts["decompressor"] = {"dict_read": decoded, "weights_out": decoded}
-        for comp, acts in parts.items():
-            bucket[comp] = merge_actions(bucket.get(comp, {}), acts)
-            step_actions[comp] = merge_actions(step_actions.get(comp, {}), acts)
+            count(st.op, "decompressor", {"dict_read": decoded, "weights_out": decoded})
+    step_actions = {c: {k: int(v) for k, v in a.items() if v} for c, a in totals.items()}
+    per_op_actions = {o: {c: {k: int(v) for k, v in a.items() if v} for c, a in comps.items()}
+                      for o, comps in per_op.items()}
     step_actions["dram"] = {k: v for k, v in res.dram_actions.items() if v}
     ops = []
     for p in plans:

@@ -154,6 +154,31 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from sim.sweep import run_sweep
+
+    df = run_sweep(args.spec, args.out, backend=args.backend, workers=args.workers, scheduler=args.scheduler,
+                   resume=args.resume, progress=not args.quiet)
+    errors = int((df["status"] != "ok").sum()) if len(df) else 0
+    print(f"{len(df)} points in {args.out}/results.csv ({len(df) - errors} ok, {errors} error)")
+    if errors:
+        first = df.loc[df["status"] != "ok", "error"].iloc[0]
+        print(f"  first error: {first}")
+    return 0
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from sim.plotting import make_plots
+
+    check_writable(str(Path(args.out) / "plot.png"), "--out")
+    written, skipped = make_plots(args.inputs, args.out, kinds=args.kind, fmt=args.format, metrics=args.metrics)
+    for path in written:
+        print(f"wrote {path}")
+    for message in skipped:
+        print(f"skipped {message}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every subcommand."""
     p = _Parser(prog="sim", description="gobosim: cycle-level simulator of GOBO and baseline DNN accelerators")
@@ -198,6 +223,31 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--plot", help="write a weight histogram (PNG/SVG/PDF) of --tensor with centroids and thresholds")
     q.add_argument("--tensor", help="tensor to plot (default: the first FFN1 weight)")
     q.set_defaults(func=_cmd_quantize)
+
+    sw = sub.add_parser("sweep", help="run a design-space sweep (a YAML spec) in parallel; results to DIR")
+    sw.add_argument("spec", help="sweep spec YAML (see sweeps/*.yaml)")
+    sw.add_argument("--out", required=True, help="output directory: results.csv, results.parquet, spec.yaml, meta.json")
+    sw.add_argument("--backend", choices=["local", "dask"], default="local",
+                    help="local process pool (default) or Dask (a LocalCluster unless --scheduler)")
+    sw.add_argument("--workers", type=int, default=None, help="parallel points (default: all cores)")
+    sw.add_argument("--scheduler", default=None, metavar="ADDR",
+                    help="attach to an existing Dask scheduler, e.g. tcp://host:8786 (implies --backend dask)")
+    sw.add_argument("--resume", action="store_true", help="continue the sweep in --out, skipping finished points")
+    sw.add_argument("--quiet", action="store_true", help="no progress output")
+    sw.set_defaults(func=_cmd_sweep)
+
+    pl = sub.add_parser("plot", help="figures from a sweep directory / results.csv, run JSONs or a compare JSON")
+    pl.add_argument("inputs", nargs="+", metavar="INPUT",
+                    help="a sweep DIR or RESULTS.csv, one or more RUN.json, or a COMPARE.json")
+    pl.add_argument("--out", required=True, help="directory for the figures")
+    pl.add_argument("--kind", nargs="+", action="extend", default=None,
+                    choices=["energy", "energy-ops", "area", "latency", "speedup", "pareto", "sweep", "roofline",
+                             "histogram"],
+                    help="figures to make (default: every kind the input supports)")
+    pl.add_argument("--format", choices=["png", "svg", "pdf"], default="png", help="file format (default png)")
+    pl.add_argument("--metrics", nargs="+", default=None, metavar="METRIC",
+                    help="pareto: x and y metrics (default seconds energy_pj), e.g. --metrics seconds dram_read_bytes")
+    pl.set_defaults(func=_cmd_plot)
 
     v = sub.add_parser("validate", help="check a hardware configuration (and a workload) and print it resolved")
     v.add_argument("--hw", required=True)

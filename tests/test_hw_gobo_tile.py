@@ -214,3 +214,25 @@ def test_tile_timing_composition() -> None:
     assert merge_actions({"x": 1}, {"x": 2, "y": 3}) == {"x": 3, "y": 3}
     with pytest.raises(ValueError):
         TileTiming(-1, {})
+
+
+def test_parallel_timing_equals_per_tile_sequences():
+    """gobo_parallel_timing (vectorised over tiles) == max/sum of gobo_blocks_timing per tile."""
+    from sim.hw.gobo_tile import gobo_parallel_timing
+    from sim.hw.timing import merge_actions
+
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        params = GoboTileParams(pes=int(rng.integers(1, 9)), rows_per_pe=int(rng.integers(1, 5)),
+                                outlier_macs_per_cycle=int(rng.integers(1, 5)),
+                                double_buffered_bins=bool(rng.integers(0, 2)))
+        K = int(rng.integers(1, 40))
+        tiles = int(rng.integers(1, 6))
+        n = int(rng.integers(1, 30))
+        counts = rng.integers(0, K * params.pes // int(rng.integers(1, 6)) + 1, n)
+        load = bool(rng.integers(0, 2))
+        got = gobo_parallel_timing(params, params.rows_per_pe, K, params.pes, counts, tiles, load_dictionary=load)
+        per = [gobo_blocks_timing(params, params.rows_per_pe, K, params.pes, counts[t::tiles], load_dictionary=load)
+               for t in range(min(tiles, n))]
+        assert got.cycles == max(p.cycles for p in per)
+        assert dict(got.actions) == merge_actions(*[p.actions for p in per])

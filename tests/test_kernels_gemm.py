@@ -68,6 +68,19 @@ def test_int_gemm_extremes_k_blocked():
     assert out.tolist() == [[k * 16384, -k * 16256, k * 16384]] * 2
 
 
+def test_int_gemm_wider_operands():
+    # in_bits=16: products up to 2^30 exceed float32 exactness -> float64 path; in_bits=9: uint8 x int8
+    rng = np.random.default_rng(2)
+    a = rng.integers(-(2**15), 2**15, (5, 40))
+    b = rng.integers(-(2**15), 2**15, (40, 6))
+    np.testing.assert_array_equal(gemm.int_gemm(a, b, in_bits=16, acc_bits=64), a @ b)
+    p = rng.integers(0, 256, (4, 128))
+    v = rng.integers(-128, 128, (128, 8))
+    np.testing.assert_array_equal(gemm.int_gemm(p, v, in_bits=9), p @ v)
+    with pytest.raises(IntegerOverflowError, match="int_gemm: operand A exceeds int8"):
+        gemm.int_gemm(p, v)
+
+
 def test_int_gemm_overflow():
     k = 140_000  # 127 * 127 * k = 2.26e9 > 2^31 - 1
     a = np.full((1, k), 127, dtype=np.int8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import pickle
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 
@@ -25,6 +26,8 @@ def test_check_width_messages():
         widths.check_width(a, 32, True, kernel="int_gemm", what="accumulator")
     assert str(ei.value) == "int_gemm: accumulator exceeds int32 (max |value| 2.2e+09 > 2147483647)"
     assert isinstance(ei.value, ArithmeticError) and ei.value.bits == 32 and ei.value.kernel == "int_gemm"
+    again = pickle.loads(pickle.dumps(ei.value))
+    assert str(again) == str(ei.value) and again.what == "accumulator"
     with pytest.raises(IntegerOverflowError, match=r"k: e exceeds uint16 \(min value -1 < 0\)"):
         widths.check_width(np.array([-1, 3]), 16, False, kernel="k", what="e")
     with pytest.raises(IntegerOverflowError, match=r"uint4 \(max value 16 > 15\)"):

@@ -70,8 +70,7 @@ def _exact_matmul(a: np.ndarray, b: np.ndarray, bound_per_term: int) -> np.ndarr
         # Beyond float64 exactness: plain int64 matmul (|sum| <= k*bound < 2^63 asserted).
         check_bound(k * bound_per_term, 64, True, kernel="exact_matmul", what="partial sum bound")
         return np.matmul(a.astype(np.int64), b.astype(np.int64))
-    kb = _F32_EXACT // bound_per_term
-    assert kb >= 1
+    kb = _F32_EXACT // bound_per_term  # longest k-block whose partial sums stay <= 2^24
     if kb >= k:
         return np.matmul(a.astype(np.float32), b.astype(np.float32)).astype(np.int64)
     if kb < 64:  # float32 blocks would be too small to pay off: one float64 product
@@ -87,7 +86,8 @@ def int_gemm(a: np.ndarray, b: np.ndarray, *, in_bits: int = 8, acc_bits: int = 
     """Integer GEMM ``a @ b`` with a ``acc_bits``-bit accumulator; returns int32 (for ``acc_bits <= 32``).
 
     ``a``: ``(..., m, k)``, ``b``: ``(..., k, n)``; integer arrays whose values must fit signed
-    ``in_bits`` (int8 by default: [-128, 127]); batch axes broadcast. The result is exact (see the
+    ``in_bits`` (int8 by default: [-128, 127]; ``in_bits=9`` admits uint8 softmax outputs
+    [0, 255] for the attention-times-V product); batch axes broadcast. The result is exact (see the
     module docstring: float32 BLAS on k-blocks whose partial sums stay <= 2^24). Raises
     :class:`IntegerOverflowError` if an operand exceeds ``in_bits`` or a result exceeds the
     accumulator (``int_gemm: accumulator exceeds int32 (...)``).

@@ -43,9 +43,10 @@ softmax: E16        none (E is already 21 bits)                 QuantAct(16) on 
                                                                 calibrated ``exp_scale`` (double
                                                                 division bug, transformers #26767)
 softmax: normalise  f = floor(2^36 / sum) per row, uint32 sum;  f = floor(2^32 / sum), float64;
-                    q = (E f + 2^27) >> 28 (round half up)      q = floor(E16 * f / 2^24)
-softmax: output     saturated to [0, 2^ob - 1], scale 2^-ob     [0, 2^ob] (256 for a one-hot row),
-                                                                scale 2^-ob
+                    q = (E f + 2^(35-ob)) >> (36-ob), round     q = floor(E16 * f / 2^(32-ob))
+                    half up
+softmax: output     saturated to [0, 2^ob - 1], scale 2^-ob     [0, 2^ob] (2^ob when a row's E16 sum is
+                                                                a power of two), scale 2^-ob
 sqrt                Newton integer sqrt (Algorithm 1)           ``floor(sqrt(float64(var)))`` (equal for
                                                                 var < 2^52)
 LN: mean            round half up with g = 0..4 fractional bits ``round_half_even(sum / C)`` in float64

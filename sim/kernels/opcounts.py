@@ -100,9 +100,9 @@ _TABLE: dict[str, dict[str, OpCount]] = {
             # row max: cmp 1; d = q - max: add 1; saturating working shift: cmp 1, shift 1;
             # clamp at 16 x0: cmp 1; divmod by x0: div 1; P = (r + b) r + c: add 2, mul 1;
             # E = P >> (sh + z): add 1, shift 1; row sum: add 1;
-            # normalise (_common.normalize_rows): E * f mul 1, + half add 1, >> 24 shift 1, saturate cmp 1
+            # normalise (_common.normalize_rows): E * f mul 1, + half add 1, >> 28 shift 1, saturate cmp 1
             _c(add=6, mul=2, shift=3, cmp=4, div=1),
-            per_row=_c(div=1),  # f = 2^32 // sum
+            per_row=_c(div=1),  # f = 2^36 // sum
         ),
         "reference": OpCount(
             "ibert.int_softmax", "reference",
@@ -144,9 +144,9 @@ _TABLE: dict[str, dict[str, OpCount]] = {
             "ivit.shiftmax", "clean",
             # row max cmp 1; d = q - max add 1; saturating working shift cmp 1, shift 1;
             # ShiftExp (ivit._shift_exp_clean): clamp cmp 1, x + x>>1 - x>>4 shift 2 add 2, clamp cmp 1,
-            # divmod div 1, (r - 2 x0) >> z add 1 shift 1; row sum add 1;
-            # normalise: E * f mul 1, + half add 1, >> 24 shift 1, saturate cmp 1
-            _c(add=6, mul=1, shift=5, cmp=5, div=1),
+            # divmod div 1, ((r - 2 x0) << 7) >> z add 1 shift 2; row sum add 1;
+            # normalise (_common.normalize_rows): E * f mul 1, + half add 1, >> 28 shift 1, saturate cmp 1
+            _c(add=6, mul=1, shift=6, cmp=5, div=1),
             per_row=_c(div=1),
             notes="one multiply per element (the normalisation); the exponential has none",
         ),

@@ -49,6 +49,10 @@ class IntegerOverflowError(ArithmeticError):
             detail = f"min value {float(value):.3g} < {lo}"
         super().__init__(f"{kernel}: {what} exceeds {name} ({detail})")
 
+    def __reduce__(self) -> tuple[type, tuple[str, str, int, bool, float]]:
+        # picklable (e.g. across dask workers) despite the custom constructor
+        return (type(self), (self.kernel, self.what, self.bits, self.signed, self.value))
+
 
 def int_range(bits: int, signed: bool = True) -> tuple[int, int]:
     """Inclusive range ``(lo, hi)`` of a two's-complement (``signed``) or unsigned ``bits``-bit integer."""

@@ -8,10 +8,10 @@ import numpy as np
 
 from sim.config.hardware import GoboCompute, HardwareConfig, SystolicCompute, TensorCoreCompute
 from sim.hw.gobo_mac import gobo_mac_blocks_timing
-from sim.hw.gobo_tile import GoboTileParams, gobo_blocks_timing
+from sim.hw.gobo_tile import GoboTileParams, gobo_parallel_timing
 from sim.hw.systolic import SystolicParams, systolic_gemm_timing
 from sim.hw.tensorcore import TensorCoreParams, tensorcore_block_timing
-from sim.hw.timing import TileTiming, merge_actions
+from sim.hw.timing import TileTiming
 from sim.hw.vector import VectorParams
 
 TC_PANEL_ROWS = 64  # assumed: tensor-core operand fragments are reused over 64-row A panels (a warp tile)
@@ -80,14 +80,7 @@ class Design:
         g = self.gobo
         mb = -(-M // g.rows_per_pe)
         seq_all = np.repeat(np.asarray(counts, dtype=np.int64), mb)  # column-major block order
-        cycles = 0
-        actions: dict[str, int] = {}
-        for t in range(min(self.tiles, seq_all.size)):
-            seq = seq_all[t::self.tiles]
-            timing = gobo_blocks_timing(g, g.rows_per_pe, K, g.pes, seq, load_dictionary=load_dictionary)
-            cycles = max(cycles, timing.cycles)
-            actions = merge_actions(actions, timing.actions)
-        return TileTiming(cycles, actions)
+        return gobo_parallel_timing(g, g.rows_per_pe, K, g.pes, seq_all, self.tiles, load_dictionary=load_dictionary)
 
 
 def design_of(hw: HardwareConfig) -> Design:

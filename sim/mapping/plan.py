@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.errors import SimInputError
 from sim.hw.timing import TileTiming
 from sim.hw.vector import KernelCost, vector_timing
 from sim.mapping.design import TC_PANEL_ROWS, Design
@@ -41,7 +42,8 @@ from sim.mapping.weights import EMBEDDING_TYPES
 from sim.workload.graph import Operator, OperatorGraph
 
 FUSABLE = {"gelu", "add", "tanh"}
-SUB_TILES = 4  # compute steps per weight chunk (epilogue/compute overlap granularity)  # element-wise consumers fused into a producing matmul's epilogue
+SUB_TILES = 4  # compute steps per weight chunk (epilogue/compute overlap granularity)
+MAX_STEPS = 100_000  # steps per run beyond which a mapping is refused, so a simulation stays within ~20 s  # element-wise consumers fused into a producing matmul's epilogue
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,7 @@ class Planner:
             if op.kind in FUSABLE and op.inputs and self._by_name(op.inputs[0]).is_matmul:
                 self.fused[op.name] = op.inputs[0]
         self.spilled = self._residency()
+        self._chunk_cache: dict[str, tuple[int, int, np.ndarray, np.ndarray]] = {}
 
     def _by_name(self, name: str) -> Operator:
         return next(o for o in self.graph.ops if o.name == name)
@@ -208,6 +211,18 @@ class Planner:
         """Every operator's plan, in execution order (attention interleaved per head)."""
         plans: list[OpPlan] = []
         by_name: dict[str, OpPlan] = {}
+        # chunk every weight GEMM first (cheap), so an oversized mapping is refused before any is built
+        total = 0
+        for op in self.graph.ops:
+            if op.kind == "gemm" and op.name not in self.fused:
+                self._chunk_cache[op.name] = chunks = self._chunks(op, self.weights[op.weight.name])
+                total += chunks[2].size * SUB_TILES
+                if total > MAX_STEPS:
+                    wbytes = self.hw.buffers["weights"].capacity_bytes
+                    raise SimInputError(
+                        f"buffers.weights.capacity_bytes={wbytes}: the mapping needs over {MAX_STEPS:,} steps "
+                        f"({op.name} alone: {chunks[2].size:,} weight chunks of {chunks[0]} x {chunks[1]}); "
+                        "refused to keep the simulation short: use a larger weight buffer")
         for op in self.graph.ops:
             if op.name in self.fused:
                 p = OpPlan(op, [], {"fused_into": self.fused[op.name]}, fused_into=self.fused[op.name])
@@ -253,14 +268,21 @@ class Planner:
         candidates = sorted({min(N, x) for x in
                              [N] + [wave * j for j in range(1, _ceil(N, wave) + 1)] + [g * j for j in range(1, _ceil(N, g) + 1)]},
                             reverse=True)
-        for kc in [K] + [max(d.k_granule, (K // 2**i) // d.k_granule * d.k_granule) for i in range(1, 20)]:
-            for nc in candidates:
-                on = src.onchip_bytes(nc, kc)
-                if int(on.max()) <= budget:
-                    return nc, kc, on, src.offchip_bytes(nc, kc)
+        for kc in [K] + [max(d.k_granule, (K // 2**i) // d.k_granule * d.k_granule) for i in range(1, 40)]:
+            # the largest chunk width that fits (bytes grow with the width: bisect the candidates)
+            lo, hi = 0, len(candidates)  # candidates[lo:] are the ones not yet ruled out
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if int(src.onchip_bytes(candidates[mid], kc).max()) <= budget:
+                    hi = mid
+                else:
+                    lo = mid + 1
+            if lo < len(candidates):
+                nc = candidates[lo]
+                return nc, kc, src.onchip_bytes(nc, kc), src.offchip_bytes(nc, kc)
             if kc <= d.k_granule:
                 break
-        raise ValueError(
+        raise SimInputError(
             f"{op.name}: even one {g}-column x {d.k_granule}-deep weight chunk does not fit "
             f"buffers.weights.capacity_bytes={wbuf.capacity_bytes}")
 
@@ -269,7 +291,7 @@ class Planner:
         d = self.d
         src = self.weights[op.weight.name]
         M, K, N = op.m * op.count, op.k, op.n
-        Nc, Kc, on, off = self._chunks(op, src)
+        Nc, Kc, on, off = self._chunk_cache.get(op.name) or self._chunks(op, src)
         nN, nK = on.shape
         ep_cost, ep_names = self.epilogue_cost(op)
         a_bytes = M * K * d.act_bytes
@@ -293,6 +315,7 @@ class Planner:
         else:
             m_chunks = 1
         counts = src.outlier_counts(d.gobo.pes, Kc) if src.gobo and d.gobo is not None else None
+        side_store = src.outlier_bytes(Nc, Kc) if src.gobo else None
         bias_bytes = op.n * 4  # fp32/int32 bias, loaded with the first chunk
         steps: list[Step] = []
         rows = [M] if m_chunks == 1 else [min(_ceil(M, m_chunks), M - i * _ceil(M, m_chunks)) for i in range(m_chunks)]
@@ -308,7 +331,7 @@ class Planner:
                     if weight_load:
                         nbytes = int(off[ni, ki]) + (src.dictionary_bytes + bias_bytes if first else 0)
                         if src.gobo:
-                            ob = int(src.outlier_bytes(Nc, Kc)[ni, ki])
+                            ob = int(side_store[ni, ki])
                             decode = (n1 - n0) * (k1 - k0) if d.gobo is None else 0
                             loads.append(Transfer(nbytes - ob, False, "weights", decode_weights=decode))
                             if ob:  # the side store: a separate short read in another DRAM row

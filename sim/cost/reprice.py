@@ -1,0 +1,97 @@
+"""Re-pricing a saved run report (JSON dict) with another table or node, without re-simulating.
+
+:func:`reprice` returns the energy and area fields for a report; :func:`apply_prices` returns a copy of
+the report with them filled in (``energy_pj``, ``energy_breakdown_pj``, ``area_mm2``,
+``area_breakdown_mm2``, per-operator ``energy_pj``/``energy_breakdown_pj``, ``config.hw.tech``).
+``sim price RUN.json --tech TABLE [--node-nm N]`` is ``apply_prices(read(RUN.json), table=TABLE,
+node_nm=N)``; ``sim area --hw HW`` is ``area(load_hardware(HW)).to_dict()``.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sim.config.files import read_mapping
+from sim.config.hardware import HardwareConfig
+from sim.config.loader import build_spec
+from sim.cost.area import area
+from sim.cost.energy import price, price_ops
+from sim.errors import SimInputError
+
+
+def hw_from_report(report: Mapping[str, Any], source: str = "<report>") -> HardwareConfig:
+    """The validated design of a run report (its ``config.hw``)."""
+    hw = (report.get("config") or {}).get("hw") if isinstance(report.get("config"), Mapping) else None
+    if not isinstance(hw, Mapping):
+        raise SimInputError(f"{source}: config.hw: missing (a run report from 'sim run --json' has it)")
+    return build_spec(HardwareConfig, hw, f"{source} (config.hw)")
+
+
+def reprice(report: Mapping[str, Any], *, table: str | Path | None = None, node_nm: int | None = None,
+            source: str = "<report>") -> dict[str, Any]:
+    """New energy and area fields of a run report (``actions``, ``config.hw``, ``seconds``, ``ops``).
+
+    Args:
+        report: the run report as a JSON dict.
+        table, node_nm: overrides of the report's ``config.hw.tech`` (table name or path; nm).
+        source: how the report is named in error messages (e.g. its file name).
+
+    Returns:
+        ``energy_pj``, ``energy_breakdown_pj``, ``energy_by_component_pj``, ``energy_by_action_pj``,
+        ``leakage_mw``, ``area_mm2``, ``area_breakdown_mm2``, ``area_detail_mm2``, ``tech`` (``table``,
+        ``table_path``, ``node_nm``) and ``ops`` (``name``, ``energy_pj``, ``energy_breakdown_pj``):
+        plain JSON data.
+
+    Raises:
+        SimInputError: missing fields (named), unknown components/actions, bad table or node.
+    """
+    if not isinstance(report, Mapping):
+        raise SimInputError(f"{source}: not a run report (expected a JSON object)")
+    for key in ("actions", "seconds"):
+        if key not in report:
+            raise SimInputError(f"{source}: {key}: missing (a run report from 'sim run --json' has it)")
+    hw = hw_from_report(report, source)
+    energy = price(report["actions"], hw, report["seconds"], table=table, node_nm=node_nm)
+    ops = report.get("ops") or []
+    if not isinstance(ops, list) or not all(isinstance(o, Mapping) for o in ops):
+        raise SimInputError(f"{source}: ops: must be a list of operator objects")
+    per_op = price_ops(ops, hw, energy)
+    ar = area(hw, table=table, node_nm=node_nm)
+    return {
+        "energy_pj": energy.energy_pj, "energy_breakdown_pj": dict(energy.breakdown_pj),
+        "energy_by_component_pj": dict(energy.by_component_pj),
+        "energy_by_action_pj": {c: dict(a) for c, a in energy.by_action_pj.items()},
+        "leakage_mw": energy.leakage_mw, "area_mm2": ar.area_mm2, "area_breakdown_mm2": dict(ar.breakdown_mm2),
+        "area_detail_mm2": dict(ar.detail_mm2),
+        "tech": {"table": energy.table, "table_path": energy.table_path, "node_nm": energy.node_nm},
+        "ops": [{"name": o.name, "energy_pj": o.energy_pj, "energy_breakdown_pj": dict(o.breakdown_pj)}
+                for o in per_op],
+    }
+
+
+def apply_prices(report: Mapping[str, Any], *, table: str | Path | None = None, node_nm: int | None = None,
+                 source: str = "<report>") -> dict[str, Any]:
+    """A copy of ``report`` with its energy/area fields (and each operator's) set by :func:`reprice`."""
+    fields = reprice(report, table=table, node_nm=node_nm, source=source)
+    out = copy.deepcopy(dict(report))
+    out["energy_pj"] = fields["energy_pj"]
+    out["energy_breakdown_pj"] = fields["energy_breakdown_pj"]
+    out["area_mm2"] = fields["area_mm2"]
+    out["area_breakdown_mm2"] = fields["area_breakdown_mm2"]
+    for op, priced in zip(out.get("ops") or [], fields["ops"]):
+        op["energy_pj"] = priced["energy_pj"]
+        op["energy_breakdown_pj"] = priced["energy_breakdown_pj"]
+    tech_cfg = out.setdefault("config", {}).setdefault("hw", {}).setdefault("tech", {})
+    if table is not None:
+        tech_cfg["table"] = str(table)
+    tech_cfg["node_nm"] = fields["tech"]["node_nm"]
+    return out
+
+
+def reprice_file(path: str | Path, *, table: str | Path | None = None, node_nm: int | None = None) -> dict[str, Any]:
+    """:func:`apply_prices` of a run report JSON file."""
+    p = Path(path)
+    return apply_prices(read_mapping(p), table=table, node_nm=node_nm, source=str(p))

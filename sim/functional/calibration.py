@@ -1,0 +1,83 @@
+"""Activation-scale calibration for the integer pipeline: max-abs per tensor over a calibration batch.
+
+Method. The float forward (:mod:`.reference`, float32) of the model *with the mode's quantized weights*
+(dequantized: int8 per-channel or GOBO integer values times their scales) runs on a calibration batch;
+at every point where the integer pipeline quantizes an activation (:data:`~.reference.OBSERVED_POINTS`
+per layer, plus ``emb.sum``, ``emb.ln``) the maximum of ``|value|`` over the real (unpadded) tokens is
+recorded. The scale of a ``b``-bit signed activation is ``max(maxabs, 1e-8) / (2^(b-1) - 1)``; the
+requantizers saturate anything beyond.
+
+Why max-abs and not a percentile: it is what I-BERT's ``QuantAct`` does (running min/max), and BERT's
+LayerNorm outputs and residual streams carry a few large "outlier" channels that carry meaning; clipping
+them (a percentile) hurts accuracy more than the coarser step costs. The widths (8 bits for GEMM
+inputs, 16 for the GELU input, 22 for the residual sums that feed LayerNorm, as I-BERT's
+``QuantAct(22)``) leave the residual stream fine-grained where the outliers matter.
+
+Calibration batches (stated per run in the results): for a checkpoint with a ``vocab.txt`` beside it,
+:data:`CALIBRATION_SENTENCES` tokenized by the model's own tokenizer (distinct from the test sentences);
+otherwise seeded random token ids (:func:`random_token_batch`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Calibration", "CALIBRATION_SENTENCES", "random_token_batch", "ACTIVATION_BITS"]
+
+#: Width (bits, signed) of each quantized activation point (the suffix after ``L{i}.`` / ``emb.``).
+ACTIVATION_BITS = {
+    "sum": 22, "ln": 8,  # embeddings
+    "q": 8, "k": 8, "v": 8, "ctx": 8, "attn_res": 22, "ln_attn": 8,
+    "ffn1": 16, "gelu": 8, "ffn_res": 22, "ln_ffn": 8, "final": 8,
+}
+
+#: Calibration text for real checkpoints with a vocabulary (not the sentences the tests evaluate).
+CALIBRATION_SENTENCES = (
+    "The cat sat on the mat and looked out of the window.",
+    "Stock markets fell sharply on Monday after the central bank raised interest rates.",
+    "How do I reset my password if I no longer have access to my email account?",
+    "Photosynthesis converts light energy into chemical energy stored in glucose.",
+    "She scored twice in the second half, and the home team won 3-1.",
+    "The recipe calls for two cups of flour, a pinch of salt and three eggs.",
+    "Researchers trained a neural network to translate between English and German.",
+    "Please remember to bring your passport, your ticket and a printed itinerary.",
+    "The museum's new exhibition features paintings from the nineteenth century.",
+    "Heavy rain is expected tomorrow, with strong winds along the northern coast.",
+    "My laptop battery drains quickly when I watch videos in high resolution.",
+    "The committee will publish its final report at the end of next month.",
+    "A small bakery on the corner sells fresh bread every morning at seven.",
+    "Quantum computers could break some of today's public-key encryption schemes.",
+    "He apologized for being late, explaining that the train had been cancelled.",
+    "Do you know which platform the express to the airport leaves from?",
+)
+
+
+def random_token_batch(vocab: int, batch: int, seq: int, seed: int, *, low: int = 0) -> np.ndarray:
+    """Seeded uniform token ids in ``[low, vocab)``, int64 ``[batch, seq]`` (numpy PCG64 of ``seed``)."""
+    rng = np.random.default_rng(int(seed))
+    return rng.integers(low, vocab, size=(batch, seq), dtype=np.int64)
+
+
+@dataclass
+class Calibration:
+    """Max |activation| per quantization point; :meth:`observe` is the forward's observer callback."""
+
+    maxabs: dict[str, float] = field(default_factory=dict)
+    source: str = ""
+
+    def observe(self, name: str, value: np.ndarray, mask: np.ndarray) -> None:
+        """Record ``max |value|`` over the tokens where ``mask`` is 1 (``value`` is ``[batch, seq, ...]``)."""
+        v = np.abs(np.asarray(value))
+        keep = np.asarray(mask).astype(bool)
+        sel = v[keep] if v.ndim >= 2 and v.shape[:2] == keep.shape else v
+        m = float(sel.max()) if sel.size else 0.0
+        self.maxabs[name] = max(self.maxabs.get(name, 0.0), m)
+
+    def scale(self, name: str, bits: int | None = None) -> float:
+        """Scale (real units per integer step) of point ``name`` at ``bits`` (default from ACTIVATION_BITS)."""
+        if name not in self.maxabs:
+            raise KeyError(f"no calibration for activation {name!r}")
+        b = bits if bits is not None else ACTIVATION_BITS[name.split(".", 1)[1]]
+        return max(self.maxabs[name], 1e-8) / float((1 << (b - 1)) - 1)

@@ -1,0 +1,164 @@
+"""GEMMs computed the way each design's datapath computes them, bit for bit, with declared widths checked.
+
+* :func:`systolic_gemm` -- the weight-stationary systolic array (``compute.kind: systolic``, ``dataflow:
+  ws``): the reduction dimension K is cut into folds of ``rows`` (the PE rows holding one weight block);
+  in a fold each output's partial sum runs down a PE column (at most ``rows`` products:
+  ``|.| <= rows * max|a| * max|b|``, a static bound checked against the 32-bit column registers), and
+  the fold results are added, in fold order, into the int32 output accumulators below the array. Every
+  running accumulator value (after each fold) is checked against ``acc_bits``: an overflow raises
+  :class:`~sim.kernels.widths.IntegerOverflowError` even if a later fold would bring it back into range
+  (stricter than :func:`sim.kernels.gemm.int_gemm`, which checks the final value). Tiling of N by the
+  array's columns does not change any sum, so it is not modelled here (the timing model does it).
+* :func:`gobo_pe_gemm` -- the GOBO processing element, vectorised: per output ``(m, n)`` one 32-bit bin
+  accumulator per centroid sums the activations whose weight index selects it (additions only, outliers
+  excluded), then one multiply per bin by the int8 centroid, plus the int8 x int16 outlier products,
+  into the 32-bit output accumulator. The same dataflow and declared widths as
+  :func:`sim.kernels.gemm.gobo_gemm` (``GOBO_WIDTHS``; tests assert equal results), vectorised the same
+  way (bin sums = exact float32 BLAS products of the activations with one-hot index planes) but with the
+  planes written in place per bin (no boolean temporaries), the centroid products summed in one exact
+  float64 contraction, and the product width checked from the bin extremes (``max|bin| * max|c|``)
+  before falling back to an element-wise check.
+
+All functions return int64 arrays holding the accumulator values (they fit the declared int32).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.kernels.gemm import GOBO_WIDTHS
+from sim.kernels.widths import check_bound, check_width
+from sim.quant.integer import IntegerGobo
+
+__all__ = ["systolic_gemm", "gobo_pe_gemm", "GOBO_BLOCK_ELEMS"]
+
+_F32_EXACT = 1 << 24
+_F64_EXACT = 1 << 53
+
+#: One-hot mask entries (k x B x n-block float32 values) built at once by :func:`gobo_pe_gemm` (32 MiB).
+GOBO_BLOCK_ELEMS = 1 << 23
+
+
+def _max_abs(a: np.ndarray) -> int:
+    return 0 if a.size == 0 else max(abs(int(a.min())), abs(int(a.max())))
+
+
+def systolic_gemm(a: np.ndarray, b: np.ndarray, rows: int = 64, *, in_bits: int = 8, acc_bits: int = 32,
+                  kernel: str = "systolic_gemm") -> np.ndarray:
+    """``a @ b`` accumulated fold by fold as a weight-stationary ``rows``-row systolic array does; int64.
+
+    ``a``: integer ``(..., m, k)`` (activations, streamed), ``b``: integer ``(k, n)`` or ``(..., k, n)``
+    (the stationary operand; a transposed view of an ``[n, k]`` weight is fine and is not copied); values
+    must fit signed ``in_bits`` (int8; 9 for uint8 probabilities times int8; 16 for decompressed GOBO
+    weights with int16 outliers). ``rows``: PE rows = K per fold (the last fold may be partial: its
+    unused PE rows hold zeros). Checks: operands fit ``in_bits``; the per-fold column sum bound
+    ``rows * max|a| * max|b|`` fits ``acc_bits``; every post-fold accumulator value fits ``acc_bits``
+    (raises ``IntegerOverflowError``).
+
+    Exactness: fold products are float32 BLAS products (exact: ``|partial| <= rows * max|a| * max|b|
+    <= 2^24`` is asserted, else float64), accumulated in float32 when ``max_m sum_k |a_mk| * max|b| <=
+    2^24`` (every running sum exact), else in float64 (exact below 2^53, asserted).
+    """
+    a = np.asarray(a)
+    b = np.asarray(b)
+    if a.dtype.kind not in "iu" or b.dtype.kind not in "iu":
+        raise TypeError(f"{kernel}: operands must be integer arrays, got {a.dtype} and {b.dtype}")
+    if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-2]:
+        raise ValueError(f"{kernel}: shapes {a.shape} and {b.shape} do not multiply")
+    if rows < 1:
+        raise ValueError(f"{kernel}: rows must be >= 1, got {rows}")
+    check_width(a, in_bits, True, kernel=kernel, what="operand A")
+    check_width(b, in_bits, True, kernel=kernel, what="operand B")
+    k = a.shape[-1]
+    max_b = _max_abs(b)
+    fold_bound = min(rows, k) * _max_abs(a) * max_b
+    check_bound(fold_bound, acc_bits, True, kernel=kernel, what="PE column partial sum")
+    run_bound = int(np.abs(a.astype(np.int64)).sum(axis=-1).max(initial=0)) * max_b
+    if run_bound >= _F64_EXACT:
+        raise ValueError(f"{kernel}: running sums up to {run_bound} exceed float64's exact range")
+    ptype = np.float32 if fold_bound <= _F32_EXACT else np.float64
+    atype = np.float32 if run_bound <= _F32_EXACT else np.float64
+    af = a.astype(ptype)
+    bf = b.astype(ptype)
+    out_shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
+    acc = np.zeros(out_shape, dtype=atype)
+    lo = hi = 0.0
+    for k0 in range(0, k, rows):  # one fold: the PE rows hold b[k0:k0+rows, :]
+        part = np.matmul(af[..., k0:k0 + rows], bf[..., k0:k0 + rows, :])
+        acc += part
+        lo = min(lo, float(acc.min(initial=0)))
+        hi = max(hi, float(acc.max(initial=0)))
+    check_width(np.array([lo, hi]), acc_bits, True, kernel=kernel, what="output accumulator")
+    return acc.astype(np.int64)
+
+
+def gobo_pe_gemm(x: np.ndarray, w: IntegerGobo, *, block_elems: int = GOBO_BLOCK_ELEMS,
+                 kernel: str = "gobo_pe_gemm") -> np.ndarray:
+    """``x @ W`` for a GOBO tensor ``w`` (a ``k x n`` GEMM weight) as the GOBO PE computes it; int64 ``(..., m, n)``.
+
+    ``x``: int8 activations ``(..., m, k)``. ``w``: :class:`~sim.quant.integer.IntegerGobo` in either
+    orientation ("nk" as stored, ``[n, k]``; or "kn"), with int8 centroids and int16 outliers in one
+    per-tensor scale (the caller multiplies by it). Dataflow and checks as
+    :func:`sim.kernels.gemm.gobo_gemm` (see the module docstring for the vectorisation).
+    ``block_elems`` bounds the one-hot mask built at once (float32 entries).
+    """
+    if w.orientation != "nk":
+        w = w.transposed()
+    x = np.asarray(x)
+    if x.dtype.kind not in "iu":
+        raise TypeError(f"{kernel}: activations must be integers, got {x.dtype}")
+    n, k = w.shape
+    if x.ndim < 2 or x.shape[-1] != k:
+        raise ValueError(f"{kernel}: x of shape {x.shape} does not multiply a {k} x {n} weight")
+    if k >= (1 << 17):
+        raise ValueError(f"{kernel}: k = {k} >= 2^17 exceeds the int32 bin/product bound of this model")
+    check_width(x, *GOBO_WIDTHS["activation"], kernel=kernel, what="activation")
+    cent = np.asarray(w.centroid_ints).astype(np.int64).reshape(-1)
+    check_width(cent, *GOBO_WIDTHS["centroid"], kernel=kernel, what="centroid")
+    vals = np.asarray(w.outlier_ints).astype(np.int64).reshape(-1)
+    check_width(vals, *GOBO_WIDTHS["outlier value"], kernel=kernel, what="outlier value")
+    idx = np.asarray(w.indices)  # [n, k]
+    nbins = cent.size
+    if idx.size and int(idx.max()) >= nbins:
+        raise ValueError(f"{kernel}: index {int(idx.max())} >= {nbins} centroids")
+    ocol = np.asarray(w.outlier_rows, dtype=np.int64)  # output column n of each outlier
+    ok = np.asarray(w.outlier_cols, dtype=np.int64)  # its reduction index k
+
+    lead = x.shape[:-1]
+    x2 = x.reshape(-1, k)
+    mrows = x2.shape[0]
+    xf = x2.astype(np.float32)
+    centf = cent.astype(np.float64)
+    max_c = _max_abs(cent)
+    out = np.empty((mrows, n), dtype=np.int64)
+    nb = max(1, min(n, block_elems // max(1, k * nbins)))
+    order = np.argsort(ocol, kind="stable") if ocol.size else ocol
+    cs, rs = ocol[order], ok[order]
+    mask = np.empty((nbins, nb, k), dtype=np.float32)
+    for n0 in range(0, n, nb):
+        n1 = min(n, n0 + nb)
+        sub = idx[n0:n1]
+        mk = mask[:, : n1 - n0]
+        for b in range(nbins):  # one-hot planes: mk[b, j, k] = 1 where weight (k, n0 + j) selects bin b
+            np.equal(sub, b, out=mk[b], casting="unsafe")
+        lo_o, hi_o = np.searchsorted(cs, n0), np.searchsorted(cs, n1)
+        if hi_o > lo_o:
+            mk[:, cs[lo_o:hi_o] - n0, rs[lo_o:hi_o]] = 0.0  # outlier positions are in no bin
+        # bins[m, b, j]: the PE's bin accumulators (exact: 0/1 mask, |partial sums| <= 128 k <= 2^24)
+        bins = (xf @ mk.reshape(-1, k).T).reshape(mrows, nbins, n1 - n0)
+        check_width(bins, *GOBO_WIDTHS["bin accumulator"], kernel=kernel, what="bin accumulator")
+        max_bin = int(max(abs(float(bins.min())), abs(float(bins.max())))) if bins.size else 0
+        if max_bin * max_c > (1 << 31) - 1:  # the extremes' bound fails: check the products themselves
+            check_width(bins.astype(np.int64) * cent[None, :, None], *GOBO_WIDTHS["centroid product"],
+                        kernel=kernel, what="centroid product")
+        # one multiply per bin, summed: float64 is exact (|sum| <= B * 2^14 * k < 2^53)
+        out[:, n0:n1] = np.einsum("mbj,b->mj", bins.astype(np.float64), centf).astype(np.int64)
+    if ocol.size:
+        vs = vals[order]
+        check_bound(_max_abs(x2) * _max_abs(vs), *GOBO_WIDTHS["outlier product"], kernel=kernel,
+                    what="outlier product")
+        contrib = x2[:, rs].astype(np.int64) * vs[None, :]
+        starts = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]])
+        out[:, cs[starts]] += np.add.reduceat(contrib, starts, axis=1)
+    check_width(out, *GOBO_WIDTHS["accumulator"], kernel=kernel, what="accumulator")
+    return out.reshape(lead + (n,))

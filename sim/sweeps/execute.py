@@ -1,0 +1,262 @@
+"""Running points in parallel: the worker function, the local process pool and the Dask backends, the scheduler loop.
+
+Scheduling: at most ``2 x slots`` points are in flight, submitted in expansion order. Points that share a
+quantized model (same workload shapes and ``weights.*`` keys on a GOBO-format design) form a group; only
+one point of a group runs until the first one of it finishes, so a cold quantization cache is filled once
+(~10 s for bert-base) instead of once per worker; the others then read the shared on-disk cache
+(``$GOBOSIM_CACHE_DIR``). A point whose worker process dies (segfault, out of memory) is retried; after
+:data:`MAX_LOSSES` such losses it is recorded as an error. A Python exception inside a point is never
+retried: it is recorded at once as ``status=error`` with a one-line ``error``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import os
+import signal
+from collections import Counter, deque
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from sim.errors import SimInputError
+from sim.sweeps.columns import metrics_of
+from sim.sweeps.plan import Point, PointTask
+
+MAX_LOSSES = 3
+MAX_ERROR_CHARS = 400
+
+
+class WorkerLost(Exception):
+    """The process running a point died, or the backend could not return the point's outcome."""
+
+
+def one_line(exc: BaseException) -> str:
+    """``Type: message`` on one line, at most :data:`MAX_ERROR_CHARS` characters."""
+    text = " ".join(f"{type(exc).__name__}: {exc}".split())
+    return text if len(text) <= MAX_ERROR_CHARS else text[: MAX_ERROR_CHARS - 3] + "..."
+
+
+def run_point(task: PointTask) -> dict[str, Any]:
+    """Run one point with :func:`sim.api.run`; never raises for a bad point (returns ``status: error``).
+
+    Returns ``{"status": "ok", "error": "", "metrics": {...}}`` or ``{"status": "error", "error": "...",
+    "metrics": {}}``; the metrics are :func:`sim.sweeps.columns.metrics_of` of the run (small to send back).
+    """
+    try:
+        from sim import api
+
+        result = api.run(task.hw, task.workload, seq_len=task.seq_len, batch=task.batch, sets=task.sets,
+                         weights=task.weights, functional=task.functional)
+        return {"status": "ok", "error": "", "metrics": metrics_of(result)}
+    except Exception as exc:  # a failing point is data, not a crash of the sweep
+        return {"status": "error", "error": one_line(exc), "metrics": {}}
+
+
+class Backend(Protocol):
+    """Where points run."""
+
+    name: str
+    slots: int  # points that can run at once
+
+    def start(self) -> None: ...
+    def submit(self, task: PointTask) -> Any: ...
+    def wait(self, handles: list[Any], timeout: float) -> list[Any]: ...
+    def result(self, handle: Any) -> dict[str, Any]: ...  # raises WorkerLost
+    def recover(self) -> bool: ...  # after WorkerLost: usable again; True if in-flight handles became void
+    def close(self) -> None: ...
+
+
+def _ignore_sigint() -> None:
+    """Worker initializer: Ctrl-C is the parent's to handle (it stops the pool; finished rows are on disk)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class LocalBackend:
+    """A :class:`concurrent.futures.ProcessPoolExecutor` on this machine (all cores by default)."""
+
+    name = "local"
+
+    def __init__(self, workers: int | None = None):
+        self.slots = workers or os.cpu_count() or 1
+        self._pool: cf.ProcessPoolExecutor | None = None
+        self._broken = False
+
+    def start(self) -> None:
+        self._pool = cf.ProcessPoolExecutor(max_workers=self.slots, initializer=_ignore_sigint)
+        self._broken = False
+
+    def submit(self, task: PointTask) -> cf.Future:
+        assert self._pool is not None
+        return self._pool.submit(run_point, task)
+
+    def wait(self, handles: list[Any], timeout: float) -> list[Any]:
+        return list(cf.wait(handles, timeout=timeout, return_when=cf.FIRST_COMPLETED).done)
+
+    def result(self, handle: cf.Future) -> dict[str, Any]:
+        try:
+            return handle.result()
+        except cf.process.BrokenProcessPool as exc:
+            self._broken = True
+            raise WorkerLost(f"worker process died ({exc})") from None
+        except cf.CancelledError:
+            raise WorkerLost("cancelled") from None
+
+    def recover(self) -> bool:
+        if not self._broken:
+            return False
+        self._shutdown()
+        self.start()
+        return True
+
+    def _shutdown(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is None:
+            return
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:  # points still running are abandoned (they were not recorded, so a resume reruns them)
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join(timeout=5)
+
+    def close(self) -> None:
+        self._shutdown()
+
+
+class DaskBackend:
+    """A Dask cluster: a new ``LocalCluster`` (``workers`` processes, 1 thread each) or an existing scheduler."""
+
+    name = "dask"
+
+    def __init__(self, workers: int | None = None, scheduler: str | None = None):
+        self.workers = workers or os.cpu_count() or 1
+        self.scheduler = scheduler
+        self.slots = self.workers
+        self.client = None
+        self.cluster = None
+
+    def start(self) -> None:
+        try:
+            import distributed
+        except ImportError:
+            raise SimInputError("--backend dask needs dask.distributed: pip install 'gobosim[dask]' "
+                                "(or pip install 'dask[distributed]')") from None
+        import logging
+
+        if self.scheduler:
+            try:
+                self.client = distributed.Client(self.scheduler, timeout=10)
+            except (OSError, TimeoutError, ValueError) as exc:
+                raise SimInputError(f"--scheduler {self.scheduler}: cannot connect ({one_line(exc)})") from None
+        else:
+            self.cluster = distributed.LocalCluster(n_workers=self.workers, threads_per_worker=1, processes=True,
+                                                    dashboard_address=None, silence_logs=logging.ERROR)
+            self.client = distributed.Client(self.cluster)
+        threads = sum(self.client.nthreads().values())
+        self.slots = max(1, threads)
+
+    def submit(self, task: PointTask) -> Any:
+        return self.client.submit(run_point, task, pure=False)
+
+    def wait(self, handles: list[Any], timeout: float) -> list[Any]:
+        import distributed
+
+        try:
+            return list(distributed.wait(handles, timeout=timeout, return_when="FIRST_COMPLETED").done)
+        except TimeoutError:
+            return []
+
+    def result(self, handle: Any) -> dict[str, Any]:
+        try:
+            return handle.result()
+        except Exception as exc:  # KilledWorker, lost data, a worker that cannot import sim
+            raise WorkerLost(one_line(exc)) from None
+
+    def recover(self) -> bool:
+        """Dask reschedules the work of dead workers itself."""
+        return False
+
+    def close(self) -> None:
+        client, cluster, self.client, self.cluster = self.client, self.cluster, None, None
+        if client is not None:
+            try:
+                client.close(timeout=10)
+            except Exception:  # closing is best effort; results are already on disk
+                pass
+        if cluster is not None:
+            try:
+                cluster.close(timeout=10)
+            except Exception:
+                pass
+
+
+def make_backend(name: str, workers: int | None, scheduler: str | None) -> Backend:
+    """The backend called ``name`` (local or dask)."""
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
+        raise SimInputError(f"--workers: must be a positive integer, got {workers!r}")
+    if name == "local":
+        if scheduler:
+            raise SimInputError("--scheduler needs --backend dask")
+        return LocalBackend(workers)
+    if name == "dask":
+        return DaskBackend(workers, scheduler)
+    raise SimInputError(f"--backend: must be local or dask, got {name!r}")
+
+
+def run_points(points: Iterable[Point], backend: Backend, record: Callable[[Point, dict[str, Any]], None],
+               tick: Callable[[], None] = lambda: None, poll_s: float = 1.0) -> None:
+    """Run ``points`` on a started ``backend``, calling ``record(point, outcome)`` in this process as each finishes."""
+    queue: deque[Point] = deque(points)
+    blocked: dict[str, deque[Point]] = {}
+    warming: dict[str, str] = {}  # group -> point_id of the point filling the cache
+    warm: set[str] = set()
+    inflight: dict[Any, Point] = {}
+    losses: Counter[str] = Counter()
+
+    def release(group: str | None, point_id: str, done: bool) -> None:
+        if group is None or warming.get(group) != point_id:
+            return
+        del warming[group]
+        if done:
+            warm.add(group)
+            queue.extendleft(reversed(blocked.pop(group, deque())))
+        elif blocked.get(group):  # the warming point was lost: let the next one of the group warm instead
+            queue.appendleft(blocked[group].popleft())
+
+    while queue or inflight:
+        window = 2 * backend.slots
+        while queue and len(inflight) < window:
+            p = queue.popleft()
+            g = p.quant_group
+            if g is not None and g not in warm:
+                if g in warming:
+                    blocked.setdefault(g, deque()).append(p)
+                    continue
+                warming[g] = p.point_id
+            inflight[backend.submit(p.task)] = p
+        if not inflight:
+            continue
+        finished = backend.wait(list(inflight), poll_s)
+        tick()
+        lost_any = False
+        for handle in finished:
+            p = inflight.pop(handle)
+            try:
+                outcome = backend.result(handle)
+            except WorkerLost as exc:
+                lost_any = True
+                losses[p.point_id] += 1
+                if losses[p.point_id] < MAX_LOSSES:
+                    release(p.quant_group, p.point_id, done=False)
+                    queue.appendleft(p)
+                    continue
+                outcome = {"status": "error", "metrics": {},
+                           "error": f"WorkerLost: {exc} ({MAX_LOSSES} attempts)"}
+            record(p, outcome)
+            release(p.quant_group, p.point_id, done=True)
+        if lost_any and backend.recover():  # the old pool's futures are void: resubmit their points
+            for handle, p in list(inflight.items()):
+                inflight.pop(handle)
+                release(p.quant_group, p.point_id, done=False)
+                queue.appendleft(p)

@@ -1,0 +1,198 @@
+"""``run_sweep``: spec -> checked points -> parallel runs -> ``DIR/results.csv`` (+ parquet, spec.yaml, meta.json)."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from sim.errors import SimInputError
+from sim.sweeps import expr
+from sim.sweeps.columns import ID, initial_metrics, select
+from sim.sweeps.execute import make_backend, run_points
+from sim.sweeps.plan import Plan, Point, make_plan
+from sim.sweeps.progress import Progress
+from sim.sweeps.spec import SweepSpec, load_spec
+from sim.sweeps.store import META, SPEC, ResultStore, check_out_dir
+
+CHECKPOINT_S = 60.0  # results.parquet is refreshed at most this often while running (seconds)
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def git_revision(start: Path | None = None) -> str | None:
+    """The commit the code was loaded from, read from ``.git`` files (no git process); None outside a checkout."""
+    here = (start or Path(__file__)).resolve()
+    for d in [here, *here.parents]:
+        git = d / ".git"
+        try:
+            if git.is_file():  # a worktree: "gitdir: PATH"
+                git = Path(git.read_text().split(":", 1)[1].strip())
+            if not (git / "HEAD").is_file():
+                continue
+            head = (git / "HEAD").read_text().strip()
+            if not head.startswith("ref:"):
+                return head[:12]
+            ref = head.split(":", 1)[1].strip()
+            common = git / "commondir"
+            roots = [git] + ([git / common.read_text().strip()] if common.is_file() else [])
+            for root in roots:
+                if (root / ref).is_file():
+                    return f"{(root / ref).read_text().strip()[:12]} ({ref.rsplit('/', 1)[-1]})"
+                packed = root / "packed-refs"
+                if packed.is_file():
+                    for line in packed.read_text().splitlines():
+                        if line.endswith(" " + ref):
+                            return f"{line.split()[0][:12]} ({ref.rsplit('/', 1)[-1]})"
+            return None
+        except (OSError, IndexError):
+            return None
+    return None
+
+
+def _feasible(plan: Plan, point: Point, metrics: Mapping[str, Any]) -> bool | None:
+    """All metric constraints hold (True), one fails (False), or one reads a null metric (None)."""
+    values = {**point.params, **metrics}
+    unknown = False
+    for con in plan.metric_constraints:
+        try:
+            if not con.evaluate(values):
+                return False
+        except (expr.Unknown, expr.ExprError):
+            unknown = True
+    return None if unknown else True
+
+
+def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir: str | Path, backend: str = "local",
+              workers: int | None = None, scheduler: str | None = None, resume: bool = False,
+              progress: bool | Progress = True):
+    """Run every point of a sweep; returns the results table (a pandas DataFrame, one row per point, spec order).
+
+    Args:
+        spec_or_path: a sweep spec file, or the spec as a mapping (see :mod:`sim.sweeps.spec`).
+        out_dir: directory for ``results.csv``, ``results.parquet`` (with pyarrow), ``spec.yaml``, ``meta.json``.
+        backend: ``local`` (a process pool on this machine) or ``dask``.
+        workers: parallel points (default: every core; for dask, the LocalCluster's worker processes).
+        scheduler: ``tcp://HOST:PORT`` of an existing Dask scheduler (implies ``backend="dask"``).
+        resume: continue a sweep in ``out_dir``: points already in ``results.csv`` are skipped.
+        progress: report progress on stderr (a bar on a terminal); or a :class:`Progress` to use.
+
+    Raises:
+        SimInputError: bad spec, bad point, unwritable ``out_dir``, existing results without ``resume`` -- all
+            before any point runs.
+        KeyboardInterrupt: after stopping the workers; every finished point is already in ``results.csv``.
+    """
+    check_out_dir(out_dir)
+    if scheduler and backend == "local":
+        backend = "dask"
+    be = make_backend(backend, workers, scheduler)
+    spec = load_spec(spec_or_path)
+    plan = make_plan(spec)
+    reporter = progress if isinstance(progress, Progress) else Progress(enabled=bool(progress))
+    tail = (["feasible"] if plan.metric_constraints else []) + ["status", "error"]
+    store = ResultStore(out_dir, spec.swept_keys, initial_metrics(spec.functional, spec.metrics), tail)
+    done = store.open(resume)
+    status = "failed"
+    previous = store.read_json(META) if resume else None
+    meta: dict[str, Any] = {
+        "sim_version": _version(), "git": git_revision(), "python": platform.python_version(),
+        "started_at": _now(), "finished_at": None, "status": "running", "spec": spec.source, "name": spec.name,
+        "backend": be.name, "workers": be.slots, "scheduler": scheduler, "resumed": bool(resume),
+        "points": {"expanded": plan.expanded, "filtered_by_constraints": plan.filtered,
+                   "duplicates": plan.duplicates, "planned": len(plan.points),
+                   "already_done": sum(p.point_id in done for p in plan.points), "ran": 0, "errors": 0},
+        "history": ((previous or {}).get("history", []) + [_summary(previous)]) if previous else [],
+    }
+    counts = meta["points"]
+    last_checkpoint = time.monotonic()
+
+    def record(point: Point, outcome: dict[str, Any]) -> None:
+        nonlocal last_checkpoint
+        ok = outcome["status"] == "ok"
+        metrics = select(outcome.get("metrics", {}), spec.metrics)
+        row: dict[str, Any] = {ID: point.point_id, **point.values, **metrics}
+        if plan.metric_constraints:
+            row["feasible"] = _feasible(plan, point, metrics) if ok else None
+        row["status"], row["error"] = outcome["status"], outcome.get("error", "")
+        store.append(row)
+        counts["ran"] += 1
+        counts["errors"] += 0 if ok else 1
+        reporter.advance(ok)
+        if time.monotonic() - last_checkpoint >= CHECKPOINT_S:
+            last_checkpoint = time.monotonic()
+            store.write_parquet()
+            store.write_json(META, meta)
+
+    try:
+        import yaml
+
+        store.write_text(SPEC, yaml.safe_dump(spec.to_dict(), sort_keys=False))
+        store.write_json(META, meta)
+        for note in store.notes + _plan_notes(plan, done):
+            reporter.message(f"{spec.name}: {note}")
+        todo = [p for p in plan.points if p.point_id not in done]
+        if todo:
+            be.start()
+            meta["workers"] = be.slots
+            try:
+                reporter.start(len(todo), spec.name)
+                run_points(todo, be, record, reporter.tick)
+            finally:
+                be.close()
+                reporter.close()
+        status = "finished"
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    finally:
+        meta.update(status=status, finished_at=_now())
+        try:
+            store.write_json(META, meta)
+            store.write_parquet()
+        finally:
+            store.close()
+    return ordered(store.frame(), plan)
+
+
+def ordered(df, plan: Plan):
+    """The rows of ``df`` that belong to ``plan``, in the plan's point order."""
+    rank = {p.point_id: p.index for p in plan.points}
+    out = df[df[ID].isin(rank)].copy()
+    out["_rank"] = out[ID].map(rank)
+    return out.sort_values("_rank", kind="stable").drop(columns="_rank").reset_index(drop=True)
+
+
+def _plan_notes(plan: Plan, done: set[str]) -> list[str]:
+    notes = []
+    if plan.filtered:
+        notes.append(f"{plan.filtered} of {plan.expanded} points excluded by parameter constraints (not run)")
+    if plan.duplicates:
+        notes.append(f"{plan.duplicates} duplicate points dropped (same resolved inputs as an earlier point)")
+    skipped = sum(p.point_id in done for p in plan.points)
+    if skipped:
+        notes.append(f"resuming: {skipped} of {len(plan.points)} points already in results.csv")
+    return notes
+
+
+def _summary(meta: dict[str, Any]) -> dict[str, Any]:
+    keep = ("sim_version", "git", "started_at", "finished_at", "status", "backend", "workers", "points")
+    return {k: meta.get(k) for k in keep}
+
+
+def _version() -> str:
+    from sim import __version__
+
+    return __version__
+
+
+def plan_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec) -> Plan:
+    """Check a spec and list its points without running anything (raises :class:`SimInputError`)."""
+    return make_plan(load_spec(spec_or_path))
+
+
+__all__ = ["run_sweep", "plan_sweep", "git_revision", "SimInputError"]
