@@ -208,7 +208,7 @@ def simulate(hw_cfg: HardwareConfig, wl: WorkloadSpec, qmodel=None) -> RunResult
         notes.append(f"GOBO weights: {qmodel.report()['bits_per_weight']:.3f} bits/weight "
                      f"({'checkpoint' if getattr(qmodel, 'source', None) else 'seeded synthetic weights'}), "
                      f"outlier fraction {qmodel.report()['outlier_fraction']:.5f}")
-    return RunResult(
+    result = RunResult(
         hw=hw_cfg.name, workload=wl.name, seq_len=wl.seq_len, batch=wl.batch, clock_hz=hw_cfg.clock_hz,
         cycles=res.cycles, seconds=res.cycles / hw_cfg.clock_hz, energy_pj=None, energy_breakdown_pj=None,
         dram_read_bytes=sum(o.dram_read_bytes for o in ops), dram_write_bytes=sum(o.dram_write_bytes for o in ops),
@@ -217,6 +217,29 @@ def simulate(hw_cfg: HardwareConfig, wl: WorkloadSpec, qmodel=None) -> RunResult
         config={"hw": to_dict(hw_cfg), "workload": to_dict(wl)}, peak_macs_per_cycle=peak,
         dram_bytes_per_cycle=dram_bytes_per_cycle(hw_cfg), actions=step_actions, timing_model="simulated",
         notes=notes, events=res.events)
+    return price_result(result, hw_cfg)
+
+
+def price_result(result: RunResult, hw_cfg: HardwareConfig, *, table: str | Path | None = None,
+                 node_nm: int | None = None) -> RunResult:
+    """Fill a result's energy (action counts x energy per action + leakage x time) and area fields."""
+    from sim.cost import area, price, price_ops
+
+    e = price(result.actions, hw_cfg, result.seconds, table=table, node_nm=node_nm)
+    a = area(hw_cfg, table=table, node_nm=node_nm)
+    result.energy_pj = e.energy_pj
+    result.energy_breakdown_pj = dict(e.breakdown_pj)
+    result.energy_by_component_pj = dict(e.by_component_pj)
+    result.energy_by_action_pj = {c: dict(v) for c, v in e.by_action_pj.items()}
+    result.leakage_mw = e.leakage_mw
+    result.area_mm2 = a.area_mm2
+    result.area_breakdown_mm2 = dict(a.breakdown_mm2)
+    result.area_detail_mm2 = dict(a.detail_mm2)
+    result.tech = {"table": e.table, "table_path": e.table_path, "node_nm": e.node_nm}
+    for op, oe in zip(result.ops, price_ops(result.ops, hw_cfg, e), strict=True):
+        op.energy_pj = oe.energy_pj
+        op.energy_breakdown_pj = dict(oe.breakdown_pj)
+    return result
 
 
 def run(hw: str | Path | HardwareConfig, workload: str | Path | WorkloadSpec, *, seq_len: int | None = None,
@@ -298,6 +321,43 @@ def scale_compute(hw_cfg: HardwareConfig, target_peak: float) -> HardwareConfig:
         side = max(1, round(math.sqrt(target_peak * c.rows / c.cols)))
         new = dataclasses.replace(c, rows=side, cols=max(1, round(target_peak / side)))
     return dataclasses.replace(hw_cfg, compute=new)
+
+
+def area_of(hw_cfg: HardwareConfig) -> float:
+    """Total area (mm^2) of a design from the area model."""
+    from sim.cost import area
+
+    return area(hw_cfg).area_mm2
+
+
+def _with_size(hw_cfg: HardwareConfig, size: int) -> HardwareConfig:
+    """The design with its compute array set to ``size`` (GOBO tiles, tensor-core units, systolic side)."""
+    import dataclasses
+
+    c = hw_cfg.compute
+    if c.kind == "gobo":
+        new = dataclasses.replace(c, tiles=size)
+    elif c.kind == "tensorcore":
+        new = dataclasses.replace(c, units=size)
+    else:
+        new = dataclasses.replace(c, rows=size, cols=max(1, round(size * c.cols / c.rows)))
+    return dataclasses.replace(hw_cfg, compute=new)
+
+
+def scale_to_area(hw_cfg: HardwareConfig, target_mm2: float) -> HardwareConfig:
+    """The design with the compute array size whose total area is closest to ``target_mm2`` (buffers, DRAM
+    interface and vector unit unchanged): bisection on GOBO tiles, tensor-core units or the systolic side."""
+    lo, hi = 1, 1
+    while area_of(_with_size(hw_cfg, hi)) < target_mm2 and hi < 1 << 16:
+        lo, hi = hi, hi * 2
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if area_of(_with_size(hw_cfg, mid)) < target_mm2:
+            lo = mid
+        else:
+            hi = mid
+    best = min((lo, hi), key=lambda n: abs(area_of(_with_size(hw_cfg, n)) - target_mm2))
+    return _with_size(hw_cfg, best)
 
 
 def compare(workload: str | Path | WorkloadSpec, hws: list[str | Path | HardwareConfig], *, iso: str | None = None,

@@ -171,11 +171,49 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from sim.plotting import make_plots
 
     check_writable(str(Path(args.out) / "plot.png"), "--out")
-    written, skipped = make_plots(args.inputs, args.out, kinds=args.kind, fmt=args.format, metrics=args.metrics)
+    written, skipped = make_plots(args.inputs, args.out, kinds=args.kind, fmt=args.format, metrics=args.metrics,
+                                  x=args.x, y=args.y)
     for path in written:
         print(f"wrote {path}")
     for message in skipped:
         print(f"skipped {message}")
+    return 0
+
+
+def _cmd_area(args: argparse.Namespace) -> int:
+    from sim.config.loader import load_hardware
+    from sim.cost import area
+    from sim.results import write_text_atomic
+
+    check_writable(args.json, "--json")
+    hw = load_hardware(args.hw, args.set)
+    rep = area(hw, table=args.tech, node_nm=args.node_nm)
+    print(f"{hw.name}: {rep.area_mm2:.3f} mm2 at {rep.node_nm} nm ({rep.table}), leakage {rep.leakage_mw:.0f} mW")
+    for comp, mm2 in rep.breakdown_mm2.items():
+        print(f"  {comp:<22} {mm2:>10.3f} mm2  {mm2 / rep.area_mm2:>6.1%}")
+        for part, v in rep.detail_mm2.items():
+            if part.startswith(comp + ".") and v >= 0.005 * rep.area_mm2:
+                print(f"    {part[len(comp) + 1:]:<20} {v:>10.3f}")
+    if args.json:
+        write_text_atomic(Path(args.json), json.dumps(rep.to_dict(), indent=2, allow_nan=False) + "\n")
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _cmd_price(args: argparse.Namespace) -> int:
+    from sim.cost import reprice_file
+    from sim.results import write_text_atomic
+
+    check_writable(args.json, "--json")
+    rep = reprice_file(args.report, table=args.tech, node_nm=args.node_nm)
+    tech = rep["tech"]
+    print(f"{rep.get('hw')} on {rep.get('workload')}: {rep['energy_pj'] / 1e9:.4f} mJ, {rep['area_mm2']:.3f} mm2 "
+          f"at {tech['node_nm']} nm ({tech['table']}); re-priced from the report's action counts, not re-simulated")
+    for cat, pj in rep["energy_breakdown_pj"].items():
+        print(f"  {cat:<14} {pj / 1e9:>10.4f} mJ  {pj / rep['energy_pj']:>6.1%}")
+    if args.json:
+        write_text_atomic(Path(args.json), json.dumps(rep, indent=2, allow_nan=False) + "\n")
+        print(f"wrote {args.json}")
     return 0
 
 
@@ -212,6 +250,21 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--csv", help="write the designs table as CSV")
     c.set_defaults(func=_cmd_compare)
 
+    a = sub.add_parser("area", help="print a design's area breakdown")
+    a.add_argument("--hw", required=True)
+    a.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    a.add_argument("--tech", help="energy/area table (name under hwconfigs/tech or a path); default: the design's")
+    a.add_argument("--node-nm", type=int, help="technology node to scale to; default: the design's tech.node_nm")
+    a.add_argument("--json", help="write the area report as JSON")
+    a.set_defaults(func=_cmd_area)
+
+    pr = sub.add_parser("price", help="re-price a run report's action counts (no re-simulation)")
+    pr.add_argument("report", help="a run report written by 'sim run --json'")
+    pr.add_argument("--tech", help="energy/area table (name under hwconfigs/tech or a path)")
+    pr.add_argument("--node-nm", type=int, help="technology node to scale to")
+    pr.add_argument("--json", help="write the re-priced report as JSON")
+    pr.set_defaults(func=_cmd_price)
+
     q = sub.add_parser("quantize", help="GOBO-quantize a checkpoint or a workload's synthetic weights")
     q.add_argument("--workload", help="workload whose synthetic weights to quantize (when no --weights)")
     q.add_argument("--weights", help="a safetensors checkpoint (BERT, RoBERTa, DistilBERT names)")
@@ -247,6 +300,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--format", choices=["png", "svg", "pdf"], default="png", help="file format (default png)")
     pl.add_argument("--metrics", nargs="+", default=None, metavar="METRIC",
                     help="pareto: x and y metrics (default seconds energy_pj), e.g. --metrics seconds dram_read_bytes")
+    pl.add_argument("--x", default=None, metavar="KEY", help="sweep plot: the swept key on the x axis")
+    pl.add_argument("--y", default=None, metavar="METRIC", help="sweep plot: the metric on the y axis (default seconds)")
     pl.set_defaults(func=_cmd_plot)
 
     v = sub.add_parser("validate", help="check a hardware configuration (and a workload) and print it resolved")

@@ -379,38 +379,89 @@ def fig_pareto(df, metrics: tuple[str, str] = ("seconds", "energy_pj"), title: s
     return fig
 
 
-def fig_sweep(df, metric: str = "seconds", title: str = ""):
-    """A metric against the first numeric swept key, one line per combination of the other swept keys (<= 12)."""
+def _determined(df, key: str, by: list[str]) -> bool:
+    """True if ``key`` has one value for every combination of ``by`` (it adds no line of its own)."""
+    if not by:
+        return df[key].nunique() <= 1
+    return bool((df.groupby(by, sort=False)[key].nunique() <= 1).all())
+
+
+def fig_sweep(df, metric: str = "seconds", x: str | None = None, title: str = ""):
+    """A metric against one numeric swept key, one line per combination of the other swept keys (<= 12).
+
+    ``x`` defaults to the numeric swept key with the most distinct values (first in spec order on ties);
+    a swept key fixed by ``x`` and the keys already on the lines (e.g. ``compute.cols`` when the spec
+    constrains it to ``compute.rows``, or a linked key) draws no lines of its own.
+    """
     plt = _pyplot()
     ok = df[df["status"] == "ok"] if "status" in df.columns else df
-    if metric not in ok.columns or _numeric(ok, metric).isna().all():
+    if metric not in ok.columns:
+        raise PlotSkipped(f"no column {metric!r} in the results")
+    if _numeric(ok, metric).isna().all():
         raise PlotSkipped(f"{metric} is null in every row (not modelled)")
-    swept = _swept_columns(ok)
-    numeric = [c for c in swept if _numeric(ok, c).notna().all() and ok[c].nunique() > 1]
-    if not numeric:
-        raise PlotSkipped("no numeric swept key with more than one value to put on the x axis")
-    xcol = numeric[0]
-    others = [c for c in swept if c != xcol and ok[c].nunique() > 1]
-    groups = list(ok.groupby(others, sort=True)) if others else [((), ok)]
+    swept = [c for c in _swept_columns(ok) if ok[c].nunique() > 1]
+    numeric = [c for c in swept if _numeric(ok, c).notna().all()]
+    if x is None:
+        if not numeric:
+            raise PlotSkipped("no numeric swept key with more than one value to put on the x axis")
+        x = max(numeric, key=lambda c: (ok[c].nunique(), -numeric.index(c)))
+    elif x not in numeric:
+        raise PlotSkipped(f"--x {x}: not a numeric swept key with several values (those: {', '.join(numeric)})")
+    lines: list[str] = []
+    for c in swept:
+        if c != x and not _determined(ok, c, [x, *lines]):
+            lines.append(c)
+    groups = list(ok.groupby(lines, sort=True)) if lines else [((), ok)]
     if len(groups) > 12:
-        raise PlotSkipped(f"{len(groups)} lines (combinations of {', '.join(others)}); at most 12")
+        raise PlotSkipped(f"{len(groups)} lines (combinations of {', '.join(lines)}); at most 12: choose --x")
     dy, ly = _metric_label(metric, _numeric(ok, metric))
-    fig, ax = plt.subplots(figsize=(COLUMN_IN[0], 2.4), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(COLUMN_IN[0], 2.5 if len(groups) <= 6 else 2.9), constrained_layout=True)
     colors = _palette(len(groups))
-    for (key, g), color in zip(groups, colors):
-        g = g.assign(_x=_numeric(g, xcol)).sort_values("_x")
-        label = ", ".join(f"{k}={v}" for k, v in zip(others, key if isinstance(key, tuple) else (key,))) or None
-        ax.plot(g["_x"], _numeric(g, metric) / dy, marker="o", ms=2.5, lw=0.9, color=color, label=label)
-    xs = _numeric(ok, xcol)
+    markers = "os^Dv<>P*X"
+    for i, ((key, g), color) in enumerate(zip(groups, colors)):
+        g = g.assign(_x=_numeric(g, x)).sort_values("_x")
+        key = key if isinstance(key, tuple) else (key,)
+        label = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in zip(lines, key)) or None
+        ax.plot(g["_x"], _numeric(g, metric) / dy, marker=markers[i % len(markers)], ms=2.5, lw=0.9, color=color,
+                label=label)
+    xs = _numeric(ok, x)
     if xs.min() > 0 and xs.max() / xs.min() >= 8:
         ax.set_xscale("log", base=2)
-    ax.set_xlabel(xcol)
+        ticks = sorted(xs.unique())
+        ax.set_xticks(ticks, [_tick(v) for v in ticks])
+        ax.minorticks_off()
+    ys = _numeric(ok, metric)
+    if ys.min() > 0 and ys.max() / ys.min() >= 20:
+        ax.set_yscale("log")
+    ax.set_xlabel(_key_label(x))
     ax.set_ylabel(ly)
     if title:
         ax.set_title(title)
-    if others:
-        ax.legend(frameon=False, fontsize=5, ncol=2 if len(groups) > 4 else 1)
+    if lines:
+        ax.legend(frameon=False, fontsize=5, ncol=2 if len(groups) > 4 else 1, loc="best")
     return fig
+
+
+def _tick(v: float) -> str:
+    """Compact tick label: 262144 -> 256Ki, 4096 -> 4Ki, 32 -> 32."""
+    v = float(v)
+    for div, suffix in ((2**30, "Gi"), (2**20, "Mi"), (2**10, "Ki")):
+        if v >= div and v % div == 0:
+            return f"{int(v // div)}{suffix}"
+    return f"{v:g}"
+
+
+def _key_label(key: str) -> str:
+    """An axis label for a swept key, with its unit where the key name gives one."""
+    if key.endswith("_bytes"):
+        return f"{key} (bytes)"
+    if key.endswith("_hz"):
+        return f"{key} (Hz)"
+    if key.endswith("_nm"):
+        return f"{key} (nm)"
+    if key == "seq_len":
+        return "sequence length (tokens)"
+    return key
 
 
 def histogram_for_run(run: dict, path: Path) -> Path:
@@ -479,8 +530,13 @@ def load_plot_inputs(paths: list[str | Path]) -> tuple[str, dict]:
 
 
 def make_plots(inputs: list[str | Path], out_dir: str | Path, kinds: list[str] | None = None, fmt: str = "png",
-               metrics: list[str] | None = None) -> tuple[list[Path], list[str]]:
+               metrics: list[str] | None = None, x: str | None = None,
+               y: str | None = None) -> tuple[list[Path], list[str]]:
     """Draw the requested figures (default: all the input supports) into ``out_dir`` as ``<kind>.<fmt>``.
+
+    ``metrics``: the pareto plot's two axes (default seconds, energy_pj; other choices go to
+    ``pareto-X-Y.<fmt>``). ``x``/``y``: the sweep plot's swept key and metric (default: the numeric key with
+    the most values; seconds).
 
     Returns (files written, "kind: reason" of every figure skipped for lack of data).
 
@@ -534,10 +590,12 @@ def make_plots(inputs: list[str | Path], out_dir: str | Path, kinds: list[str] |
             jobs.append((kind, kind, lambda: fig_speedup(data["compare"])))
         elif kind == "pareto":
             m = tuple(metrics) if metrics else ("seconds", "energy_pj")
-            jobs.append((kind, kind, lambda m=m: fig_pareto(data["frame"], m, data["name"])))
+            stem = "pareto" if m == ("seconds", "energy_pj") else f"pareto-{m[0]}-{m[1]}"
+            jobs.append((kind, stem, lambda m=m: fig_pareto(data["frame"], m, data["name"])))
         elif kind == "sweep":
-            metric = metrics[1] if metrics else "seconds"
-            jobs.append((kind, kind, lambda metric=metric: fig_sweep(data["frame"], metric, data["name"])))
+            metric = y or "seconds"
+            stem = "sweep" if metric == "seconds" and x is None else f"sweep-{metric}" + (f"-vs-{x}" if x else "")
+            jobs.append((kind, stem, lambda metric=metric: fig_sweep(data["frame"], metric, x, data["name"])))
     for kind, stem, job in jobs:
         path = out / f"{stem}.{fmt}"
         try:

@@ -80,6 +80,11 @@ class RunResult:
     actions: dict[str, dict[str, int]]
     timing_model: str  # "roofline-bound" (a lower bound, not a simulation) or "simulated"
     notes: list[str] = field(default_factory=list)
+    energy_by_component_pj: dict[str, float] = field(default_factory=dict)  # dynamic energy per component
+    energy_by_action_pj: dict[str, dict[str, float]] = field(default_factory=dict)  # component -> action -> pJ
+    leakage_mw: float | None = None  # total leakage power of the design at its node
+    area_detail_mm2: dict[str, float] = field(default_factory=dict)  # component.part -> mm^2
+    tech: dict[str, Any] = field(default_factory=dict)  # the energy/area table and node that priced the run
     events: int = 0  # simulation events processed (0 for the roofline bound)
     version: str = __version__
 
@@ -126,9 +131,15 @@ class RunResult:
             f"  utilization     {self.utilization:>16.3f}  (useful MACs / cycles x {self.peak_macs_per_cycle} peak)",
             f"  DRAM read       {self.dram_read_bytes:>16,} B",
             f"  DRAM write      {self.dram_write_bytes:>16,} B",
-            f"  energy          {_fmt(self.energy_pj, 1e-6, 'uJ')}",
+            f"  energy          {_fmt(self.energy_pj, 1e-9, 'mJ')}",
             f"  area            {_fmt(self.area_mm2, 1.0, 'mm2')}",
         ]
+        if self.energy_breakdown_pj:
+            parts = ", ".join(f"{k} {v / self.energy_pj:.0%}" for k, v in self.energy_breakdown_pj.items() if v)
+            lines.append(f"  energy split    {parts}")
+        if self.area_breakdown_mm2:
+            parts = ", ".join(f"{k} {v:.1f}" for k, v in self.area_breakdown_mm2.items() if v)
+            lines.append(f"  area split      {parts} (mm2)")
         if self.stall_breakdown_cycles:
             stalls = ", ".join(f"{k} {v:,}" for k, v in self.stall_breakdown_cycles.items() if v)
             lines.append(f"  stalls (cycles)  {stalls or 'none'}")

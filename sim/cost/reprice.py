@@ -77,10 +77,9 @@ def apply_prices(report: Mapping[str, Any], *, table: str | Path | None = None, 
     """A copy of ``report`` with its energy/area fields (and each operator's) set by :func:`reprice`."""
     fields = reprice(report, table=table, node_nm=node_nm, source=source)
     out = copy.deepcopy(dict(report))
-    out["energy_pj"] = fields["energy_pj"]
-    out["energy_breakdown_pj"] = fields["energy_breakdown_pj"]
-    out["area_mm2"] = fields["area_mm2"]
-    out["area_breakdown_mm2"] = fields["area_breakdown_mm2"]
+    for key, value in fields.items():
+        if key != "ops":
+            out[key] = value
     for op, priced in zip(out.get("ops") or [], fields["ops"]):
         op["energy_pj"] = priced["energy_pj"]
         op["energy_breakdown_pj"] = priced["energy_breakdown_pj"]

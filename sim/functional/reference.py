@@ -57,40 +57,45 @@ def position_ids(input_ids: np.ndarray, dims: EncoderDims) -> np.ndarray:
     return np.broadcast_to(np.arange(s, dtype=np.int64), (b, s))
 
 
-def _linear(w: FloatWeights, prefix: str, x: np.ndarray) -> np.ndarray:
-    wt = w[f"{prefix}.weight"].astype(x.dtype)
-    return x @ wt.T + w[f"{prefix}.bias"].astype(x.dtype)
+def _h(a: np.ndarray, fp16: bool) -> np.ndarray:
+    """An operand as the GEMM sees it: rounded to fp16 (then held in float32) for the tensor-core model."""
+    return a.astype(np.float16).astype(np.float32) if fp16 else a
+
+
+def _linear(w: FloatWeights, prefix: str, x: np.ndarray, fp16: bool = False) -> np.ndarray:
+    wt = _h(w[f"{prefix}.weight"].astype(x.dtype), fp16)
+    return _h(x, fp16) @ wt.T + _h(w[f"{prefix}.bias"].astype(x.dtype), fp16)
 
 
 def _attention(w: FloatWeights, pre: str, x: np.ndarray, add_mask: np.ndarray, dims: EncoderDims,
-               observe: Observer | None, li: int, mask: np.ndarray) -> np.ndarray:
+               observe: Observer | None, li: int, mask: np.ndarray, fp16: bool = False) -> np.ndarray:
     b, s, h = x.shape
     nh, d = dims.heads, dims.head_dim
-    q = _linear(w, f"{pre}.attention.self.query", x)
-    k = _linear(w, f"{pre}.attention.self.key", x)
-    v = _linear(w, f"{pre}.attention.self.value", x)
+    q = _linear(w, f"{pre}.attention.self.query", x, fp16)
+    k = _linear(w, f"{pre}.attention.self.key", x, fp16)
+    v = _linear(w, f"{pre}.attention.self.value", x, fp16)
     if observe is not None:
         observe(f"L{li}.q", q, mask)
         observe(f"L{li}.k", k, mask)
         observe(f"L{li}.v", v, mask)
-    qh = q.reshape(b, s, nh, d).transpose(0, 2, 1, 3)
-    kh = k.reshape(b, s, nh, d).transpose(0, 2, 1, 3)
-    vh = v.reshape(b, s, nh, d).transpose(0, 2, 1, 3)
+    qh = _h(q.reshape(b, s, nh, d).transpose(0, 2, 1, 3), fp16)
+    kh = _h(k.reshape(b, s, nh, d).transpose(0, 2, 1, 3), fp16)
+    vh = _h(v.reshape(b, s, nh, d).transpose(0, 2, 1, 3), fp16)
     scores = qh @ kh.transpose(0, 1, 3, 2) / x.dtype.type(math.sqrt(d)) + add_mask
-    ctx = (softmax(scores) @ vh).transpose(0, 2, 1, 3).reshape(b, s, h)
+    ctx = (_h(softmax(scores), fp16) @ vh).transpose(0, 2, 1, 3).reshape(b, s, h)
     if observe is not None:
         observe(f"L{li}.ctx", ctx, mask)
-    return _linear(w, f"{pre}.attention.output.dense", ctx)
+    return _linear(w, f"{pre}.attention.output.dense", ctx, fp16)
 
 
 def _ffn(w: FloatWeights, pre: str, x: np.ndarray, observe: Observer | None, li: int,
-         mask: np.ndarray) -> np.ndarray:
-    f1 = _linear(w, f"{pre}.intermediate.dense", x)
+         mask: np.ndarray, fp16: bool = False) -> np.ndarray:
+    f1 = _linear(w, f"{pre}.intermediate.dense", x, fp16)
     g = gelu(f1)
     if observe is not None:
         observe(f"L{li}.ffn1", f1, mask)
         observe(f"L{li}.gelu", g, mask)
-    return _linear(w, f"{pre}.output.dense", g)
+    return _linear(w, f"{pre}.output.dense", g, fp16)
 
 
 def _additive_mask(mask: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -99,10 +104,14 @@ def _additive_mask(mask: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def bert_forward(w: FloatWeights, dims: EncoderDims, input_ids: np.ndarray, attention_mask: np.ndarray | None = None,
                  token_type_ids: np.ndarray | None = None, *, dtype: type = np.float64,
-                 observe: Observer | None = None) -> FloatOutput:
+                 observe: Observer | None = None, fp16: bool = False) -> FloatOutput:
     """Post-LN BERT/RoBERTa/DistilBERT forward. ``input_ids`` ``[batch, seq]`` (validated by the caller);
-    ``attention_mask`` 1 = token, 0 = padding (default all ones); ``token_type_ids`` default zeros."""
-    dt = np.dtype(dtype)
+    ``attention_mask`` 1 = token, 0 = padding (default all ones); ``token_type_ids`` default zeros.
+
+    ``fp16=True`` models a tensor-core design: computes in float32 with every GEMM/BMM operand
+    (activations, weights, biases, probabilities) rounded to fp16 and fp32 accumulation; embeddings,
+    softmax, GELU and LayerNorm stay float32."""
+    dt = np.dtype(np.float32 if fp16 else dtype)
     ids = np.asarray(input_ids, dtype=np.int64)
     mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, dtype=np.int64)
     tt = np.zeros_like(ids) if token_type_ids is None else np.asarray(token_type_ids, dtype=np.int64)
@@ -118,14 +127,14 @@ def bert_forward(w: FloatWeights, dims: EncoderDims, input_ids: np.ndarray, atte
     add_mask = _additive_mask(mask, dt)
     for li in range(dims.layers):
         pre = f"encoder.layer.{li}"
-        h = x + _attention(w, pre, x, add_mask, dims, observe, li, mask)
+        h = x + _attention(w, pre, x, add_mask, dims, observe, li, mask, fp16)
         if observe is not None:
             observe(f"L{li}.attn_res", h, mask)
         x = layernorm(h, w[f"{pre}.attention.output.LayerNorm.weight"], w[f"{pre}.attention.output.LayerNorm.bias"],
                       dims.norm_eps)
         if observe is not None:
             observe(f"L{li}.ln_attn", x, mask)
-        h = x + _ffn(w, pre, x, observe, li, mask)
+        h = x + _ffn(w, pre, x, observe, li, mask, fp16)
         if observe is not None:
             observe(f"L{li}.ffn_res", h, mask)
         x = layernorm(h, w[f"{pre}.output.LayerNorm.weight"], w[f"{pre}.output.LayerNorm.bias"], dims.norm_eps)
@@ -133,7 +142,7 @@ def bert_forward(w: FloatWeights, dims: EncoderDims, input_ids: np.ndarray, atte
             observe(f"L{li}.ln_ffn", x, mask)
     pooled = None
     if dims.pooler and "pooler.dense.weight" in w:
-        pooled = np.tanh(_linear(w, "pooler.dense", x[:, 0]))
+        pooled = np.tanh(_linear(w, "pooler.dense", x[:, 0], fp16))
     return FloatOutput(x, pooled)
 
 

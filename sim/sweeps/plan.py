@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -92,12 +92,19 @@ def _lookup(tree: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
 
 def _expand(spec: SweepSpec) -> list[dict[str, Any]]:
     """Axis value combinations in order (first axis slowest), before constraints."""
-    keys = [a.key for a in spec.axes]
     if spec.mode == "zip":
         combos = list(zip(*(a.values for a in spec.axes)))
     else:
         combos = list(itertools.product(*(a.values for a in spec.axes)))
-    return [dict(zip(keys, combo)) for combo in combos]
+    return [_assign(spec, combo) for combo in combos]
+
+
+def _assign(spec: SweepSpec, combo: tuple[Any, ...]) -> dict[str, Any]:
+    """One value per axis -> one value per swept key."""
+    out: dict[str, Any] = {}
+    for axis, value in zip(spec.axes, combo):
+        out.update(axis.assign(value))
+    return out
 
 
 def _sample(spec: SweepSpec, keep) -> list[dict[str, Any]]:
@@ -113,7 +120,7 @@ def _sample(spec: SweepSpec, keep) -> list[dict[str, Any]]:
     out = []
     for flat in order:
         idx = np.unravel_index(int(flat), sizes)
-        combo = {a.key: a.values[int(i)] for a, i in zip(spec.axes, idx)}
+        combo = _assign(spec, tuple(a.values[int(i)] for a, i in zip(spec.axes, idx)))
         if keep(combo):
             out.append((int(flat), combo))
             if len(out) == spec.samples:
@@ -154,25 +161,28 @@ def make_plan(spec: SweepSpec) -> Plan:
         raise ConfigError([Problem(spec.source, "base.set" if spec.sets else "base.hw", str(exc))]) from None
     base_tree = to_dict(base_cfg)
 
-    hw_axes = [a for a in spec.axes if a.key not in SPECIAL_KEYS]
-    for a in hw_axes:
+    axis_of = {k: a.key for a in spec.axes for k in a.keys}
+    hw_keys = [k for a in spec.axes for k in a.keys if k not in SPECIAL_KEYS]
+    for k in hw_keys:
+        axis = next(a for a in spec.axes if k in a.keys)
         try:
-            apply_overrides(base_raw, [f"{a.key}={_json_value(a.values[0])}"], HardwareConfig)
+            apply_overrides(base_raw, [f"{k}={_json_value(axis.column(k)[0])}"], HardwareConfig)
         except ConfigError as exc:
-            add(f"axes.{a.key}", "; ".join(p.message for p in exc.problems) + " (not a hardware key)")
+            where = f"axes.{axis.key}" + (f" ({k})" if axis.key != k else "")
+            add(where, "; ".join(p.message for p in exc.problems) + " (not a hardware key)")
     fail_if_any()
 
     # workloads: as given -> resolved path
     wl_paths: dict[str, Path] = {}
     wl_values = list(spec.workloads)
     for a in spec.axes:
-        if a.key == "workload":
-            wl_values += list(a.values)
+        if "workload" in a.keys:
+            wl_values += a.column("workload")
     for w in dict.fromkeys(wl_values):
         try:
             wl_paths[w] = _locate(w, spec, "workloads", "workload")
         except SimInputError as exc:
-            add("axes.workload" if w not in spec.workloads else "base.workload", str(exc))
+            add(f"axes.{axis_of['workload']}" if w not in spec.workloads else "base.workload", str(exc))
     fail_if_any()
 
     # constraints: every name must be known; split into parameter-only and metric-reading ones
@@ -207,7 +217,8 @@ def make_plan(spec: SweepSpec) -> Plan:
         seq_len = combo.get("seq_len", spec.seq_len)
         batch = combo.get("batch", spec.batch)
         params: dict[str, Any] = {"workload": w}
-        hint = "axes.seq_len" if "seq_len" in combo else "axes.batch" if "batch" in combo else "base.workload"
+        hint = (f"axes.{axis_of['seq_len']}" if "seq_len" in combo else f"axes.{axis_of['batch']}" if "batch" in combo
+                else "base.workload")
         wl = workload_of(w, seq_len, batch, hint)
         params["seq_len"] = wl.seq_len if wl is not None else seq_len
         params["batch"] = wl.batch if wl is not None else batch
@@ -253,9 +264,9 @@ def make_plan(spec: SweepSpec) -> Plan:
     cfg_cache: dict[tuple[str, ...], Any] = {}
     for w0, combo in candidates:
         w = combo.get("workload", w0)
-        hw_sets = tuple(f"{a.key}={_json_value(combo[a.key])}" for a in hw_axes)
+        hw_sets = tuple(f"{k}={_json_value(combo[k])}" for k in hw_keys)
         if hw_sets not in cfg_cache:
-            cfg_cache[hw_sets] = _build_point_config(base_raw, hw_sets, hw_axes, combo, hw_source, add)
+            cfg_cache[hw_sets] = _build_point_config(base_raw, hw_sets, hw_keys, axis_of, combo, hw_source, add)
         cfg = cfg_cache[hw_sets]
         params = params_of(w, combo)
         wl = wl_cache[(w, combo.get("seq_len", spec.seq_len), combo.get("batch", spec.batch))]
@@ -283,17 +294,19 @@ def make_plan(spec: SweepSpec) -> Plan:
                 param_constraints=tuple(param_c), metric_constraints=tuple(metric_c))
 
 
-def _build_point_config(base_raw: dict[str, Any], hw_sets: tuple[str, ...], hw_axes, combo: Mapping[str, Any],
-                        hw_source: str, add) -> HardwareConfig | None:
+def _build_point_config(base_raw: dict[str, Any], hw_sets: tuple[str, ...], hw_keys: list[str],
+                        axis_of: Mapping[str, str], combo: Mapping[str, Any], hw_source: str,
+                        add: Callable[[str, str], None]) -> HardwareConfig | None:
     """The point's validated hardware config, or None after recording its problems against the axes."""
     try:
         raw, _ = apply_overrides(base_raw, hw_sets, HardwareConfig)
         return build_spec(HardwareConfig, raw, hw_source)
     except ConfigError as exc:
         for p in exc.problems:
-            owner = next((a.key for a in hw_axes if p.key == a.key or p.key.startswith(a.key + ".")), None)
+            owner = next((k for k in hw_keys if p.key == k or p.key.startswith(k + ".")), None)
             if owner is not None:
-                add(f"axes.{owner}", f"value {combo[owner]!r} is invalid: {p.message}")
+                where = f"axes.{axis_of[owner]}" + (f" ({owner})" if axis_of[owner] != owner else "")
+                add(where, f"value {combo[owner]!r} is invalid: {p.message}")
             else:
                 point = ", ".join(f"{k}={v!r}" for k, v in combo.items())
                 add("axes", f"point ({point}) is invalid: {p.key}: {p.message}")

@@ -131,7 +131,7 @@ def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir:
     try:
         import yaml
 
-        store.write_text(SPEC, yaml.safe_dump(spec.to_dict(), sort_keys=False))
+        store.write_text(SPEC, yaml.safe_dump(spec.to_dict(), sort_keys=False, default_flow_style=None))
         store.write_json(META, meta)
         for note in store.notes + _plan_notes(plan, done):
             reporter.message(f"{spec.name}: {note}")

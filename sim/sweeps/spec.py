@@ -15,6 +15,7 @@ axes:                       # dotted hardware keys, or the special keys workload
   compute.tiles: [8, 16, 32]                     # an explicit list
   compute.pes_per_tile: {range: [32, 129, 32]}   # Python range: start, stop (excluded), step -> 32 64 96 128
   buffers.weights.capacity_bytes: {logrange: [524288, 4194304, 4]}  # geometric, both ends included
+  dram.kind,dram.channels: [[ddr4-3200, 2], [hbm2, 8]]  # linked keys: move together, one axis
 mode: grid                  # grid (cartesian product) | zip (i-th value of every axis) | random
 samples: 20                 # random only: points drawn from the grid without replacement
 seed: 0                     # random only
@@ -45,7 +46,7 @@ from sim.sweeps.columns import TAIL, ID, is_metric_name
 
 SPECIAL_KEYS = ("workload", "seq_len", "batch")
 TOP_KEYS = ("version", "name", "description", "base", "axes", "mode", "samples", "seed", "constraints",
-            "metrics", "functional")
+            "metrics", "functional", "source")  # source: informational (written to DIR/spec.yaml), ignored
 BASE_KEYS = ("hw", "workload", "seq_len", "batch", "set", "weights")
 MODES = ("grid", "zip", "random")
 Scalar = int | float | str | bool
@@ -53,10 +54,27 @@ Scalar = int | float | str | bool
 
 @dataclass(frozen=True)
 class Axis:
-    """One swept key and its concrete values (in the order they are swept)."""
+    """One swept key (or several linked keys) and its concrete values, in the order they are swept.
 
-    key: str  # dotted hardware key, or workload / seq_len / batch
-    values: tuple[Scalar, ...]
+    A linked axis (``"dram.kind,dram.channels": [[ddr4-3200, 2], [hbm2, 16]]``) moves several keys together:
+    each value is a tuple with one entry per key; it counts as one axis for grid/zip/random.
+    """
+
+    key: str  # dotted hardware key, workload / seq_len / batch, or "key1,key2" for linked keys
+    values: tuple[Any, ...]  # scalars, or tuples (linked axis)
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        """The dotted keys this axis sets."""
+        return tuple(self.key.split(","))
+
+    def assign(self, value: Any) -> dict[str, Any]:
+        """key -> value for one of this axis's values."""
+        return dict(zip(self.keys, value)) if len(self.keys) > 1 else {self.key: value}
+
+    def column(self, key: str) -> list[Any]:
+        """The values one key of this axis takes."""
+        return [self.assign(v)[key] for v in self.values]
 
 
 @dataclass(frozen=True)
@@ -85,7 +103,7 @@ class SweepSpec:
     @property
     def swept_keys(self) -> list[str]:
         """The result columns that identify a point, in order ("workload" first if base lists several)."""
-        keys = [a.key for a in self.axes]
+        keys = [k for a in self.axes for k in a.keys]
         return (["workload"] if len(self.workloads) > 1 else []) + keys
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,7 +118,8 @@ class SweepSpec:
         out: dict[str, Any] = {"version": 1, "name": self.name}
         if self.description:
             out["description"] = self.description
-        out.update({"base": base, "axes": {a.key: list(a.values) for a in self.axes}, "mode": self.mode})
+        out.update({"base": base, "axes": {a.key: [list(v) if isinstance(v, tuple) else v for v in a.values]
+                                            for a in self.axes}, "mode": self.mode})
         if self.mode == "random":
             out.update({"samples": self.samples, "seed": self.seed})
         out["constraints"] = [c.text for c in self.constraints]
@@ -265,31 +284,62 @@ def _parse_axes(axes: Any, c: _Collector, multi_workload: bool) -> list[Axis]:
     if not isinstance(axes, dict) or not axes:
         c.add("axes", "expected a mapping of dotted keys to value lists, e.g. {compute.tiles: [8, 16]}")
         return []
-    out = []
+    out: list[Axis] = []
+    seen: set[str] = set()
     for key, spec in axes.items():
         where = f"axes.{key}"
-        if not isinstance(key, str) or not key or any(not p for p in key.split(".")):
-            c.add(where, "expected a dotted key such as compute.tiles")
+        keys = [k.strip() for k in str(key).split(",")] if isinstance(key, str) else []
+        if not keys or any(not k or any(not p for p in k.split(".")) for k in keys):
+            c.add(where, "expected a dotted key such as compute.tiles (or linked keys 'a.b,c.d')")
             continue
-        if key in (ID, *TAIL) or is_metric_name(key):
-            c.add(where, "is a result column, not a parameter")
+        bad = [k for k in keys if k in (ID, *TAIL) or is_metric_name(k)]
+        if bad:
+            c.add(where, f"'{bad[0]}' is a result column, not a parameter")
             continue
-        if key == "workload" and multi_workload:
+        again = [k for k in keys if k in seen or keys.count(k) > 1]
+        if again:
+            c.add(where, f"'{again[0]}' is swept by more than one axis")
+            continue
+        if "workload" in keys and multi_workload:
             c.add(where, "base.workload is already a list; sweep workloads in one place only")
             continue
-        values = axis_values(spec, where, c)
+        if len(keys) == 1:
+            values = axis_values(spec, where, c)
+        else:
+            values = _linked_values(spec, keys, where, c)
         if values is None:
             continue
-        if key in ("seq_len", "batch"):
-            bad = [v for v in values if not _is_int(v) or v < 1]
-            if bad:
-                c.add(where, f"expected positive integers, got {bad[0]!r}")
-                continue
-        if key == "workload" and not all(isinstance(v, str) and v for v in values):
-            c.add(where, "expected workload names or paths")
-            continue
-        out.append(Axis(key, values))
+        axis = Axis(",".join(keys), values)
+        ok = True
+        for k in keys:
+            col = axis.column(k)
+            if k in ("seq_len", "batch"):
+                wrong = [v for v in col if not _is_int(v) or v < 1]
+                if wrong:
+                    c.add(where, f"{k}: expected positive integers, got {wrong[0]!r}")
+                    ok = False
+            if k == "workload" and not all(isinstance(v, str) and v for v in col):
+                c.add(where, "workload: expected workload names or paths")
+                ok = False
+        if ok:
+            seen.update(keys)
+            out.append(axis)
     return out
+
+
+def _linked_values(spec: Any, keys: list[str], where: str, c: _Collector) -> tuple[tuple[Scalar, ...], ...] | None:
+    """Values of a linked axis: a list of lists, each with one scalar per key."""
+    if not isinstance(spec, list) or not spec:
+        c.add(where, f"linked keys need a non-empty list of [{', '.join(keys)}] lists")
+        return None
+    out = []
+    for i, v in enumerate(spec):
+        if not isinstance(v, list) or len(v) != len(keys) or \
+                not all(isinstance(x, (int, float, str, bool)) for x in v):
+            c.add(f"{where}[{i}]", f"expected a list of {len(keys)} values ({', '.join(keys)}), got {v!r}")
+            return None
+        out.append(tuple(v))
+    return tuple(dict.fromkeys(out))
 
 
 def axis_values(spec: Any, where: str, c: _Collector) -> tuple[Scalar, ...] | None:

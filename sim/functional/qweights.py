@@ -1,0 +1,198 @@
+"""Integer weights of the integer pipeline: int8 (per output channel) or GOBO integer variants.
+
+* ``int8`` (the TPU-like design): every GEMM weight is symmetric int8, **one scale per output channel**
+  (``s_n = max_k |W[n, k]| / 127``, values in [-127, 127], round half to even). Per channel because
+  real BERT weights have rare huge values (all-MiniLM-L6-v2's FFN2 reaches ~175 std): one scale per
+  tensor would spend the whole int8 range on one row. (The mapping's storage model counts one fp32 scale
+  per int8 tensor; per channel adds ``n`` fp32 scales, 0.1-0.4% of the tensor's bytes: not counted there.)
+  Embedding tables: symmetric int8 with one scale per hidden channel (column), for the same reason
+  (position-embedding outliers sit in a few channels).
+* ``gobo`` (GOBO designs): the quantized model's :class:`~sim.quant.integer.IntegerGobo` per tensor: int8
+  centroids, int16 outliers, **one scale per tensor**. GEMM weights and the embedding tables the model
+  quantized use it; a tensor the model left in fp32 falls back to the int8 rule above (stated in the
+  result's ``fallback`` list).
+
+Linear biases become int32 at the accumulator scale ``s_x * s_w`` once the input scale is known
+(:meth:`IntLinear.bias_int`), checked against int32.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.kernels.widths import check_width
+from sim.quant.integer import IntegerGobo
+
+from .names import canonical_name
+from .weights import FloatWeights
+
+__all__ = ["IntLinear", "IntTable", "QuantizedWeights", "int8_linear", "int8_table", "quantize_weights",
+           "GEMM_WEIGHTS", "TABLES"]
+
+#: Per-layer GEMM weights (prefix ``encoder.layer.{i}.``) in execution order.
+GEMM_WEIGHTS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
+                "intermediate.dense", "output.dense")
+#: Embedding tables of the BERT family.
+TABLES = ("embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
+          "embeddings.token_type_embeddings.weight")
+
+
+def _sym_int8(w: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
+    a = np.asarray(w, dtype=np.float64)
+    if axis is None:
+        amax = np.full((1, 1), float(np.abs(a).max(initial=0.0)))
+    else:
+        amax = np.abs(a).max(axis=axis, keepdims=True)
+    scale = np.maximum(amax, 1e-12) / 127.0
+    q = np.clip(np.rint(a / scale), -127, 127).astype(np.int8)
+    return q, scale
+
+
+@dataclass(frozen=True, eq=False)
+class IntLinear:
+    """One GEMM weight ``[n, k]`` (Hugging Face orientation) in integer form.
+
+    Exactly one of ``w_nk`` (int8 ``[n, k]``, ``scale`` per output channel, shape ``(n,)``) and ``gobo``
+    (``IntegerGobo`` in "nk" orientation, ``scale`` a 1-element array: one scale per tensor) is set.
+    ``bias``: float64 ``(n,)``. Real weight = ``int * scale[n]``.
+    """
+
+    name: str
+    scale: np.ndarray
+    bias: np.ndarray
+    w_nk: np.ndarray | None = None
+    gobo: IntegerGobo | None = None
+
+    @property
+    def shape_nk(self) -> tuple[int, int]:
+        """``(n, k)``."""
+        return self.gobo.shape if self.gobo is not None else tuple(self.w_nk.shape)  # type: ignore[union-attr,return-value]
+
+    @property
+    def in_bits(self) -> int:
+        """Declared width of the integer weights: 8 (int8) or 16 (GOBO: int16 outliers)."""
+        return 16 if self.gobo is not None else 8
+
+    def matrix_nk(self) -> np.ndarray:
+        """The integer weight matrix ``[n, k]``: int8, or the reconstructed GOBO matrix (int16)."""
+        if self.gobo is not None:
+            g = self.gobo if self.gobo.orientation == "nk" else self.gobo.transposed()
+            return g.matrix(np.int16)
+        return self.w_nk  # type: ignore[return-value]
+
+    def dequantized_nk(self) -> np.ndarray:
+        """``int * scale`` as float32 ``[n, k]`` (for calibration)."""
+        m = self.matrix_nk().astype(np.float64)
+        s = self.scale.reshape(-1, 1) if self.scale.size > 1 else float(self.scale[0])
+        return (m * s).astype(np.float32)
+
+    def acc_scale(self, s_x: float) -> np.ndarray | float:
+        """Scale of the int32 accumulator for input scale ``s_x``: a float (per tensor) or ``(n,)`` array."""
+        return s_x * (float(self.scale[0]) if self.scale.size == 1 else self.scale)
+
+    def bias_int(self, s_x: float) -> np.ndarray:
+        """int32-valued (int64 array) bias ``round(b / (s_x s_w))`` at the accumulator scale; width-checked."""
+        b = np.rint(self.bias / np.asarray(self.acc_scale(s_x), dtype=np.float64)).astype(np.int64)
+        return check_width(b, 32, True, kernel="functional.linear", what=f"{self.name} bias")
+
+
+@dataclass(frozen=True, eq=False)
+class IntTable:
+    """An embedding table ``[rows, hidden]`` in integer form: ``ints`` (int8 or int16), ``scale`` a float
+    (per tensor, GOBO) or a ``(hidden,)`` array (per channel, int8)."""
+
+    name: str
+    ints: np.ndarray
+    scale: float | np.ndarray
+
+    def dequantized(self) -> np.ndarray:
+        """``ints * scale`` as float32."""
+        return (self.ints.astype(np.float64) * self.scale).astype(np.float32)
+
+
+def int8_linear(name: str, w_nk: np.ndarray, bias: np.ndarray | None, per_channel: bool = True) -> IntLinear:
+    """Symmetric int8 weight (one scale per output channel, or per tensor)."""
+    q, s = _sym_int8(w_nk, 1 if per_channel else None)
+    n = q.shape[0]
+    scale = s.reshape(-1) if per_channel else s.reshape(-1)[:1]
+    b = np.zeros(n) if bias is None else np.asarray(bias, dtype=np.float64)
+    return IntLinear(name, scale, b, w_nk=q)
+
+
+def int8_table(name: str, table: np.ndarray) -> IntTable:
+    """Symmetric int8 embedding table, one scale per hidden channel (column)."""
+    q, s = _sym_int8(table, 0)
+    return IntTable(name, q, s.reshape(-1))
+
+
+@dataclass(frozen=True, eq=False)
+class QuantizedWeights:
+    """All integer weights of one model in one mode: ``linears`` by weight name (without ``.weight``),
+    ``tables`` by table name, ``fmt`` ("int8" or "gobo"), ``bits`` (GOBO index bits) and ``fallback`` (GOBO
+    mode: tensors that were not GOBO-quantized and use int8)."""
+
+    fmt: str
+    linears: dict[str, IntLinear]
+    tables: dict[str, IntTable]
+    bits: int | None = None
+    fallback: tuple[str, ...] = field(default_factory=tuple)
+
+    def dequantized(self, w: FloatWeights) -> FloatWeights:
+        """``w`` with every quantized tensor replaced by its dequantized integer form (for calibration)."""
+        t = dict(w.tensors)
+        for name, lin in self.linears.items():
+            t[f"{name}.weight"] = lin.dequantized_nk()
+        for name, tab in self.tables.items():
+            t[name] = tab.dequantized()
+        return FloatWeights(t, w.source + f" ({self.fmt} dequantized)")
+
+
+def _linear_names(w: FloatWeights) -> list[str]:
+    names = [n[: -len(".weight")] for n, a in w.tensors.items() if n.endswith(".weight") and a.ndim == 2
+             and n not in TABLES and not n.startswith("embeddings.position_embeddings")]
+    return names
+
+
+def quantize_weights(w: FloatWeights, fmt: str, *, qmodel: object | None = None, per_channel: bool = True
+                     ) -> QuantizedWeights:
+    """Integer weights of ``w`` in format ``fmt``: "int8", or "gobo" from ``qmodel`` (a
+    :class:`sim.quant.QuantizedModel`; its tensor names may carry family prefixes)."""
+    linears: dict[str, IntLinear] = {}
+    tables: dict[str, IntTable] = {}
+    fallback: list[str] = []
+    packed: Mapping[str, object] = {}
+    bits = None
+    if fmt == "gobo":
+        if qmodel is None:
+            raise ValueError("gobo weights need a quantized model")
+        packed = {canonical_name(n): p for n, p in qmodel.packed.items()}  # type: ignore[attr-defined]
+        bits = int(qmodel.params.bits)  # type: ignore[attr-defined]
+    elif fmt != "int8":
+        raise ValueError(f"unknown integer weight format {fmt!r}")
+    for base in _linear_names(w):
+        wname = f"{base}.weight"
+        bias = w.get(f"{base}.bias")
+        p = packed.get(wname)
+        if p is not None:
+            g = p.integer()  # type: ignore[attr-defined]
+            b = np.zeros(g.shape[0]) if bias is None else np.asarray(bias, dtype=np.float64)
+            linears[base] = IntLinear(base, np.array([g.scale], dtype=np.float64), b, gobo=g)
+        else:
+            if fmt == "gobo":
+                fallback.append(wname)
+            linears[base] = int8_linear(base, w[wname], bias, per_channel)
+    for name in TABLES:
+        if name not in w:
+            continue
+        p = packed.get(name)
+        if p is not None:
+            g = p.integer()  # type: ignore[attr-defined]
+            tables[name] = IntTable(name, g.matrix(np.int16), float(g.scale))
+        else:
+            if fmt == "gobo":
+                fallback.append(name)
+            tables[name] = int8_table(name, w[name])
+    return QuantizedWeights(fmt, linears, tables, bits, tuple(fallback))
