@@ -199,7 +199,7 @@ def fig_latency(run: dict):
     div, u = _si(matrix.sum(axis=1), "s")
     fig, ax = plt.subplots(figsize=(COLUMN_IN[0], 2.4), constrained_layout=True)
     _stacked_bars(ax, layers, kinds, matrix / div)
-    ax.set_xticks(range(len(layers)), layers, rotation=90 if len(layers) > 16 else 0, ha="center")
+    ax.set_xticks(range(len(layers)), layers, rotation=90 if len(layers) > 12 else 0, ha="center")
     ax.set_ylabel(f"time per layer ({u})")
     ax.set_xlabel(f"{run.get('hw')} on {run.get('workload')} (seq {run.get('seq_len')}, batch {run.get('batch')}); "
                   f"total {run['seconds'] / _si([run['seconds']], 's')[0]:.3g} {_si([run['seconds']], 's')[1]}")
@@ -235,9 +235,11 @@ def fig_speedup(compare: dict):
     ax.set_xticks(pos, names, rotation=20, ha="right")
     ax.set_ylabel(f"relative to {compare.get('baseline')} (\u00d7)")
     iso = compare.get("iso", "none")
-    note = "" if have_eff else "; energy efficiency: energy not modelled"
-    ax.set_title(f"{compare.get('workload')} (seq {compare.get('seq_len')}, batch {compare.get('batch')}), "
-                 f"iso {iso}{note}")
+    iso_note = "" if iso in (None, "none") else f", iso-{iso}"
+    ax.set_title(f"{compare.get('workload')} (seq {compare.get('seq_len')}, batch {compare.get('batch')}){iso_note}")
+    if not have_eff:
+        ax.text(0.99, 0.98, "energy efficiency: energy not modelled", transform=ax.transAxes, ha="right",
+                va="top", fontsize=5.5, color="0.35")
     ax.set_ylim(0, np.nanmax(np.r_[speed, eff if have_eff else []]) * 1.18)
     ax.legend(frameon=False, loc="upper left")
     return fig
@@ -311,6 +313,11 @@ def _metric_label(metric: str, values) -> tuple[float, str]:
         return div, f"{metric.replace('_', ' ')} ({u})"
     if metric == "utilization":
         return 1.0, "utilization (fraction of peak)"
+    if metric == "peak_macs_per_cycle":
+        return 1.0, "peak compute (MACs / cycle)"
+    if metric == "macs":
+        div, u = _si(values, "MACs")
+        return div, f"work ({u})"
     return 1.0, metric
 
 
@@ -358,8 +365,10 @@ def fig_pareto(df, metrics: tuple[str, str] = ("seconds", "energy_pj"), title: s
             kw.update(vmin=float(_numeric(ok, color_col).min()), vmax=float(_numeric(ok, color_col).max()))
         label = ", ".join(f"{k}={v}" for k, v in zip(tasks, key if isinstance(key, tuple) else (key,))) if tasks else None
         sc = ax.scatter(_numeric(g, x)[feas] / dx, _numeric(g, y)[feas] / dy, s=10, marker=markers[gi % len(markers)],
-                        edgecolors="none", alpha=0.85, label=label,
+                        edgecolors="none", alpha=0.85,
                         **({k: (v[feas] if k == "c" else v) for k, v in kw.items()}))
+        if label:  # a neutral legend entry: the colour encodes area (or a swept key), the marker the task
+            ax.scatter([], [], s=10, marker=markers[gi % len(markers)], color="0.45", label=label)
         if (~feas).any():
             ax.scatter(_numeric(g, x)[~feas] / dx, _numeric(g, y)[~feas] / dy, s=10, marker="x", color="0.6", lw=0.6,
                        label="violates a metric constraint" if gi == 0 else None)
@@ -414,14 +423,17 @@ def fig_sweep(df, metric: str = "seconds", x: str | None = None, title: str = ""
     groups = list(ok.groupby(lines, sort=True)) if lines else [((), ok)]
     if len(groups) > 12:
         raise PlotSkipped(f"{len(groups)} lines (combinations of {', '.join(lines)}); at most 12: choose --x")
+    linked = [c for c in swept if c != x and c not in lines and lines and _determined(ok, c, lines)]
     dy, ly = _metric_label(metric, _numeric(ok, metric))
-    fig, ax = plt.subplots(figsize=(COLUMN_IN[0], 2.5 if len(groups) <= 6 else 2.9), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(COLUMN_IN[0], 2.5 if len(groups) <= 4 else 2.5 + 0.09 * len(groups)),
+                           layout="constrained")
     colors = _palette(len(groups))
     markers = "os^Dv<>P*X"
     for i, ((key, g), color) in enumerate(zip(groups, colors)):
         g = g.assign(_x=_numeric(g, x)).sort_values("_x")
         key = key if isinstance(key, tuple) else (key,)
-        label = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in zip(lines, key)) or None
+        parts = [*zip(lines, key), *((c, g[c].iloc[0]) for c in linked)]
+        label = ", ".join(f"{k.rsplit('.', 1)[-1]}={v}" for k, v in parts) or None
         ax.plot(g["_x"], _numeric(g, metric) / dy, marker=markers[i % len(markers)], ms=2.5, lw=0.9, color=color,
                 label=label)
     xs = _numeric(ok, x)
@@ -431,15 +443,27 @@ def fig_sweep(df, metric: str = "seconds", x: str | None = None, title: str = ""
         ax.set_xticks(ticks, [_tick(v) for v in ticks])
         ax.minorticks_off()
     ys = _numeric(ok, metric)
-    if ys.min() > 0 and ys.max() / ys.min() >= 20:
-        ax.set_yscale("log")
+    if ys.min() > 0 and ys.max() / ys.min() >= 8:
+        _log_y(ax)
     ax.set_xlabel(_key_label(x))
     ax.set_ylabel(ly)
     if title:
         ax.set_title(title)
-    if lines:
-        ax.legend(frameon=False, fontsize=5, ncol=2 if len(groups) > 4 else 1, loc="best")
+    if lines and len(groups) > 4:
+        fig.legend(frameon=False, fontsize=5.5, ncol=2, loc="outside lower center")
+    elif lines:
+        ax.legend(frameon=False, fontsize=5.5, loc="best")
     return fig
+
+
+def _log_y(ax) -> None:
+    """Log y axis with plain-number tick labels (2, 5, 10, 20 rather than 2x10^0)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    ax.set_yscale("log")
+    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 
 
 def _tick(v: float) -> str:

@@ -196,11 +196,15 @@ def test_reprice_node_and_table(reports, hws):
 
 
 def test_apply_prices_fills_the_report(reports):
+    import copy
+
+    before = copy.deepcopy(reports["gobo"])
     out = apply_prices(reports["gobo"], node_nm=28)
     assert out["energy_pj"] > 0 and out["area_mm2"] > 0
+    assert out["energy_pj"] < before["energy_pj"]  # 28 nm re-pricing of a 45 nm run
     assert out["config"]["hw"]["tech"]["node_nm"] == 28
     assert all(op["energy_pj"] is not None for op in out["ops"])
-    assert reports["gobo"]["energy_pj"] is None  # the input is not modified
+    assert reports["gobo"] == before  # the input is not modified
 
 
 def test_reprice_needs_config(reports):

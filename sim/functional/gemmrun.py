@@ -50,12 +50,13 @@ class GemmStats:
 class GemmRunner:
     """Computes GEMMs on one engine (see the module docstring); ``rows``: systolic PE rows per fold."""
 
-    def __init__(self, engine: str, *, rows: int = 64, check: bool = False) -> None:
+    def __init__(self, engine: str, *, rows: int = 64, check: bool = False, act_bits: int = 8) -> None:
         if engine not in ENGINES:
             raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
         self.engine = engine
         self.rows = int(rows)
         self.check = bool(check)
+        self.act_bits = int(act_bits)
         self.stats = GemmStats()
 
     def _compare(self, name: str, got: np.ndarray, ref: np.ndarray) -> None:
@@ -66,19 +67,20 @@ class GemmRunner:
     def linear(self, x: np.ndarray, lin: IntLinear, name: str) -> np.ndarray:
         """``x (m x k, int8) @ W^T`` for ``W = lin`` (``[n, k]``); int64 accumulators ``(m, n)``."""
         self.stats.gemms += 1
+        ib = max(self.act_bits, lin.in_bits)  # declared operand width (both operands of int_gemm)
         if self.engine == "gobo" and lin.gobo is not None:
             out = gobo_pe_gemm(x, lin.gobo)
             how = "gobo-pe"
         elif self.engine == "systolic":
-            out = systolic_gemm(x, lin.matrix_nk().T, self.rows, in_bits=lin.in_bits)
+            out = systolic_gemm(x, lin.matrix_nk().T, self.rows, in_bits=ib)
             how = f"systolic-ws(rows={self.rows}, w{lin.in_bits})"
         else:
-            out = int_gemm(x, lin.matrix_nk().T, in_bits=lin.in_bits).astype(np.int64)
+            out = int_gemm(x, lin.matrix_nk().T, in_bits=ib).astype(np.int64)
             how = "int_gemm"
         if len(self.stats.dataflow) < 16:
             self.stats.dataflow.setdefault(name, how)
         if self.check and how != "int_gemm":
-            self._compare(name, out, int_gemm(x, lin.matrix_nk().T, in_bits=lin.in_bits))
+            self._compare(name, out, int_gemm(x, lin.matrix_nk().T, in_bits=ib))
         return out
 
     def bmm(self, a: np.ndarray, b: np.ndarray, name: str, *, in_bits: int = 8) -> np.ndarray:

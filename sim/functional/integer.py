@@ -89,7 +89,8 @@ class IntegerEncoder:
     """
 
     def __init__(self, dims: EncoderDims, w: FloatWeights, qw: QuantizedWeights, cal: Calibration, *,
-                 nonlinear: str = "ibert", engine: str = "reference", rows: int = 64) -> None:
+                 nonlinear: str = "ibert", engine: str = "reference", rows: int = 64, act_bits: int = 8,
+                 softmax_bits: int = 8) -> None:
         if nonlinear not in NONLINEAR_SETS:
             raise ValueError(f"nonlinear must be one of {NONLINEAR_SETS}, got {nonlinear!r}")
         if dims.is_vit:
@@ -101,6 +102,8 @@ class IntegerEncoder:
         self.nonlinear = nonlinear
         self.engine = engine
         self.rows = rows
+        self.act_bits = int(act_bits)
+        self.softmax_bits = int(softmax_bits)
         self._bias: dict[tuple[str, float], np.ndarray] = {}
         self._trace: dict[str, np.ndarray] | None = None
 
@@ -112,8 +115,8 @@ class IntegerEncoder:
 
     def _softmax(self, q: np.ndarray, s: float) -> tuple[np.ndarray, float]:
         if self.nonlinear == "ibert":
-            return ibert.int_softmax(q, s, 8, in_bits=32)
-        return ivit.shiftmax(q, s, 8, in_bits=32)
+            return ibert.int_softmax(q, s, self.softmax_bits, in_bits=32)
+        return ivit.shiftmax(q, s, self.softmax_bits, in_bits=32)
 
     def _gelu(self, q: np.ndarray, s: float) -> tuple[np.ndarray, float]:
         if self.nonlinear == "ibert":
@@ -124,8 +127,12 @@ class IntegerEncoder:
         g = self.w[f"{prefix}.weight"]
         b = self.w[f"{prefix}.bias"]
         kern = ibert.int_layernorm if self.nonlinear == "ibert" else ivit.int_layernorm
-        out, _ = kern(q, s, g, b, 8, out_scale=out_scale, in_bits=RESIDUAL_BITS)
+        out, _ = kern(q, s, g, b, self.act_bits, out_scale=out_scale, in_bits=RESIDUAL_BITS)
         return out
+
+    def _scale(self, name: str) -> float:
+        """Scale of a GEMM-input activation point (``act_bits`` wide)."""
+        return self.cal.scale(name, self.act_bits)
 
     # ---- building blocks ---------------------------------------------------------------------------
 
@@ -167,25 +174,26 @@ class IntegerEncoder:
         scales = []
         for part in ("query", "key", "value"):
             acc, s_acc = self._linear(run, x2, s_x, f"{pre}.attention.self.{part}")
-            s8 = c.scale(f"{L}.{part[0]}")
-            q8 = rescale(acc, s_acc, s8, 8)
+            s8 = self._scale(f"{L}.{part[0]}")
+            q8 = rescale(acc, s_acc, s8, self.act_bits)
             self._record(f"{L}.{part[0]}", q8, s8)
             heads.append(q8.reshape(b, s, nh, hd).transpose(0, 2, 1, 3))
             scales.append(s8)
         qh, kh, vh = heads
         s_q, s_k, s_v = scales
-        scores = run.bmm(qh, kh.transpose(0, 1, 3, 2), f"{L}.qk", in_bits=8)
+        scores = run.bmm(qh, kh.transpose(0, 1, 3, 2), f"{L}.qk", in_bits=self.act_bits)
         scores = np.where(mask[:, None, None, :].astype(bool), scores, MASKED_SCORE)
         probs, s_p = self._softmax(scores, s_q * s_k / math.sqrt(hd))
-        ctx = run.bmm(probs, vh, f"{L}.av", in_bits=9)  # uint8 probabilities x int8 values
-        s_ctx = c.scale(f"{L}.ctx")
-        ctx8 = rescale(ctx, s_p * s_v, s_ctx, 8).transpose(0, 2, 1, 3).reshape(-1, h)
+        # uint8 probabilities x int8 values: both fit a signed 9-bit operand
+        ctx = run.bmm(probs, vh, f"{L}.av", in_bits=max(self.act_bits, self.softmax_bits + 1))
+        s_ctx = self._scale(f"{L}.ctx")
+        ctx8 = rescale(ctx, s_p * s_v, s_ctx, self.act_bits).transpose(0, 2, 1, 3).reshape(-1, h)
         self._record(f"{L}.ctx", ctx8, s_ctx)
         o_acc, s_o = self._linear(run, ctx8, s_ctx, f"{pre}.attention.output.dense")
         s_r1 = c.scale(f"{L}.attn_res")
         r1 = self._residual(o_acc, s_o, x2, s_x, s_r1)
         self._record(f"{L}.attn_res", r1, s_r1)
-        s_ln1 = c.scale(f"{L}.ln_attn")
+        s_ln1 = self._scale(f"{L}.ln_attn")
         x1 = self._layernorm(r1, s_r1, f"{pre}.attention.output.LayerNorm", s_ln1)
         self._record(f"{L}.ln_attn", x1, s_ln1)
         f_acc, s_f = self._linear(run, x1, s_ln1, f"{pre}.intermediate.dense")
@@ -193,14 +201,14 @@ class IntegerEncoder:
         f16 = rescale(f_acc, s_f, s_f16, 16)
         self._record(f"{L}.ffn1", f16, s_f16)
         g, s_g = self._gelu(f16, s_f16)
-        s_g8 = c.scale(f"{L}.gelu")
-        g8 = rescale(g, s_g, s_g8, 8)
+        s_g8 = self._scale(f"{L}.gelu")
+        g8 = rescale(g, s_g, s_g8, self.act_bits)
         self._record(f"{L}.gelu", g8, s_g8)
         o2, s_o2 = self._linear(run, g8, s_g8, f"{pre}.output.dense")
         s_r2 = c.scale(f"{L}.ffn_res")
         r2 = self._residual(o2, s_o2, x1, s_ln1, s_r2)
         self._record(f"{L}.ffn_res", r2, s_r2)
-        s_ln2 = c.scale(f"{L}.ln_ffn")
+        s_ln2 = self._scale(f"{L}.ln_ffn")
         out = self._layernorm(r2, s_r2, f"{pre}.output.LayerNorm", s_ln2)
         self._record(f"{L}.ln_ffn", out, s_ln2)
         return out.reshape(b, s, h), s_ln2
@@ -218,10 +226,10 @@ class IntegerEncoder:
         ids = np.asarray(input_ids, dtype=np.int64)
         mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, dtype=np.int64)
         tt = np.zeros_like(ids) if token_type_ids is None else np.asarray(token_type_ids, dtype=np.int64)
-        run = GemmRunner(self.engine, rows=self.rows, check=check)
+        run = GemmRunner(self.engine, rows=self.rows, check=check, act_bits=self.act_bits)
         emb = self._embeddings(ids, tt)
         self._record("emb.sum", emb, self.cal.scale("emb.sum"))
-        s_x = self.cal.scale("emb.ln")
+        s_x = self._scale("emb.ln")
         x = self._layernorm(emb, self.cal.scale("emb.sum"), "embeddings.LayerNorm", s_x)
         self._record("emb.ln", x, s_x)
         for li in range(self.dims.layers):
