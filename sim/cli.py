@@ -131,11 +131,11 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     rep = api.compare(args.workload, args.hw, iso=args.iso, seq_len=args.seq_len, batch=args.batch)
     print(f"{rep['workload']} (seq {rep['seq_len']}, batch {rep['batch']}), baseline {rep['baseline']}, "
           f"iso {rep['iso']}")
-    head = (f"  {'design':<22} {'peak MAC/c':>10} {'cycles':>12} {'ms':>8} {'util':>5} {'energy uJ':>10} "
+    head = (f"  {'design':<22} {'peak MAC/c':>10} {'cycles':>12} {'ms':>8} {'util':>5} {'energy mJ':>10} "
             f"{'area mm2':>9} {'DRAM rd MB':>10} {'DRAM wr MB':>10} {'speedup':>7} {'energy eff':>10}")
     print(head)
     for d in rep["designs"]:
-        energy = f"{d['energy_pj'] / 1e6:10.2f}" if d["energy_pj"] is not None else f"{'-':>10}"
+        energy = f"{d['energy_pj'] / 1e9:10.3f}" if d["energy_pj"] is not None else f"{'-':>10}"
         area = f"{d['area_mm2']:9.2f}" if d["area_mm2"] is not None else f"{'-':>9}"
         eff = f"{d['energy_efficiency']:10.2f}" if d["energy_efficiency"] is not None else f"{'-':>10}"
         print(f"  {d['hw']:<22} {d['peak_macs_per_cycle']:>10,} {d['cycles']:>12,} {d['seconds'] * 1e3:>8.3f} "
