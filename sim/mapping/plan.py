@@ -381,14 +381,18 @@ class Planner:
     def _sub_tiles(self, M: int, N: int) -> list[tuple[int, int, int, int]]:
         """Split one weight chunk's output (M x N) into up to SUB_TILES compute steps, so that the vector
         epilogue of one overlaps the next one's compute: along M for GOBO and the tensor core (the
-        weights stay in the buffer; GOBO re-reads indices per row block anyway), along N for the systolic
-        array (its folds run along N; splitting M would re-preload every fold)."""
+        weights stay in the buffer; GOBO re-reads indices per row block anyway), and for the systolic array
+        along the dimension its PE columns hold (N for ws/os, M for is), whole folds at a time, so no
+        stationary block is preloaded twice."""
         d = self.d
-        if d.systolic is not None:
+        if d.systolic is not None and d.systolic.dataflow != "is":
             g = d.systolic.cols
             per = max(g, _ceil(_ceil(N, SUB_TILES), g) * g)
             return [(0, M, n0, min(N, n0 + per)) for n0 in range(0, N, per)]
-        g = d.gobo.rows_per_pe if d.gobo is not None else d.tensorcore.mma_m
+        if d.systolic is not None:  # input-stationary: the array's columns hold M, so split M by folds
+            g = d.systolic.cols
+        else:
+            g = d.gobo.rows_per_pe if d.gobo is not None else d.tensorcore.mma_m
         per = max(g, _ceil(_ceil(M, SUB_TILES), g) * g)
         return [(m0, min(M, m0 + per), 0, N) for m0 in range(0, M, per)]
 
