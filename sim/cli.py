@@ -301,7 +301,8 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--metrics", nargs="+", default=None, metavar="METRIC",
                     help="pareto: x and y metrics (default seconds energy_pj), e.g. --metrics seconds dram_read_bytes")
     pl.add_argument("--x", default=None, metavar="KEY", help="sweep plot: the swept key on the x axis")
-    pl.add_argument("--y", default=None, metavar="METRIC", help="sweep plot: the metric on the y axis (default seconds)")
+    pl.add_argument("--y", default=None, metavar="METRIC",
+                    help="sweep plot: the metric on the y axis (default seconds)")
     pl.set_defaults(func=_cmd_plot)
 
     v = sub.add_parser("validate", help="check a hardware configuration (and a workload) and print it resolved")

@@ -114,8 +114,9 @@ def _stacked_bars(ax, labels: list[str], parts: list[str], matrix: np.ndarray, h
     else:
         ax.set_xticks(pos, labels, rotation=30 if max(map(len, labels)) > 6 else 0,
                       ha="right" if max(map(len, labels)) > 6 else "center")
-    ax.legend(frameon=False, ncol=min(4, len(parts)), loc="lower left", bbox_to_anchor=(0, 1.0),
-              handlelength=1.0, columnspacing=0.8)
+    longest = max(len(p) for p in parts)
+    ncol = min(len(parts), 5 if longest <= 8 else 4 if longest <= 12 else 3)
+    ax.figure.legend(frameon=False, ncol=ncol, loc="outside upper center", handlelength=1.0, columnspacing=0.8)
 
 
 def _breakdown_figure(designs: list[tuple[str, dict | None, float | None]], unit: str, quantity: str, base: float):
@@ -135,7 +136,7 @@ def _breakdown_figure(designs: list[tuple[str, dict | None, float | None]], unit
         else:
             matrix[i, -1] = t
     div, u = _si(matrix.sum(axis=1), unit, base)
-    fig, ax = plt.subplots(figsize=(COLUMN_IN[0], 2.4), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(COLUMN_IN[0], 2.4), layout="constrained")
     _stacked_bars(ax, [n for n, _, _ in usable], parts, matrix / div)
     ax.set_ylabel(f"{quantity} ({u})")
     return fig
@@ -173,7 +174,7 @@ def fig_energy_ops(run: dict):
     parts = list(dict.fromkeys(p for n in names for p in totals[n]))
     matrix = np.array([[totals[n].get(p, 0.0) for p in parts] for n in names])
     div, u = _si(matrix.sum(axis=1), "J", 1e-12)
-    fig, ax = plt.subplots(figsize=(COLUMN_IN[0], 0.9 + 0.13 * len(names)), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(COLUMN_IN[0], 0.9 + 0.13 * len(names)), layout="constrained")
     _stacked_bars(ax, names, parts, matrix / div, horizontal=True)
     ax.set_xlabel(f"energy ({u}), summed over {run.get('workload')} layers")
     return fig
@@ -197,7 +198,7 @@ def fig_latency(run: dict):
         if op["cycles"] > 0:
             matrix[layers.index(_layer_label(op)), kinds.index(op["kind"])] += op["cycles"] / run["clock_hz"]
     div, u = _si(matrix.sum(axis=1), "s")
-    fig, ax = plt.subplots(figsize=(COLUMN_IN[0], 2.4), constrained_layout=True)
+    fig, ax = plt.subplots(figsize=(COLUMN_IN[0], 2.4), layout="constrained")
     _stacked_bars(ax, layers, kinds, matrix / div)
     ax.set_xticks(range(len(layers)), layers, rotation=90 if len(layers) > 12 else 0, ha="center")
     ax.set_ylabel(f"time per layer ({u})")
@@ -277,15 +278,20 @@ def fig_roofline(run: dict):
             ax.scatter(np.full(int((sel & ~has).sum()), edge), achieved[sel & ~has], s=12, marker=">",
                        color=colors[kind], edgecolors="none", alpha=0.8)
     if (~has).any():
-        ax.scatter([], [], marker=">", color="0.4", s=12, label="0 DRAM bytes (at right edge)")
+        ax.scatter([], [], marker=">", color="0.4", s=12, label="0 DRAM bytes (right edge)")
+    above = has & (achieved > np.minimum(peak, bpc * np.nan_to_num(oi, nan=np.inf)) * 1.001)
+    if above.any():  # the per-operator roof assumes an operator's bytes move during its own cycles
+        ax.plot([], [], " ", label=f"{int(above.sum())} above roof (loads prefetched)")
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlim(x_lo, edge * 1.3)
     ax.set_ylim(max(achieved.min() / 3, 1e-3), peak * 2.2)
+    _log_axis(ax, "x")
+    _log_axis(ax, "y")
     ax.set_xlabel("operational intensity (MACs / DRAM byte)")
     ax.set_ylabel("achieved MACs / cycle")
     ax.set_title(f"{run.get('hw')} on {run.get('workload')} (seq {run.get('seq_len')}, batch {run.get('batch')})")
-    ax.legend(frameon=False, loc="lower right", fontsize=5.5)
+    ax.legend(frameon=False, loc="upper left", fontsize=5.5)  # above the sloped roof: no operator lives there
     return fig
 
 
@@ -363,7 +369,8 @@ def fig_pareto(df, metrics: tuple[str, str] = ("seconds", "energy_pj"), title: s
         kw = dict(c=cvals, cmap="viridis") if cvals is not None else dict(color="tab:blue")
         if cvals is not None:
             kw.update(vmin=float(_numeric(ok, color_col).min()), vmax=float(_numeric(ok, color_col).max()))
-        label = ", ".join(f"{k}={v}" for k, v in zip(tasks, key if isinstance(key, tuple) else (key,))) if tasks else None
+        key = key if isinstance(key, tuple) else (key,)
+        label = ", ".join(f"{k}={v}" for k, v in zip(tasks, key)) if tasks else None
         sc = ax.scatter(_numeric(g, x)[feas] / dx, _numeric(g, y)[feas] / dy, s=10, marker=markers[gi % len(markers)],
                         edgecolors="none", alpha=0.85,
                         **({k: (v[feas] if k == "c" else v) for k, v in kw.items()}))
@@ -380,11 +387,16 @@ def fig_pareto(df, metrics: tuple[str, str] = ("seconds", "energy_pj"), title: s
     if color_col and sc is not None:
         cb = fig.colorbar(sc, ax=ax, pad=0.01)
         cb.set_label(color_label)
+    xs, ys = _numeric(ok, x), _numeric(ok, y)
+    if xs.min() > 0 and xs.max() / xs.min() >= 8:
+        _log_axis(ax, "x")
+    if ys.min() > 0 and ys.max() / ys.min() >= 8:
+        _log_axis(ax, "y")
     ax.set_xlabel(lx)
     ax.set_ylabel(ly)
     if title:
         ax.set_title(title)
-    ax.legend(frameon=False, fontsize=5.5, loc="upper right")
+    ax.legend(frameon=False, fontsize=5.5, loc="best")
     return fig
 
 
@@ -458,12 +470,26 @@ def fig_sweep(df, metric: str = "seconds", x: str | None = None, title: str = ""
 
 def _log_y(ax) -> None:
     """Log y axis with plain-number tick labels (2, 5, 10, 20 rather than 2x10^0)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator
+    _log_axis(ax, "y")
 
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+
+def _log_axis(ax, which: str) -> None:
+    """Log scale on ``which`` ("x" or "y") with plain-number ticks at 1, 2, 5 x 10^k inside the data range."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    (ax.set_xscale if which == "x" else ax.set_yscale)("log")
+    lo, hi = ax.get_xlim() if which == "x" else ax.get_ylim()
+    wide = hi / lo > 2e3  # more than ~3 decades: label the powers of ten only
+    for mantissas in ((1,), (1, 2, 5), (1, 2, 3, 5), (1, 1.5, 2, 3, 4, 5, 6, 8))[0 if wide else 1:]:
+        ticks = [m * 10.0 ** e for e in range(int(np.floor(np.log10(lo))) - 1, int(np.ceil(np.log10(hi))) + 1)
+                 for m in mantissas if lo <= m * 10.0 ** e <= hi]
+        if len(ticks) >= (3 if mantissas == (1,) else 4):
+            break
+    axis = ax.xaxis if which == "x" else ax.yaxis
+    if len(ticks) >= 2:
+        axis.set_major_locator(FixedLocator(ticks))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 
 
 def _tick(v: float) -> str:
@@ -586,7 +612,8 @@ def make_plots(inputs: list[str | Path], out_dir: str | Path, kinds: list[str] |
     runs = data["runs"]
 
     def label(run: dict) -> str:
-        return run.get("hw", "?") if len({r.get("workload") for r in runs}) <= 1 else f"{run.get('hw')}/{run.get('workload')}"
+        one_workload = len({r.get("workload") for r in runs}) <= 1
+        return run.get("hw", "?") if one_workload else f"{run.get('hw')}/{run.get('workload')}"
 
     jobs: list[tuple[str, str, object]] = []  # (kind, file stem, thunk)
     for kind in wanted:
@@ -620,7 +647,7 @@ def make_plots(inputs: list[str | Path], out_dir: str | Path, kinds: list[str] |
             metric = y or "seconds"
             stem = "sweep" if metric == "seconds" and x is None else f"sweep-{metric}" + (f"-vs-{x}" if x else "")
             jobs.append((kind, stem, lambda metric=metric: fig_sweep(data["frame"], metric, x, data["name"])))
-    for kind, stem, job in jobs:
+    for _, stem, job in jobs:
         path = out / f"{stem}.{fmt}"
         try:
             if isinstance(job, tuple):

@@ -27,7 +27,7 @@ __all__ = ["run_sweep", "plan_sweep", "load_spec", "pareto_front", "pareto_mask"
 
 
 class _CallableModule(types.ModuleType):
-    """Lets ``sim.sweep(spec, out_dir, ...)`` call :func:`run_sweep` while ``sim.sweep.pareto_front`` stays reachable."""
+    """Makes ``sim.sweep(spec, out_dir, ...)`` call :func:`run_sweep`; ``sim.sweep.pareto_front`` stays reachable."""
 
     def __call__(self, spec_or_path, out_dir, **kwargs):
         return run_sweep(spec_or_path, out_dir, **kwargs)

@@ -127,9 +127,11 @@ def gobo_pe_gemm(x: np.ndarray, w: IntegerGobo, *, block_elems: int = GOBO_BLOCK
     lead = x.shape[:-1]
     x2 = x.reshape(-1, k)
     mrows = x2.shape[0]
-    xf = x2.astype(np.float32)
+    xt = np.ascontiguousarray(x2.T, dtype=np.float32)  # k x m
     centf = cent.astype(np.float64)
+    cent32 = cent.astype(np.float32)
     max_c = _max_abs(cent)
+    sum_c = int(np.abs(cent).sum())
     out = np.empty((mrows, n), dtype=np.int64)
     nb = max(1, min(n, block_elems // max(1, k * nbins)))
     order = np.argsort(ocol, kind="stable") if ocol.size else ocol
@@ -144,15 +146,22 @@ def gobo_pe_gemm(x: np.ndarray, w: IntegerGobo, *, block_elems: int = GOBO_BLOCK
         lo_o, hi_o = np.searchsorted(cs, n0), np.searchsorted(cs, n1)
         if hi_o > lo_o:
             mk[:, cs[lo_o:hi_o] - n0, rs[lo_o:hi_o]] = 0.0  # outlier positions are in no bin
-        # bins[m, b, j]: the PE's bin accumulators (exact: 0/1 mask, |partial sums| <= 128 k <= 2^24)
-        bins = (xf @ mk.reshape(-1, k).T).reshape(mrows, nbins, n1 - n0)
+        # bins[b, j, m]: the PE's bin accumulators (exact: 0/1 mask, |partial sums| <= 128 k <= 2^24);
+        # computed as (one-hot planes) @ x^T, the faster orientation for BLAS with few activation rows
+        bins = (mk.reshape(-1, k) @ xt).reshape(nbins, n1 - n0, mrows)
         check_width(bins, *GOBO_WIDTHS["bin accumulator"], kernel=kernel, what="bin accumulator")
         max_bin = int(max(abs(float(bins.min())), abs(float(bins.max())))) if bins.size else 0
         if max_bin * max_c > (1 << 31) - 1:  # the extremes' bound fails: check the products themselves
-            check_width(bins.astype(np.int64) * cent[None, :, None], *GOBO_WIDTHS["centroid product"],
+            check_width(bins.astype(np.int64) * cent[:, None, None], *GOBO_WIDTHS["centroid product"],
                         kernel=kernel, what="centroid product")
-        # one multiply per bin, summed: float64 is exact (|sum| <= B * 2^14 * k < 2^53)
-        out[:, n0:n1] = np.einsum("mbj,b->mj", bins.astype(np.float64), centf).astype(np.int64)
+        # one multiply per bin, summed: exact in float32 when max|bin| * sum|c| <= 2^24, else in float64
+        # (|sum| <= B * 2^14 * k < 2^53)
+        flat = bins.reshape(nbins, -1)
+        if max_bin * sum_c <= _F32_EXACT:
+            acc = cent32 @ flat
+        else:
+            acc = centf @ flat.astype(np.float64)
+        out[:, n0:n1] = acc.reshape(n1 - n0, mrows).T.astype(np.int64)
     if ocol.size:
         vs = vals[order]
         check_bound(_max_abs(x2) * _max_abs(vs), *GOBO_WIDTHS["outlier product"], kernel=kernel,

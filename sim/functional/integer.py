@@ -9,9 +9,10 @@ Q, K, V           ``x @ W^T`` int8 x int8 (GOBO: int8 x {int8 centroid, int16 ou
                   int32 bias ``round(b / (s_x s_w))``; dyadic requantization to int8 at ``s_q/s_k/s_v``
 scores            ``Q_h K_h^T`` int8 x int8 -> int32 per head, scale ``s_q s_k / sqrt(d)`` (the 1/sqrt(d) is
                   folded into the float scale handed to the kernel: no integer work)
-padding mask      score entries of padded keys are set to ``-2^31`` (the most negative int32); the row
-                  max is then a real key's score, the centred value is below ``-2^31 + 1``, far below
-                  the exp kernels' clamp (16 ln 2 / 15 log2 units), so their exp is exactly 0
+padding mask      score entries of padded keys are set to ``-2^31`` (:data:`MASKED_SCORE`, the most negative
+                  int32); the row max is then a real key's score and the centred value is below
+                  ``-2^31 + 1``, far below the exp kernels' clamp, so their exp is exactly 0: real tokens'
+                  outputs are bit-identical with or without padding (tested)
 softmax           ``ibert.int_softmax`` / ``ivit.shiftmax`` (clean kernels) -> uint8 probabilities, 2^-8
 context           ``P_h V_h`` uint8 x int8 -> int32 (declared 9-bit signed operands), dyadic -> int8 ``s_ctx``
 out proj          ``ctx @ Wo^T`` + bias -> int32
@@ -20,10 +21,17 @@ residual          each term requantized (dyadic, rounded separately, saturating)
 LayerNorm         ``ibert.int_layernorm`` / ``ivit.int_layernorm`` (22-bit in) -> int8 ``s_ln_attn``
 FFN1              int8 GEMM + bias -> int32, dyadic -> int16 at ``s_ffn1`` (one per-tensor scale for
                   GELU: per-channel weight scales make the accumulator scale per column)
-GELU              ``ibert.int_gelu`` / ``ivit.shift_gelu`` on int16 -> 32-bit, dyadic -> int8 ``s_gelu``
+GELU              ``ibert.int_gelu`` / ``ivit.shift_gelu`` on int16 -> 32-bit, then dyadic -> **asymmetric**
+                  int8: ``q = sat(round(g / s_gelu) + zp)`` over the calibrated ``[min, max]`` (GELU >= -0.17,
+                  so a symmetric range would waste half the codes); FFN2's datapath computes ``q @ W^T``
+                  and the zero-point term ``zp * sum_k W[n, k]`` is folded into its int32 bias offline
 FFN2, residual,   as above -> 22-bit -> LayerNorm -> int8 layer output
 LayerNorm
 ================  ====================================================================================
+
+Smoothing (int8 weights only, :mod:`.smoothing`): LayerNorm outputs are emitted divided per channel by
+``t_c`` (LayerNorm's gamma/beta divided offline), their consumers' weight columns multiplied by ``t_c``; the
+residual skip path multiplies back by ``t_c`` inside its per-channel dyadic requantization.
 
 Embeddings: the gathered rows of the integer tables (int8 per-channel, or GOBO int16 per tensor) are each
 requantized (dyadic, per channel where the table scale is) to the 22-bit ``emb.sum`` scale, added
@@ -60,19 +68,22 @@ NONLINEAR_SETS = ("ibert", "ivit")
 MASKED_SCORE = -(1 << 31)
 #: Width of the residual sums that feed LayerNorm (I-BERT's QuantAct(22)).
 RESIDUAL_BITS = 22
+#: Activation points that are GEMM inputs (``ln``: every LayerNorm output); their width is ``act_bits``.
+GEMM_INPUT_POINTS = ("q", "k", "v", "ctx", "ln", "gelu")
 
 
 @dataclass(frozen=True)
 class IntegerOutput:
     """Integer forward result.
 
-    ``q_out``: int8 ``[batch, seq, hidden]`` (the last LayerNorm's output); ``scale``: its float scale;
-    ``hidden``: ``q_out * scale`` as float64; ``pooled``: float64 ``[batch, hidden]`` or None;
+    ``q_out``: int8 ``[batch, seq, hidden]`` (the last LayerNorm's output); ``scale``: its scale, a float, or
+    per channel ``(hidden,)`` when the output is smoothed; ``hidden``: ``q_out * scale`` as float64;
+    ``pooled``: float64 ``[batch, hidden]`` or None;
     ``stats``: GEMM counts and check results.
     """
 
     q_out: np.ndarray
-    scale: float
+    scale: float | np.ndarray
     hidden: np.ndarray
     pooled: np.ndarray | None
     stats: GemmStats
@@ -83,14 +94,21 @@ class IntegerOutput:
 
 
 class IntegerEncoder:
-    """The integer model: weights (``qw``), LayerNorm parameters (from ``w``), calibrated scales (``cal``).
+    """The integer model: integer weights (``qw``), LayerNorm parameters (from ``w``, float: the kernels turn
+    them into per-channel dyadic constants), calibrated activation scales (``cal``).
 
     ``nonlinear``: "ibert" or "ivit" (the kernel set); ``engine``/``rows``: see :class:`~.gemmrun.GemmRunner`.
+    ``act_bits``: width of the GEMM-input activations (an int, or per point of :data:`GEMM_INPUT_POINTS`;
+    8 is the designs' int8; wider values are for error studies and need ``engine="reference"`` or a
+    datapath declared that wide). ``softmax_bits``: unsigned probability width (8). ``smooth``: smoothing
+    factors per point (:mod:`.smoothing`; the weights in ``qw`` must already absorb them). ``asym_gelu``:
+    asymmetric (zero-point) int8 for the GELU output where its calibrated range is known.
     """
 
     def __init__(self, dims: EncoderDims, w: FloatWeights, qw: QuantizedWeights, cal: Calibration, *,
-                 nonlinear: str = "ibert", engine: str = "reference", rows: int = 64, act_bits: int = 8,
-                 softmax_bits: int = 8) -> None:
+                 nonlinear: str = "ibert", engine: str = "reference", rows: int = 64,
+                 act_bits: int | dict[str, int] = 8, softmax_bits: int = 8,
+                 smooth: dict[str, np.ndarray] | None = None, asym_gelu: bool = True) -> None:
         if nonlinear not in NONLINEAR_SETS:
             raise ValueError(f"nonlinear must be one of {NONLINEAR_SETS}, got {nonlinear!r}")
         if dims.is_vit:
@@ -102,14 +120,22 @@ class IntegerEncoder:
         self.nonlinear = nonlinear
         self.engine = engine
         self.rows = rows
-        self.act_bits = int(act_bits)
+        bits = dict.fromkeys(GEMM_INPUT_POINTS, act_bits) if isinstance(act_bits, int) else dict(act_bits)
+        unknown = set(bits) - set(GEMM_INPUT_POINTS)
+        if unknown or set(bits) != set(GEMM_INPUT_POINTS):
+            raise ValueError(f"act_bits must give every point of {GEMM_INPUT_POINTS}")
+        self.bits = {k: int(v) for k, v in bits.items()}
+        self.act_bits = max(self.bits.values())
         self.softmax_bits = int(softmax_bits)
+        self.smooth = dict(smooth or {})
+        self.asym_gelu = bool(asym_gelu)
         self._bias: dict[tuple[str, float], np.ndarray] = {}
         self._trace: dict[str, np.ndarray] | None = None
 
     def _record(self, name: str, q: np.ndarray, s: object) -> None:
         if self._trace is not None:
-            self._trace[name] = np.asarray(q, dtype=np.float64) * np.asarray(s, dtype=np.float64)
+            t = np.asarray(self._t(name), dtype=np.float64)
+            self._trace[name] = np.asarray(q, dtype=np.float64) * np.asarray(s, dtype=np.float64) * t
 
     # ---- kernels of the chosen set ---------------------------------------------------------------
 
@@ -127,20 +153,35 @@ class IntegerEncoder:
         g = self.w[f"{prefix}.weight"]
         b = self.w[f"{prefix}.bias"]
         kern = ibert.int_layernorm if self.nonlinear == "ibert" else ivit.int_layernorm
-        out, _ = kern(q, s, g, b, self.act_bits, out_scale=out_scale, in_bits=RESIDUAL_BITS)
+        out, _ = kern(q, s, g, b, self.bits["ln"], out_scale=out_scale, in_bits=RESIDUAL_BITS)
         return out
 
+    def _t(self, name: str) -> np.ndarray | float:
+        """Smoothing factor of a point (``x = x_smoothed * t`` per channel), 1.0 where not smoothed."""
+        return self.smooth.get(name, 1.0)
+
+    def _bits(self, name: str) -> int:
+        suffix = name.split(".", 1)[1]
+        return self.bits["ln" if suffix.startswith("ln") else suffix]
+
     def _scale(self, name: str) -> float:
-        """Scale of a GEMM-input activation point (``act_bits`` wide)."""
-        return self.cal.scale(name, self.act_bits)
+        """Scale of a GEMM-input activation point (``self.bits`` wide)."""
+        return self.cal.scale(name, self._bits(name))
 
     # ---- building blocks ---------------------------------------------------------------------------
 
-    def _linear(self, run: GemmRunner, x: np.ndarray, s_x: float, name: str) -> tuple[np.ndarray, object]:
+    def _linear(self, run: GemmRunner, x: np.ndarray, s_x: float, name: str, zp: int = 0
+                ) -> tuple[np.ndarray, object]:
+        """``(x - zp) @ W^T + b`` as int32 accumulators: the datapath computes ``x @ W^T``; the zero-point
+        term ``zp * sum_k W[n, k]`` is folded offline into the int32 bias (exact)."""
         lin = self.qw.linears[name]
-        key = (name, s_x)
+        key = (name, s_x, zp)
         if key not in self._bias:
-            self._bias[key] = lin.bias_int(s_x)
+            b = lin.bias_int(s_x)
+            if zp:
+                rowsum = lin.matrix_nk().astype(np.int64).sum(axis=1)
+                b = check_width(b - zp * rowsum, 32, True, kernel="functional.linear", what=f"{name} bias - zp*rowsum")
+            self._bias[key] = b
         acc = run.linear(x, lin, name) + self._bias[key]
         check_width(acc, 32, True, kernel="functional.linear", what=f"{name} accumulator + bias")
         return acc, lin.acc_scale(s_x)
@@ -163,6 +204,7 @@ class IntegerEncoder:
         return saturate(total, RESIDUAL_BITS, True)
 
     def _layer(self, run: GemmRunner, li: int, x: np.ndarray, s_x: float, mask: np.ndarray) -> tuple[np.ndarray, float]:
+        t_in = self._t("emb.ln" if li == 0 else f"L{li - 1}.ln_ffn")
         d = self.dims
         b, s, h = x.shape
         nh, hd = d.heads, d.head_dim
@@ -175,23 +217,23 @@ class IntegerEncoder:
         for part in ("query", "key", "value"):
             acc, s_acc = self._linear(run, x2, s_x, f"{pre}.attention.self.{part}")
             s8 = self._scale(f"{L}.{part[0]}")
-            q8 = rescale(acc, s_acc, s8, self.act_bits)
+            q8 = rescale(acc, s_acc, s8, self._bits(f"{L}.{part[0]}"))
             self._record(f"{L}.{part[0]}", q8, s8)
             heads.append(q8.reshape(b, s, nh, hd).transpose(0, 2, 1, 3))
             scales.append(s8)
         qh, kh, vh = heads
         s_q, s_k, s_v = scales
-        scores = run.bmm(qh, kh.transpose(0, 1, 3, 2), f"{L}.qk", in_bits=self.act_bits)
+        scores = run.bmm(qh, kh.transpose(0, 1, 3, 2), f"{L}.qk", in_bits=max(self.bits["q"], self.bits["k"]))
         scores = np.where(mask[:, None, None, :].astype(bool), scores, MASKED_SCORE)
         probs, s_p = self._softmax(scores, s_q * s_k / math.sqrt(hd))
         # uint8 probabilities x int8 values: both fit a signed 9-bit operand
-        ctx = run.bmm(probs, vh, f"{L}.av", in_bits=max(self.act_bits, self.softmax_bits + 1))
+        ctx = run.bmm(probs, vh, f"{L}.av", in_bits=max(self.bits["v"], self.softmax_bits + 1))
         s_ctx = self._scale(f"{L}.ctx")
-        ctx8 = rescale(ctx, s_p * s_v, s_ctx, self.act_bits).transpose(0, 2, 1, 3).reshape(-1, h)
+        ctx8 = rescale(ctx, s_p * s_v, s_ctx, self.bits["ctx"]).transpose(0, 2, 1, 3).reshape(-1, h)
         self._record(f"{L}.ctx", ctx8, s_ctx)
         o_acc, s_o = self._linear(run, ctx8, s_ctx, f"{pre}.attention.output.dense")
         s_r1 = c.scale(f"{L}.attn_res")
-        r1 = self._residual(o_acc, s_o, x2, s_x, s_r1)
+        r1 = self._residual(o_acc, s_o, x2, s_x * t_in, s_r1)
         self._record(f"{L}.attn_res", r1, s_r1)
         s_ln1 = self._scale(f"{L}.ln_attn")
         x1 = self._layernorm(r1, s_r1, f"{pre}.attention.output.LayerNorm", s_ln1)
@@ -201,12 +243,16 @@ class IntegerEncoder:
         f16 = rescale(f_acc, s_f, s_f16, 16)
         self._record(f"{L}.ffn1", f16, s_f16)
         g, s_g = self._gelu(f16, s_f16)
-        s_g8 = self._scale(f"{L}.gelu")
-        g8 = rescale(g, s_g, s_g8, self.act_bits)
-        self._record(f"{L}.gelu", g8, s_g8)
-        o2, s_o2 = self._linear(run, g8, s_g8, f"{pre}.output.dense")
+        gb = self.bits["gelu"]
+        if self.asym_gelu and f"{L}.gelu" in self.cal.maxv:
+            s_g8, zp = c.asymmetric(f"{L}.gelu", gb)  # GELU >= -0.17: spend the int8 range on [min, max]
+        else:
+            s_g8, zp = self._scale(f"{L}.gelu"), 0
+        g8 = saturate(rescale(g, s_g / self._t(f"{L}.gelu"), s_g8, 32) + zp, gb, True)
+        self._record(f"{L}.gelu", g8 - zp, s_g8)
+        o2, s_o2 = self._linear(run, g8, s_g8, f"{pre}.output.dense", zp)
         s_r2 = c.scale(f"{L}.ffn_res")
-        r2 = self._residual(o2, s_o2, x1, s_ln1, s_r2)
+        r2 = self._residual(o2, s_o2, x1, s_ln1 * self._t(f"{L}.ln_attn"), s_r2)
         self._record(f"{L}.ffn_res", r2, s_r2)
         s_ln2 = self._scale(f"{L}.ln_ffn")
         out = self._layernorm(r2, s_r2, f"{pre}.output.LayerNorm", s_ln2)
@@ -238,6 +284,7 @@ class IntegerEncoder:
         if self.dims.pooler and "pooler.dense" in self.qw.linears:
             acc, s_acc = self._linear(run, x[:, 0], s_x, "pooler.dense")
             pooled = np.tanh(acc * np.asarray(s_acc, dtype=np.float64))
-        q_out = x.astype(np.int8)
+        q_out = x.astype(np.int8 if self.bits["ln"] <= 8 else np.int32)
         self._trace = None
-        return IntegerOutput(q_out, float(s_x), q_out.astype(np.float64) * s_x, pooled, run.stats)
+        scale = s_x * self._t(f"L{self.dims.layers - 1}.ln_ffn")
+        return IntegerOutput(q_out, scale, q_out.astype(np.float64) * scale, pooled, run.stats)

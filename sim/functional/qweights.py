@@ -77,10 +77,14 @@ class IntLinear:
         return 16 if self.gobo is not None else 8
 
     def matrix_nk(self) -> np.ndarray:
-        """The integer weight matrix ``[n, k]``: int8, or the reconstructed GOBO matrix (int16)."""
+        """The integer weight matrix ``[n, k]``: int8, or the reconstructed GOBO matrix (int16, built once)."""
         if self.gobo is not None:
-            g = self.gobo if self.gobo.orientation == "nk" else self.gobo.transposed()
-            return g.matrix(np.int16)
+            cached = self.__dict__.get("_matrix")
+            if cached is None:
+                g = self.gobo if self.gobo.orientation == "nk" else self.gobo.transposed()
+                cached = g.matrix(np.int16)
+                object.__setattr__(self, "_matrix", cached)
+            return cached
         return self.w_nk  # type: ignore[return-value]
 
     def dequantized_nk(self) -> np.ndarray:

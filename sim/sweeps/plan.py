@@ -230,7 +230,7 @@ def make_plan(spec: SweepSpec) -> Plan:
         return params
 
     def feasible(params: Mapping[str, Any]) -> bool:
-        for i, con in enumerate(param_c):
+        for con in param_c:
             try:
                 if not con.evaluate(params):
                     return False

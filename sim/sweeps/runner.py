@@ -106,6 +106,7 @@ def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir:
         "points": {"expanded": plan.expanded, "filtered_by_constraints": plan.filtered,
                    "duplicates": plan.duplicates, "planned": len(plan.points),
                    "already_done": sum(p.point_id in done for p in plan.points), "ran": 0, "errors": 0},
+        "worker_seconds": {"wall": 0.0, "cpu": 0.0},  # summed over the points run now (diagnostics)
         "history": ((previous or {}).get("history", []) + [_summary(previous)]) if previous else [],
     }
     counts = meta["points"]
@@ -122,6 +123,8 @@ def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir:
         store.append(row)
         counts["ran"] += 1
         counts["errors"] += 0 if ok else 1
+        meta["worker_seconds"]["wall"] += outcome.get("wall_s", 0.0)
+        meta["worker_seconds"]["cpu"] += outcome.get("cpu_s", 0.0)
         reporter.advance(ok)
         if time.monotonic() - last_checkpoint >= CHECKPOINT_S:
             last_checkpoint = time.monotonic()

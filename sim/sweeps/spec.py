@@ -21,7 +21,7 @@ samples: 20                 # random only: points drawn from the grid without re
 seed: 0                     # random only
 constraints:                # optional; see sim/sweeps/expr.py for the expression language
   - compute.tiles * compute.pes_per_tile <= 2048   # parameters only: checked before running; failing points never run
-  - area_mm2 <= 50                                   # reads a metric: checked after running; the row is kept, feasible=False
+  - area_mm2 <= 50      # reads a metric: checked after running; the row is kept, with feasible=False
 metrics: [energy_*_pj]      # optional: extra metric columns to keep (glob patterns); the contract columns always stay
 functional: false           # timing only (default); true adds the bit-accurate functional check per point
 ```
@@ -42,7 +42,7 @@ from typing import Any
 from sim.config.files import read_mapping
 from sim.errors import ConfigError, Problem, SimInputError
 from sim.sweeps import expr
-from sim.sweeps.columns import TAIL, ID, is_metric_name
+from sim.sweeps.columns import ID, TAIL, is_metric_name
 
 SPECIAL_KEYS = ("workload", "seq_len", "batch")
 TOP_KEYS = ("version", "name", "description", "base", "axes", "mode", "samples", "seed", "constraints",
@@ -343,12 +343,13 @@ def _linked_values(spec: Any, keys: list[str], where: str, c: _Collector) -> tup
 
 
 def axis_values(spec: Any, where: str, c: _Collector) -> tuple[Scalar, ...] | None:
-    """The concrete values of one axis: a list, ``{range: [start, stop, step]}`` or ``{logrange: [start, stop, num]}``."""
+    """The concrete values of one axis: a list, ``{range: [start, stop, step]}`` or ``{logrange: [start, stop, n]}``."""
     if isinstance(spec, list):
         if not spec:
             c.add(where, "expected at least one value")
             return None
-        bad = [v for v in spec if not isinstance(v, (int, float, str, bool)) or (isinstance(v, float) and not math.isfinite(v))]
+        bad = [v for v in spec if not isinstance(v, (int, float, str, bool))
+               or (isinstance(v, float) and not math.isfinite(v))]
         if bad:
             c.add(where, f"values must be numbers, strings or booleans, got {bad[0]!r}")
             return None

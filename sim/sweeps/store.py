@@ -157,7 +157,8 @@ class ResultStore:
         old_swept = [c for c in header[1:] if not is_metric_name(c) and c not in TAIL]
         if old_swept != self.swept:
             self.close()
-            raise SimInputError(f"--resume {self.csv_path}: written by a sweep over {', '.join(old_swept) or 'nothing'}, "
+            raise SimInputError(f"--resume {self.csv_path}: written by a sweep over "
+                                f"{', '.join(old_swept) or 'nothing'}, "
                                 f"not {', '.join(self.swept) or 'nothing'}; use another --out directory")
         good = [r for r in body if len(r) == len(header)]
         dropped = len(body) - len(good) + (1 if torn else 0)

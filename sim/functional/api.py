@@ -1,0 +1,230 @@
+"""The functional API: ``encode(token_ids, workload, weights, mode, attention_mask, nonlinear)``.
+
+Modes: ``"float"`` (the float64 reference forward, :mod:`.reference`), ``"int8"`` (the integer pipeline
+with int8 per-channel weights and smoothing, on the weight-stationary systolic datapath), ``"gobo3"`` /
+``"gobo4"`` (the integer pipeline with GOBO 3-/4-bit weights, 4-bit embedding tables, on the GOBO PE
+datapath). Expensive state is cached in memory per (weights, workload, mode, kernel set, options): the
+float weights, the GOBO-quantized model (also cached on disk by :mod:`sim.quant`) and the calibrated
+integer model. The cache holds at most :data:`CACHE_ENTRIES` integer models.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from pathlib import Path
+
+import numpy as np
+
+from sim.errors import SimInputError
+from sim.workload.loader import load_workload
+from sim.workload.spec import WorkloadSpec
+
+from .calibration import CALIBRATION_SENTENCES, random_token_batch
+from .dims import EncoderDims
+from .integer import NONLINEAR_SETS, IntegerEncoder
+from .model import build_integer_encoder
+from .reference import bert_forward
+from .tokenizer import WordPieceTokenizer
+from .weights import FloatWeights, load_float_weights, synthetic_float_weights
+
+__all__ = ["encode", "MODES", "integer_encoder", "float_weights", "resolve_workload", "validate_tokens",
+           "calibration_batch", "gobo_model", "clear_cache", "CACHE_ENTRIES"]
+
+MODES = ("float", "int8", "gobo3", "gobo4")
+CACHE_ENTRIES = 4
+#: Calibration batch for weights without a vocabulary: seeded random ids, this shape and seed.
+RANDOM_CALIBRATION = {"batch": 4, "seq": 32, "seed": 1234}
+
+_FLOAT: OrderedDict[tuple, FloatWeights] = OrderedDict()
+_INT: OrderedDict[tuple, tuple[IntegerEncoder, object]] = OrderedDict()  # (model, the qmodel keyed by id)
+
+
+def clear_cache() -> None:
+    """Drop every cached float model and integer model."""
+    _FLOAT.clear()
+    _INT.clear()
+
+
+def _put(cache: OrderedDict, key: tuple, value: object, limit: int) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > limit:
+        cache.popitem(last=False)
+
+
+def resolve_workload(workload: str | os.PathLike[str] | WorkloadSpec) -> WorkloadSpec:
+    """A WorkloadSpec from a spec, a built-in name, a YAML path or a Hugging Face config.json."""
+    return workload if isinstance(workload, WorkloadSpec) else load_workload(workload)
+
+
+def _weights_key(weights: str | os.PathLike[str] | None, seed: int) -> str:
+    if weights is None:
+        return f"synthetic:seed={int(seed)}"
+    p = Path(weights)
+    if not p.is_file():
+        raise SimInputError(f"{p}: no such checkpoint file")
+    st = p.stat()
+    return f"{p.resolve()}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _wl_key(wl: WorkloadSpec) -> tuple:
+    d = EncoderDims.from_workload(wl)
+    return tuple(sorted(vars(d).items()))
+
+
+def float_weights(wl: WorkloadSpec, weights: str | os.PathLike[str] | None = None, seed: int = 0) -> FloatWeights:
+    """The float32 weights of ``wl``: from ``weights`` (a safetensors checkpoint) or seeded synthetic (cached)."""
+    key = (_weights_key(weights, seed), _wl_key(wl))
+    if key not in _FLOAT:
+        w = synthetic_float_weights(wl, seed) if weights is None else load_float_weights(weights, wl)
+        _put(_FLOAT, key, w, 2)
+    _FLOAT.move_to_end(key)
+    return _FLOAT[key]
+
+
+def gobo_model(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, bits: int, seed: int = 0,
+               embedding_bits: int = 4):
+    """The GOBO-quantized model (:class:`sim.quant.QuantizedModel`) of a checkpoint or of the synthetic weights
+    (disk-cached by :mod:`sim.quant`)."""
+    from sim.api import synthetic_shapes
+    from sim.quant import GoboParams, QuantError, quantize_checkpoint, quantize_synthetic
+    from sim.workload.graph import lower
+
+    try:
+        params = GoboParams(bits=bits, embedding_bits=embedding_bits)
+        if weights is not None:
+            return quantize_checkpoint(str(weights), params, workers=2)
+        return quantize_synthetic(synthetic_shapes(lower(wl)), params, seed=seed, workers=2)
+    except QuantError as exc:
+        raise SimInputError(str(exc)) from None
+
+
+def calibration_batch(wl: WorkloadSpec, weights: str | os.PathLike[str] | None) -> tuple[np.ndarray, np.ndarray, str]:
+    """``(ids, mask, description)`` of the calibration batch (see :mod:`.calibration`)."""
+    if weights is not None:
+        vocab_dir = Path(weights).parent
+        if (vocab_dir / "vocab.txt").is_file():
+            tok = WordPieceTokenizer.from_dir(vocab_dir)
+            if len(tok.vocab) <= wl.vocab:
+                b = tok.batch(list(CALIBRATION_SENTENCES), max_length=min(wl.max_positions, 128))
+                return b.input_ids, b.attention_mask, (f"{len(CALIBRATION_SENTENCES)} calibration sentences "
+                                                       f"tokenized with {vocab_dir / 'vocab.txt'}")
+    r = RANDOM_CALIBRATION
+    seq = min(r["seq"], wl.max_positions - (2 if wl.family == "roberta" else 0))
+    ids = random_token_batch(wl.vocab, r["batch"], seq, r["seed"])
+    return ids, np.ones_like(ids), f"seeded random token ids (batch {r['batch']}, seq {seq}, seed {r['seed']})"
+
+
+def integer_encoder(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, mode: str, nonlinear: str = "ibert",
+                    *, seed: int = 0, qmodel: object | None = None, engine: str | None = None,
+                    rows: int = 64) -> IntegerEncoder:
+    """The calibrated integer model for a mode ("int8", "gobo3", "gobo4"), built once and cached.
+
+    ``qmodel``: a GOBO-quantized model to use instead of quantizing here (a design's own model); with it any
+    "gobo{bits}" mode (bits 2..8, the model's own) is accepted. ``engine``/``rows``: the datapath
+    (:class:`~.gemmrun.GemmRunner`; default: the format's own).
+    """
+    gobo_any = qmodel is not None and mode.startswith("gobo") and mode[4:].isdigit()
+    if (mode not in MODES or mode == "float") and not gobo_any:
+        raise SimInputError(f"integer mode must be one of int8, gobo3, gobo4, got {mode!r}")
+    if nonlinear not in NONLINEAR_SETS:
+        raise SimInputError(f"nonlinear must be one of {', '.join(NONLINEAR_SETS)}, got {nonlinear!r}")
+    if wl.family == "vit":
+        raise SimInputError(f"workload {wl.name}: the integer forward supports BERT-family encoders, not ViT")
+    key = (_weights_key(weights, seed), _wl_key(wl), mode, nonlinear, engine, rows,
+           id(qmodel) if qmodel is not None else None)
+    if key in _INT:
+        _INT.move_to_end(key)
+        return _INT[key][0]
+    w = float_weights(wl, weights, seed)
+    dims = EncoderDims.from_workload(wl)
+    ids, mask, desc = calibration_batch(wl, weights)
+    if mode == "int8":
+        enc = build_integer_encoder(dims, w, "int8", ids, mask, nonlinear=nonlinear, engine=engine, rows=rows,
+                                    calib_source=desc)
+    else:
+        qm = qmodel if qmodel is not None else gobo_model(wl, weights, int(mode[4:]), seed)
+        enc = build_integer_encoder(dims, w, "gobo", ids, mask, qmodel=qm, nonlinear=nonlinear, engine=engine,
+                                    rows=rows, calib_source=desc)
+    _put(_INT, key, (enc, qmodel), CACHE_ENTRIES)  # holding qmodel keeps its id from being reused
+    return enc
+
+
+def validate_tokens(token_ids: object, wl: WorkloadSpec, attention_mask: object = None,
+                    token_type_ids: object = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Check and normalise inputs to int64 ``[batch, seq]`` arrays; a 1-D sequence becomes a batch of one.
+
+    Raises :class:`~sim.errors.SimInputError` (one line) for a non-integer or empty input, more than two
+    dimensions, ids outside ``[0, vocab)``, a sequence longer than the position table, a mask of another
+    shape or with values other than 0/1, a sequence with no unmasked token, or bad token types.
+    """
+    def as_int(name: str, x: object) -> np.ndarray:
+        try:
+            a = np.asarray(x)
+        except (TypeError, ValueError):
+            raise SimInputError(f"{name} must be an integer array") from None
+        if a.dtype == object or (a.size and a.dtype.kind not in "iub"):
+            raise SimInputError(f"{name} must be integers, got dtype {a.dtype}")
+        if a.ndim == 1:
+            a = a[None, :]
+        if a.ndim != 2:
+            raise SimInputError(f"{name} must be [batch, seq] (or one sequence), got shape {list(np.shape(x))}")
+        return a.astype(np.int64)
+
+    ids = as_int("token_ids", token_ids)
+    if ids.size == 0:
+        raise SimInputError("token_ids is empty")
+    if wl.family == "vit":
+        raise SimInputError(f"workload {wl.name} is a ViT: it takes images, not token ids")
+    lo, hi = int(ids.min()), int(ids.max())
+    if lo < 0 or hi >= wl.vocab:
+        bad = lo if lo < 0 else hi
+        raise SimInputError(f"token id {bad} is outside the vocabulary [0, {wl.vocab}) of {wl.name}")
+    limit = wl.max_positions - (2 if wl.family == "roberta" else 0)  # RoBERTa positions start at pad + 1
+    if ids.shape[1] > limit:
+        raise SimInputError(f"sequence length {ids.shape[1]} exceeds {limit} positions of {wl.name}")
+    if attention_mask is None:
+        mask = np.ones_like(ids)
+    else:
+        mask = as_int("attention_mask", attention_mask)
+        if mask.shape != ids.shape:
+            raise SimInputError(f"attention_mask shape {list(mask.shape)} differs from token_ids {list(ids.shape)}")
+        if not np.isin(mask, (0, 1)).all():
+            raise SimInputError("attention_mask values must be 0 or 1")
+        if (mask.sum(axis=1) == 0).any():
+            raise SimInputError("every sequence needs at least one unmasked token")
+    if token_type_ids is None:
+        tt = np.zeros_like(ids)
+    else:
+        tt = as_int("token_type_ids", token_type_ids)
+        if tt.shape != ids.shape:
+            raise SimInputError(f"token_type_ids shape {list(tt.shape)} differs from token_ids {list(ids.shape)}")
+        if tt.min() < 0 or tt.max() >= max(1, wl.type_vocab):
+            raise SimInputError(f"token_type_ids must lie in [0, {max(1, wl.type_vocab)})")
+    return ids, mask, tt
+
+
+def encode(token_ids: object, workload: str | os.PathLike[str] | WorkloadSpec = "minilm-l6",
+           weights: str | os.PathLike[str] | None = None, mode: str = "float", attention_mask: object = None,
+           nonlinear: str = "ibert", *, token_type_ids: object = None, seed: int = 0) -> np.ndarray:
+    """The last hidden state ``[batch, seq, hidden]`` (float64) of a BERT-family encoder.
+
+    ``token_ids``: int ``[batch, seq]`` (or one sequence ``[seq]``); ``workload``: a built-in name, YAML or
+    Hugging Face config.json (shapes); ``weights``: a safetensors checkpoint, or None for the seeded
+    synthetic weights (``seed``); ``mode``: "float" (float64 reference), "int8", "gobo3", "gobo4" (the
+    bit-accurate integer pipeline, output dequantized: ``int8 * scale``); ``attention_mask``: 1 token /
+    0 padding (default all ones); ``nonlinear``: "ibert" or "ivit" kernels (integer modes).
+    Raises :class:`~sim.errors.SimInputError` (a ``ValueError``) on bad input.
+    """
+    if mode not in MODES:
+        raise SimInputError(f"mode must be one of {', '.join(MODES)}, got {mode!r}")
+    if nonlinear not in NONLINEAR_SETS:
+        raise SimInputError(f"nonlinear must be one of {', '.join(NONLINEAR_SETS)}, got {nonlinear!r}")
+    wl = resolve_workload(workload)
+    ids, mask, tt = validate_tokens(token_ids, wl, attention_mask, token_type_ids)
+    if mode == "float":
+        w = float_weights(wl, weights, seed)
+        return bert_forward(w, EncoderDims.from_workload(wl), ids, mask, tt).last_hidden_state
+    enc = integer_encoder(wl, weights, mode, nonlinear, seed=seed)
+    return enc.forward(ids, mask, tt).hidden

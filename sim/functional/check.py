@@ -1,0 +1,141 @@
+"""The functional pass of ``sim run --functional``: run the design's integer pipeline and check its datapath.
+
+:func:`functional_check` runs the workload's encoder on a fixed seeded input (``batch x seq_len`` token ids
+drawn uniformly from the vocabulary by numpy's PCG64 seeded with :data:`INPUT_SEED`, no padding) through
+the design's own arithmetic:
+
+================================  ==================================================================
+design                            functional model
+================================  ==================================================================
+``weights.format: gobo``,         GOBO integer weights of the design's quantized model through the
+``compute.kind: gobo``            GOBO PE dataflow (bins per centroid, one multiply per bin, outlier
+                                  products); attention BMMs as int8 MACs
+``weights.format: int8``,         int8 per-channel weights (smoothed, see :mod:`.smoothing`), every
+``compute.kind: systolic``        GEMM and BMM accumulated fold by fold (``compute.rows`` PE rows per
+                                  fold) in int32 with every running sum checked
+``weights.format: gobo``,         GOBO compression off chip, decompressed on chip to the integer
+``compute.kind: systolic``        matrix (int8 centroids, int16 outliers), then the systolic fold model
+``weights.format: fp16``          the float model with every GEMM operand rounded to fp16 and fp32
+(tensor core)                     accumulation: not integer, so ``checked`` is None and ``exact`` False
+``weights.format: gobo``,         the GOBO-dequantized weights through the same fp16 model
+``compute.kind: tensorcore``
+================================  ==================================================================
+
+and the design's nonlinear kernel set (``vector.kernels``). In the integer cases every datapath GEMM is
+compared with :func:`sim.kernels.gemm.int_gemm` on the same integers: ``checked`` is True only if all are
+equal bit for bit. Accuracy is the last hidden state against the float model (float32 arithmetic: it
+agrees with float64 to ~1e-6, far below the integer model's error) with the original fp32 weights on the
+same input. ViT workloads are not run (the integer pipeline covers the BERT family): the
+result says so with ``checked: None``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from typing import Any
+
+import numpy as np
+
+from .api import calibration_batch, float_weights, integer_encoder
+from .dims import EncoderDims
+from .metrics import cosine, max_abs_error
+from .reference import bert_forward
+from .weights import FloatWeights
+
+__all__ = ["functional_check", "INPUT_SEED"]
+
+#: Seed of the functional pass's input token ids.
+INPUT_SEED = 0
+
+
+def _input(wl) -> tuple[np.ndarray, str]:
+    rng = np.random.default_rng(INPUT_SEED)
+    ids = rng.integers(0, wl.vocab, size=(wl.batch, wl.seq_len), dtype=np.int64)
+    return ids, (f"seeded random token ids: numpy default_rng({INPUT_SEED}).integers(0, {wl.vocab}, "
+                 f"[{wl.batch}, {wl.seq_len}]), no padding")
+
+
+def _gobo_dequantized(w: FloatWeights, qmodel) -> FloatWeights:
+    from .names import canonical_name
+
+    t = dict(w.tensors)
+    for name, packed in qmodel.packed.items():
+        canon = canonical_name(name)
+        if canon in t:
+            t[canon] = packed.integer().dequantize().astype(np.float32).reshape(t[canon].shape)
+    return FloatWeights(t, w.source + " (GOBO dequantized)")
+
+
+def functional_check(hw_cfg, wl, qmodel=None, weights=None) -> dict[str, Any]:
+    """Run the design's functional model on the workload; returns the report's ``functional`` dict.
+
+    ``hw_cfg``: :class:`sim.config.hardware.HardwareConfig`; ``wl``: :class:`sim.workload.spec.WorkloadSpec`;
+    ``qmodel``: the design's GOBO-quantized model (None: quantized here for GOBO formats, with the design's
+    parameters); ``weights``: the checkpoint path, or None for the synthetic weights of seed
+    ``hw_cfg.weights.seed``. Keys: ``checked`` (bool, None where no integer datapath is modelled),
+    ``cosine_vs_float``, ``max_abs_err_vs_float``, ``output_sha256`` (of the final int8 output bytes; of the
+    fp16 output bytes for the float models), ``exact``, ``mode``, ``kernels``, ``engine``, ``gemms``,
+    ``bmms``, ``gemms_checked``, ``mismatches``, ``input``, ``calibration``, ``weights``, ``seconds``, ``notes``.
+    """
+    t0 = time.perf_counter()
+    fmt = hw_cfg.weights.format
+    kind = hw_cfg.compute.kind
+    kernels = hw_cfg.vector.kernels
+    seed = int(hw_cfg.weights.seed)
+    base: dict[str, Any] = {"checked": None, "cosine_vs_float": None, "max_abs_err_vs_float": None,
+                            "output_sha256": None, "exact": False, "kernels": kernels,
+                            "weights": str(weights) if weights is not None else f"synthetic (seed {seed})"}
+    if wl.family == "vit":
+        base.update(mode=None, skipped="the integer pipeline covers the BERT family (post-LN); ViT "
+                                       "(pre-LN, image patches) is not run", seconds=time.perf_counter() - t0)
+        return base
+    dims = EncoderDims.from_workload(wl)
+    ids, desc = _input(wl)
+    mask = np.ones_like(ids)
+    w = float_weights(wl, weights, seed)
+    ref = bert_forward(w, dims, ids, mask, dtype=np.float32).last_hidden_state.astype(np.float64)
+    base["input"] = desc
+    notes: list[str] = []
+    if fmt == "gobo" and qmodel is None:
+        from sim.api import quantize_for
+        from sim.workload.graph import lower
+
+        qmodel = quantize_for(lower(wl), hw_cfg, weights)
+    if kind == "tensorcore":
+        wf = _gobo_dequantized(w, qmodel) if fmt == "gobo" else w
+        out = bert_forward(wf, dims, ids, mask, fp16=True).last_hidden_state
+        base.update(mode="fp16" if fmt == "fp16" else f"gobo{hw_cfg.weights.bits}-dequantized-fp16",
+                    engine="tensorcore-fp16",
+                    output_sha256=hashlib.sha256(out.astype(np.float16).tobytes()).hexdigest(),
+                    cosine_vs_float=cosine(out, ref), max_abs_err_vs_float=max_abs_error(out, ref),
+                    gemms=None, bmms=None, gemms_checked=0, mismatches=[],
+                    calibration=None, seconds=time.perf_counter() - t0,
+                    notes=["fp16 operands, fp32 accumulation, float32 nonlinearities: not an integer datapath, "
+                           "nothing to check bit for bit; the sha256 is of the fp16-rounded output and depends "
+                           "on the BLAS summation order"])
+        return base
+    if fmt == "gobo":
+        mode = f"gobo{qmodel.params.bits}"
+        engine = "gobo" if kind == "gobo" else "systolic"
+    else:
+        mode, engine = "int8", "systolic"
+    rows = int(getattr(hw_cfg.compute, "rows", 64))
+    if kind == "systolic" and getattr(hw_cfg.compute, "dataflow", "ws") != "ws":
+        notes.append(f"dataflow {hw_cfg.compute.dataflow}: accumulation modelled fold by fold as the ws array "
+                     "(the same int32 values; os accumulates per MAC, checked here per fold of rows)")
+    if engine == "systolic" and fmt == "gobo":
+        notes.append("GOBO weights decompressed to int8 centroids + int16 outliers: 16-bit weight operands")
+    enc = integer_encoder(wl, weights, mode, kernels, seed=seed, qmodel=qmodel if fmt == "gobo" else None,
+                          engine=engine, rows=rows)
+    res = enc.forward(ids, mask, check=True)
+    st = res.stats
+    if enc.qw.fallback:
+        notes.append(f"not GOBO-quantized in the model, run as int8: {', '.join(enc.qw.fallback)}")
+    _, _, cal_desc = calibration_batch(wl, weights)
+    base.update(checked=bool(st.all_equal), exact=True, mode=mode, engine=engine,
+                cosine_vs_float=cosine(res.hidden, ref), max_abs_err_vs_float=max_abs_error(res.hidden, ref),
+                output_sha256=res.sha256(), gemms=st.gemms, bmms=st.bmms, gemms_checked=st.checked,
+                mismatches=list(st.mismatches), calibration=cal_desc,
+                smoothing=bool(enc.smooth), seconds=time.perf_counter() - t0, notes=notes)
+    return base

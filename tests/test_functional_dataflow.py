@@ -1,0 +1,84 @@
+"""The datapath GEMMs: GOBO PE dataflow and the weight-stationary systolic fold model equal int_gemm bit for bit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sim.functional.dataflow import gobo_pe_gemm, systolic_gemm
+from sim.kernels.gemm import gobo_gemm, int_gemm
+from sim.kernels.widths import IntegerOverflowError
+from sim.quant.integer import IntegerGobo
+
+
+def _gobo(rng, k, n, bits, outliers):
+    nb = 1 << bits
+    idx = rng.integers(0, nb, (n, k)).astype(np.uint8)
+    cent = np.sort(rng.integers(-127, 128, nb)).astype(np.int8)
+    lin = rng.choice(k * n, min(outliers, k * n), replace=False)
+    rows, cols = np.divmod(lin, k)
+    vals = rng.integers(-32768, 32768, lin.size).astype(np.int16)
+    return IntegerGobo(scale=1.0, indices=idx, centroid_ints=cent, outlier_rows=rows.astype(np.int64),
+                       outlier_cols=cols.astype(np.int64), outlier_ints=vals, saturated=0, orientation="nk")
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 9), k=st.integers(1, 70), n=st.integers(1, 40), bits=st.sampled_from([2, 3, 4]),
+       outliers=st.integers(0, 12), seed=st.integers(0, 2**31 - 1), block=st.sampled_from([64, 1 << 23]))
+def test_gobo_pe_equals_kernel_and_int_gemm(m, k, n, bits, outliers, seed, block):
+    rng = np.random.default_rng(seed)
+    g = _gobo(rng, k, n, bits, outliers)
+    x = rng.integers(-128, 128, (m, k)).astype(np.int8)
+    ours = gobo_pe_gemm(x, g, block_elems=block)
+    kn = g.transposed()
+    kernel = gobo_gemm(x, kn.indices, kn.centroid_ints, kn.outlier_rows, kn.outlier_cols, kn.outlier_ints, bits)
+    ref = int_gemm(x, g.matrix_kn(), in_bits=16)
+    assert np.array_equal(ours, ref)
+    assert np.array_equal(ours, kernel)
+    assert np.array_equal(gobo_pe_gemm(x, kn), ref)  # either orientation
+
+
+def test_gobo_pe_batched_and_extreme_values():
+    rng = np.random.default_rng(1)
+    g = _gobo(rng, 300, 50, 3, 40)
+    x = np.full((2, 3, 300), -128, dtype=np.int8)
+    x[1] = rng.integers(-128, 128, (3, 300))
+    assert np.array_equal(gobo_pe_gemm(x, g), int_gemm(x, g.matrix_kn(), in_bits=16))
+
+
+def test_gobo_pe_rejects_wide_activations():
+    g = _gobo(np.random.default_rng(2), 8, 4, 3, 0)
+    with pytest.raises(IntegerOverflowError):
+        gobo_pe_gemm(np.full((1, 8), 200), g)
+
+
+@settings(max_examples=40, deadline=None)
+@given(m=st.integers(1, 9), k=st.integers(1, 200), n=st.integers(1, 30), rows=st.sampled_from([1, 7, 16, 64]),
+       seed=st.integers(0, 2**31 - 1), wide=st.booleans())
+def test_systolic_fold_model_equals_int_gemm(m, k, n, rows, seed, wide):
+    rng = np.random.default_rng(seed)
+    in_bits = 16 if wide else 8
+    a = rng.integers(-128, 128, (m, k)).astype(np.int8)
+    w_nk = rng.integers(-(1 << (in_bits - 1)), 1 << (in_bits - 1), (n, k))
+    out = systolic_gemm(a, w_nk.T, rows, in_bits=in_bits)
+    assert np.array_equal(out, int_gemm(a, w_nk.T, in_bits=in_bits))
+
+
+def test_systolic_batched_bmm_and_uint8_probabilities():
+    rng = np.random.default_rng(3)
+    p = rng.integers(0, 256, (2, 3, 5, 70))
+    v = rng.integers(-128, 128, (2, 3, 70, 4))
+    assert np.array_equal(systolic_gemm(p, v, 64, in_bits=9), int_gemm(p, v, in_bits=9))
+
+
+def test_systolic_detects_overflow_of_a_running_sum():
+    # the first fold's sum exceeds int32 although the final value fits: the accumulator register overflows
+    a = np.array([[30000, 30000, -30000, -30000]])
+    b = np.array([[30000], [30000], [30000], [30000]])
+    assert int(int_gemm(a, b, in_bits=16)[0, 0]) == 0
+    with pytest.raises(IntegerOverflowError, match="output accumulator"):
+        systolic_gemm(a, b, 1, in_bits=16, acc_bits=31)  # per fold 9e8 fits; after 2 folds 1.8e9 does not
+    with pytest.raises(IntegerOverflowError, match="operand"):
+        systolic_gemm(np.array([[128]]), np.array([[1]]), 64)
