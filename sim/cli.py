@@ -45,13 +45,14 @@ def _cmd_run(args: argparse.Namespace) -> int:
     check_writable(args.csv, "--csv")
     result = api.run(args.hw, args.workload, seq_len=args.seq_len, batch=args.batch, sets=args.set,
                      weights=args.weights, functional=args.functional)
-    print(result.summary())
-    if args.json:
+    if args.json:  # files first: a closed stdout (e.g. `| head`) must not lose them
         result.to_json(args.json)
-        print(f"wrote {args.json}")
     if args.csv:
         result.to_csv(args.csv)
-        print(f"wrote {args.csv}")
+    print(result.summary())
+    for path in (args.json, args.csv):
+        if path:
+            print(f"wrote {path}")
     return 0
 
 
@@ -235,7 +236,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a hardware key, e.g. --set compute.tiles=32 (repeatable)")
     r.add_argument("--weights", help="a safetensors checkpoint (BERT-family Hugging Face names) for the weights")
-    r.add_argument("--functional", action=argparse.BooleanOptionalAction, default=False,
+    r.add_argument("--functional", action=argparse.BooleanOptionalAction, default=True,
                    help="run the bit-accurate integer model through the design's dataflow and check it")
     r.add_argument("--json", help="write the report as JSON")
     r.add_argument("--csv", help="write the per-operator table as CSV")

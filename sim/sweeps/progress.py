@@ -7,6 +7,7 @@ The only place the sweep code writes to the user. On a terminal the bar is redra
 
 from __future__ import annotations
 
+import shutil
 import sys
 import time
 from typing import TextIO
@@ -103,7 +104,8 @@ class Progress:
             width = 24
             filled = int(width * self.done / self.total) if self.total else width
             bar = "#" * filled + "-" * (width - filled)
-            self.stream.write(f"\r\033[K|{bar}| {self._line()}")
+            cols = shutil.get_terminal_size((120, 24)).columns
+            self.stream.write(f"\r\033[K{f'|{bar}| {self._line()}'[:max(20, cols - 1)]}")
             self.stream.flush()
             self._bar_shown = True
         else:

@@ -82,6 +82,10 @@ def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir:
         resume: continue a sweep in ``out_dir``: points already in ``results.csv`` are skipped.
         progress: report progress on stderr (a bar on a terminal); or a :class:`Progress` to use.
 
+    Workers are separate processes, started with the platform's default multiprocessing method for ``local``
+    (fork on Linux up to Python 3.13) and spawned for ``dask``; spawning re-imports the calling script, so
+    guard a script's top level with ``if __name__ == "__main__":``.
+
     Raises:
         SimInputError: bad spec, bad point, unwritable ``out_dir``, existing results without ``resume`` -- all
             before any point runs.

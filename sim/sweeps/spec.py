@@ -17,7 +17,7 @@ axes:                       # dotted hardware keys, or the special keys workload
   buffers.weights.capacity_bytes: {logrange: [524288, 4194304, 4]}  # geometric, both ends included
   dram.kind,dram.channels: [[ddr4-3200, 2], [hbm2, 8]]  # linked keys: move together, one axis
 mode: grid                  # grid (cartesian product) | zip (i-th value of every axis) | random
-samples: 20                 # random only: points drawn from the grid without replacement
+samples: 20                 # random only: distinct grid points drawn (per base workload), after parameter constraints
 seed: 0                     # random only
 constraints:                # optional; see sim/sweeps/expr.py for the expression language
   - compute.tiles * compute.pes_per_tile <= 2048   # parameters only: checked before running; failing points never run
