@@ -7,8 +7,8 @@ Canonical keys (users' scripts and sweeps rely on them): ``clock_hz``, ``tech.no
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator
 
 from sim.config.schema import TaggedUnion, spec_field
 
@@ -43,7 +43,8 @@ class GoboCompute:
         False, doc="a second bin set lets the post-reduction overlap the next block's adds"
     )
     decode_latency_cycles: int = spec_field(1, doc="index decode pipeline latency in cycles", ge=0)
-    add_latency_cycles: int = spec_field(1, doc="bin adder pipeline stages in cycles (the accumulate is the last)", ge=1)
+    add_latency_cycles: int = spec_field(
+        1, doc="bin adder pipeline stages in cycles (the accumulate is the last)", ge=1)
 
     def peak_macs_per_cycle(self) -> int:
         """Weight x activation products per cycle at full occupancy (one per PE per activation row)."""
@@ -57,7 +58,8 @@ class SystolicCompute:
     kind: str = spec_field(doc="compute kind", choices=("systolic",))
     rows: int = spec_field(doc="PE rows of the array", ge=1)
     cols: int = spec_field(doc="PE columns of the array", ge=1)
-    dataflow: str = spec_field("ws", doc="ws (weight-), os (output-) or is (input-stationary)", choices=("ws", "os", "is"))
+    dataflow: str = spec_field(
+        "ws", doc="ws (weight-), os (output-) or is (input-stationary)", choices=("ws", "os", "is"))
     weight_preload_overlap: bool = spec_field(
         True, doc="the next fold's stationary operand loads while the current fold computes (weight FIFO)"
     )
@@ -157,24 +159,30 @@ class HardwareConfig:
         """Semantic checks across fields (beyond each field's own rules)."""
         for name in ("weights", "activations", "outputs"):
             if name not in self.buffers:
-                yield "buffers", f"must define buffer '{name}' (defined: {', '.join(sorted(self.buffers)) or 'none'})"
+                defined = ", ".join(sorted(self.buffers)) or "none"
+                yield "buffers", f"must define buffer '{name}' (defined: {defined})"
         kind = self.compute.kind
         if kind == "gobo" and self.weights.format != "gobo":
-            yield "weights.format", f"compute.kind gobo computes on GOBO indices, so weights.format must be gobo, got '{self.weights.format}'"
+            yield "weights.format", ("compute.kind gobo computes on GOBO indices, so weights.format must be gobo, "
+                                     f"got '{self.weights.format}'")
         if kind == "systolic" and self.weights.format == "fp16":
-            yield "weights.format", "the systolic array is int8: weights.format must be int8 or gobo (decompressed on chip), got 'fp16'"
+            yield "weights.format", ("the systolic array is int8: weights.format must be int8 or gobo "
+                                     "(decompressed on chip), got 'fp16'")
         if kind == "tensorcore" and self.weights.format == "int8":
-            yield "weights.format", "the tensor-core engine is fp16: weights.format must be fp16 or gobo (decompressed on chip), got 'int8'"
+            yield "weights.format", ("the tensor-core engine is fp16: weights.format must be fp16 or gobo "
+                                     "(decompressed on chip), got 'int8'")
         out = self.buffers.get("outputs")
         if out is not None and kind == "systolic":
             need = self.compute.cols * 4  # one int32 partial sum per column: the smallest accumulator tile
             if out.capacity_bytes < need:
-                yield "buffers.outputs.capacity_bytes", f"must hold at least one int32 row of the array ({need} bytes), got {out.capacity_bytes}"
+                yield "buffers.outputs.capacity_bytes", (f"must hold at least one int32 row of the array "
+                                                         f"({need} bytes), got {out.capacity_bytes}")
         wb = self.buffers.get("weights")
         if wb is not None:
             need = self.min_weight_tile_bytes()
             if wb.capacity_bytes < need:
-                yield "buffers.weights.capacity_bytes", f"must hold at least one weight tile of the compute engine ({need} bytes), got {wb.capacity_bytes}"
+                yield "buffers.weights.capacity_bytes", (f"must hold at least one weight tile of the compute "
+                                                         f"engine ({need} bytes), got {wb.capacity_bytes}")
 
     def min_weight_tile_bytes(self) -> int:
         """Bytes of the smallest weight tile the compute engine works on (one array/tile fill)."""

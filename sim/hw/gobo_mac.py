@@ -36,7 +36,7 @@ from sim.hw.timing import StepperResult, TileTiming
 
 def gobo_mac_block_timing(params: GoboTileParams, R: int, K: int, P: int) -> TileTiming:
     """Cycles and actions of one MAC-mode block (R rows x K x P columns) on one tile."""
-    if min(R, K, P) < 1 or R > params.rows_per_pe or P > params.pes:
+    if min(R, K, P) < 1 or params.rows_per_pe < R or params.pes < P:
         raise ValueError(f"bad MAC block R={R} K={K} P={P} for {params.rows_per_pe} rows x {params.pes} PEs")
     macs = R * K * P
     cycles = math.ceil(R * K / params.multipliers_per_pe) + params.add_latency_cycles

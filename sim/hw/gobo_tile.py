@@ -172,9 +172,9 @@ def _check_shape(params: GoboTileParams, R: int, K: int, P: int) -> tuple[int, i
     R = _pos_int("R", R)
     K = _pos_int("K", K)
     P = _pos_int("P", P)
-    if R > params.rows_per_pe:
+    if params.rows_per_pe < R:
         raise ValueError(f"R={R} exceeds rows_per_pe={params.rows_per_pe}")
-    if P > params.pes:
+    if params.pes < P:
         raise ValueError(f"P={P} exceeds pes={params.pes}")
     return R, K, P
 
@@ -282,9 +282,8 @@ def gobo_blocks_timing(
     counts = np.asarray(outlier_counts)
     if counts.ndim != 1:
         raise ValueError(f"outlier_counts must be 1-D, got shape {counts.shape}")
-    if counts.size and not np.issubdtype(counts.dtype, np.integer):
-        if not np.all(counts == np.round(counts)):
-            raise ValueError("outlier_counts must be integers")
+    if counts.size and not np.issubdtype(counts.dtype, np.integer) and not np.all(counts == np.round(counts)):
+        raise ValueError("outlier_counts must be integers")
     counts = counts.astype(np.int64)
     if counts.size and (counts.min() < 0 or counts.max() > K * P):
         raise ValueError(f"outlier counts must lie in 0..K*P={K * P}")
@@ -295,7 +294,7 @@ def gobo_blocks_timing(
         return TileTiming(dict_cycles, dict_actions)
 
     G = gobo_gaussian_cycles(params, K)
-    O = -(-counts * R // params.outlier_macs_per_cycle)
+    O = -(-counts * R // params.outlier_macs_per_cycle)  # noqa: E741 (the docstring's notation)
     F = np.maximum(G, O)
     B = gobo_post_cycles(params, R)
     if params.double_buffered_bins:

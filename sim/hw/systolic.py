@@ -336,9 +336,7 @@ class SystolicFoldPlan:
                 idx = cf * self.row_folds + rf
                 r_lo, r_hi = rf * r_arr, min((rf + 1) * r_arr, dr)
                 cycles = self.compute_cycles_per_fold
-                if not p.weight_preload_overlap:
-                    cycles += r_arr
-                elif (df != "os" and idx == 0) or (df == "os" and idx == last):
+                if not p.weight_preload_overlap or (df != "os" and idx == 0) or (df == "os" and idx == last):
                     cycles += r_arr
                 ranges = {"M": (0, self.m), "K": (0, self.k), "N": (0, self.n)}
                 ranges[self.row_dim] = (r_lo, r_hi)

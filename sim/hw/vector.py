@@ -1,7 +1,8 @@
 """Vector unit: softmax, GELU, LayerNorm, residual adds and requantization on integer lanes.
 
 Model: ``lanes`` integer lanes; each lane retires one simple integer operation (add/sub, multiply,
-shift, compare/select, logic, count-leading-zeros) per cycle, and an integer division occupies a lane for ``divider_cycles``
+shift, compare/select, logic, count-leading-zeros) per cycle, and an integer division occupies a lane for
+``divider_cycles``
 cycles (an iterative divider). A kernel is described by its operation counts per element and per row
 (:class:`KernelCost`), taken from the integer kernels the hardware executes (``sim.kernels``), so a
 kernel with fewer operations (I-ViT's shifts against I-BERT's polynomials) takes fewer cycles:
@@ -48,7 +49,7 @@ class KernelCost:
                 if key not in ALL_OPS or value < 0:
                     raise ValueError(f"{self.name}: bad operation count {key}={value}")
 
-    def __add__(self, other: "KernelCost") -> "KernelCost":
+    def __add__(self, other: KernelCost) -> KernelCost:
         """Two kernels run back to back on the same elements (e.g. GELU then requantization)."""
         def add(a, b):
             return {k: a.get(k, 0) + b.get(k, 0) for k in ALL_OPS if a.get(k, 0) + b.get(k, 0)}

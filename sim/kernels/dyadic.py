@@ -125,7 +125,7 @@ def _narrow(a: np.ndarray) -> np.ndarray:
     if a.size == 0:
         return a.astype(np.int64)
     mn, mx = min(a.reshape(-1)), max(a.reshape(-1))
-    if -_INT64_LIMIT <= mn and mx < _INT64_LIMIT:
+    if mn >= -_INT64_LIMIT and mx < _INT64_LIMIT:
         return a.astype(np.int64)
     return a
 

@@ -422,10 +422,10 @@ def int_layernorm(
     ``L = bits(std)``, ``n = (y f) >> (L + 4)`` (y/std in 2^-20 units, 22 bits), then per channel
     ``q_out = sat(round_half_even((n M_c + B_c) / 2^E_c))`` where ``M_c / 2^E_c`` is the dyadic
     form of ``w_c sqrt(C) 2^-20 / out_scale`` and ``B_c = round(b_c / out_scale * 2^E_c)``.
-    Returns int64 in the signed ``output_bits`` range (saturated) and the per-tensor ``out_scale``. If ``out_scale`` is None the worst case ``(max|w| sqrt(C) + max|b|) /
-    (2^(ob-1) - 1)`` is used, which can never saturate but spends bits (pass a calibrated scale
-    for accuracy). Zero-variance rows normalise to 0 (output = bias). The scale ``s`` cancels in
-    the normalisation and is only validated. Measured max |error| vs float LayerNorm (C = 768,
+    Returns int64 in the signed ``output_bits`` range (saturated) and the per-tensor ``out_scale``.
+    If ``out_scale`` is None the worst case ``(max|w| sqrt(C) + max|b|) / (2^(ob-1) - 1)`` is used,
+    which can never saturate but spends bits (pass a calibrated scale for accuracy). Zero-variance
+    rows normalise to 0 (output = bias). The scale ``s`` cancels in the normalisation and is only validated. Measured max |error| vs float LayerNorm (C = 768,
     calibrated ``out_scale``): 0.50-0.56 output LSB with output_bits=8; with output_bits=16,
     2.5e-4 for 16/24-bit inputs and 2.9e-3 for int8 inputs (the mean keeps 4 fractional bits).
 

@@ -12,7 +12,7 @@ quantities are not per-element constants and are fixed here for timing-only runs
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -24,7 +24,7 @@ from sim.kernels.opcounts import op_counts, sqrt_iteration_counts
 REQUANT = {"mul": 1, "shift": 2, "logic": 2, "cmp": 4, "add": 1}
 
 
-@lru_cache(maxsize=None)
+@cache
 def worst_sqrt_iterations(variant: str) -> int:
     """Most Newton iterations the clean integer sqrt needs for any variance below 2^32."""
     probe = np.unique(np.concatenate([(np.int64(1) << np.arange(1, 33)) - 1, np.int64(1) << np.arange(0, 32),

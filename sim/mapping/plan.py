@@ -41,9 +41,9 @@ from sim.mapping.design import TC_PANEL_ROWS, Design
 from sim.mapping.weights import EMBEDDING_TYPES
 from sim.workload.graph import Operator, OperatorGraph
 
-FUSABLE = {"gelu", "add", "tanh"}
+FUSABLE = {"gelu", "add", "tanh"}  # element-wise consumers fused into a producing matmul's epilogue
 SUB_TILES = 4  # compute steps per weight chunk (epilogue/compute overlap granularity)
-MAX_STEPS = 100_000  # steps per run beyond which a mapping is refused, so a simulation stays within ~20 s  # element-wise consumers fused into a producing matmul's epilogue
+MAX_STEPS = 100_000  # steps per run beyond which a mapping is refused, so a simulation stays within ~20 s
 
 
 @dataclass(frozen=True)
@@ -265,9 +265,8 @@ class Planner:
         budget = wbuf.capacity_bytes // 2 if wbuf.double_buffered else wbuf.capacity_bytes
         g = d.n_granule
         wave = g * d.tiles if d.gobo is not None else g
-        candidates = sorted({min(N, x) for x in
-                             [N] + [wave * j for j in range(1, _ceil(N, wave) + 1)] + [g * j for j in range(1, _ceil(N, g) + 1)]},
-                            reverse=True)
+        widths = [N] + [wave * j for j in range(1, _ceil(N, wave) + 1)] + [g * j for j in range(1, _ceil(N, g) + 1)]
+        candidates = sorted({min(N, x) for x in widths}, reverse=True)
         for kc in [K] + [max(d.k_granule, (K // 2**i) // d.k_granule * d.k_granule) for i in range(1, 40)]:
             # the largest chunk width that fits (bytes grow with the width: bisect the candidates)
             lo, hi = 0, len(candidates)  # candidates[lo:] are the ones not yet ruled out
@@ -354,7 +353,9 @@ class Planner:
                         if ki > 0:  # partial sums of K chunks accumulate in the output buffer
                             timing = timing + TileTiming(0, {"add_int32": m_rows * n_cols})
                         out_tile = m_rows * n_cols
-                        epi = vector_timing(d.vector, ep_cost, m_rows, n_cols) if ep_cost is not None and last_k else None
+                        epi = None
+                        if ep_cost is not None and last_k:
+                            epi = vector_timing(d.vector, ep_cost, m_rows, n_cols)
                         stores = (self._activation_store(out_tile * out_elem),) if spill_out and last_k else ()
                         sram = self._gemm_sram(chunk_bytes if si == 0 else 0, int(on[ni, ki]) * n_cols // (n1 - n0),
                                                m_rows, k1 - k0, n_cols, ki, out_elem if last_k else 4)

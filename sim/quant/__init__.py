@@ -22,8 +22,14 @@ from .names import TensorInfo, classify_tensor
 from .outliers import GaussianFit, detect_outliers, fit_gaussian, z_threshold
 from .packed import BlockBytes, PackedBlock, PackedTensor, pack, unpack
 from .params import GoboParams, bits_for_kind, bits_for_tensor
-from .synthetic import (bert_tensor_shapes, distilbert_tensor_shapes, iter_synthetic_weights, shapes_from_hf_config,
-                        synthetic_tensor, synthetic_weights)
+from .synthetic import (
+                        bert_tensor_shapes,
+                        distilbert_tensor_shapes,
+                        iter_synthetic_weights,
+                        shapes_from_hf_config,
+                        synthetic_tensor,
+                        synthetic_weights,
+)
 
 __all__ = [
     "CODE_VERSION", "BlockBytes", "CentroidResult", "CheckpointError", "GaussianFit", "GoboParams",

@@ -34,8 +34,24 @@ import numpy as np
 
 from .calibration import CALIBRATION, CALIBRATION_VERSION
 from .errors import QuantError
-from .names import (ATTN_OUT, BIAS, BUFFER, EMBEDDING_KINDS, FC_KINDS, FFN1, FFN2, KEY, LAYERNORM, POOLER,
-                    POS_EMB, QUERY, TYPE_EMB, VALUE, WORD_EMB, classify_tensor)
+from .names import (
+    ATTN_OUT,
+    BIAS,
+    BUFFER,
+    EMBEDDING_KINDS,
+    FC_KINDS,
+    FFN1,
+    FFN2,
+    KEY,
+    LAYERNORM,
+    POOLER,
+    POS_EMB,
+    QUERY,
+    TYPE_EMB,
+    VALUE,
+    WORD_EMB,
+    classify_tensor,
+)
 from .outliers import z_threshold
 
 ShapeSpec = Mapping[str, tuple[tuple[int, ...], str]]

@@ -24,6 +24,7 @@ from sim.errors import SimInputError
 from sim.sweeps.columns import metrics_of
 from sim.sweeps.plan import Point, PointTask
 
+CONNECT_TIMEOUT_S = 10.0  # how long to try an existing Dask scheduler before giving up
 MAX_LOSSES = 3
 MAX_ERROR_CHARS = 400
 LOCAL_CLUSTER_CONFIG = {  # dask settings for the LocalCluster we start (an existing cluster keeps its own)
@@ -184,7 +185,7 @@ class DaskBackend:
 
         if self.scheduler:
             try:
-                self.client = distributed.Client(self.scheduler, timeout=10)
+                self.client = distributed.Client(self.scheduler, timeout=CONNECT_TIMEOUT_S)
             except (OSError, TimeoutError, ValueError) as exc:
                 raise SimInputError(f"--scheduler {self.scheduler}: cannot connect ({one_line(exc)})") from None
         else:

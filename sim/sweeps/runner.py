@@ -100,13 +100,18 @@ def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir:
     reporter = progress if isinstance(progress, Progress) else Progress(enabled=bool(progress))
     tail = (["feasible"] if plan.metric_constraints else []) + ["status", "error"]
     store = ResultStore(out_dir, spec.swept_keys, initial_metrics(spec.functional, spec.metrics), tail)
-    done = store.open(resume)
+    be.start()  # before touching out_dir: a cluster that cannot be reached leaves nothing behind
+    try:
+        done = store.open(resume)
+    except BaseException:
+        be.close()
+        raise
     status = "failed"
     previous = store.read_json(META) if resume else None
     meta: dict[str, Any] = {
         "sim_version": _version(), "git": git_revision(), "python": platform.python_version(),
         "started_at": _now(), "finished_at": None, "status": "running", "spec": spec.source, "name": spec.name,
-        "backend": be.name, "workers": be.slots, "scheduler": scheduler, "resumed": bool(resume),
+        "backend": be.name, "workers": be.slots, "scheduler": scheduler, "resumed": bool(resume),  # slots: after start
         "points": {"expanded": plan.expanded, "filtered_by_constraints": plan.filtered,
                    "duplicates": plan.duplicates, "planned": len(plan.points),
                    "already_done": sum(p.point_id in done for p in plan.points), "ran": 0, "errors": 0},
@@ -144,19 +149,17 @@ def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir:
             reporter.message(f"{spec.name}: {note}")
         todo = [p for p in plan.points if p.point_id not in done]
         if todo:
-            be.start()
-            meta["workers"] = be.slots
+            reporter.start(len(todo), spec.name)
             try:
-                reporter.start(len(todo), spec.name)
                 run_points(todo, be, record, reporter.tick)
             finally:
-                be.close()
                 reporter.close()
         status = "finished"
     except KeyboardInterrupt:
         status = "interrupted"
         raise
     finally:
+        be.close()
         meta.update(status=status, finished_at=_now())
         try:
             store.write_json(META, meta)

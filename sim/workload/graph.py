@@ -145,7 +145,8 @@ def lower(w: WorkloadSpec) -> OperatorGraph:
     """The operator graph of workload ``w`` (post-LN BERT/RoBERTa/DistilBERT, pre-LN ViT)."""
     ops: list[Operator] = []
     tensors: list[WeightTensor] = []
-    T, H, I, A, d, S, B = w.tokens, w.hidden, w.intermediate, w.heads, w.head_dim, w.seq_len, w.batch
+    # the papers' notation: T tokens, H hidden, I FFN width, A heads, d head width, S seq, B batch
+    T, H, I, A, d, S, B = w.tokens, w.hidden, w.intermediate, w.heads, w.head_dim, w.seq_len, w.batch  # noqa: E741
     vit = w.family == "vit"
 
     def gemm(name, layer, stage, m, k, n, weight, out_dtype, inputs, epilogue=None):

@@ -38,7 +38,8 @@ def from_hf_config(raw: dict[str, Any], source: str) -> dict[str, Any]:
     model_type = raw.get("model_type")
     if model_type not in _HF_KEYS:
         supported = ", ".join(_HF_KEYS)
-        raise ConfigError([Problem(source, "model_type", f"unsupported model type {model_type!r} (supported: {supported})")])
+        message = f"unsupported model type {model_type!r} (supported: {supported})"
+        raise ConfigError([Problem(source, "model_type", message)])
     act = raw.get("hidden_act", raw.get("activation", "gelu"))
     if not isinstance(act, str) or not act.startswith("gelu"):
         raise ConfigError([Problem(source, "hidden_act", f"only GELU encoders are modelled, got {act!r}")])

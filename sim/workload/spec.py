@@ -62,7 +62,7 @@ class WorkloadSpec:
             if self.seq_len > self.max_positions:
                 yield "seq_len", f"must be <= max_positions ({self.max_positions}), got {self.seq_len}"
 
-    def with_overrides(self, seq_len: int | None = None, batch: int | None = None) -> "WorkloadSpec":
+    def with_overrides(self, seq_len: int | None = None, batch: int | None = None) -> WorkloadSpec:
         """A copy with ``seq_len``/``batch`` replaced (None keeps the value)."""
         changes = {}
         if seq_len is not None:
