@@ -425,7 +425,8 @@ def int_layernorm(
     Returns int64 in the signed ``output_bits`` range (saturated) and the per-tensor ``out_scale``.
     If ``out_scale`` is None the worst case ``(max|w| sqrt(C) + max|b|) / (2^(ob-1) - 1)`` is used,
     which can never saturate but spends bits (pass a calibrated scale for accuracy). Zero-variance
-    rows normalise to 0 (output = bias). The scale ``s`` cancels in the normalisation and is only validated. Measured max |error| vs float LayerNorm (C = 768,
+    rows normalise to 0 (output = bias). The scale ``s`` cancels in the normalisation and is only validated.
+    Measured max |error| vs float LayerNorm (C = 768,
     calibrated ``out_scale``): 0.50-0.56 output LSB with output_bits=8; with output_bits=16,
     2.5e-4 for 16/24-bit inputs and 2.9e-3 for int8 inputs (the mean keeps 4 fractional bits).
 
