@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from sim import __version__
-from sim.errors import SimInputError
+from sim.errors import SimInputError, one_line
 
 
 class _Parser(argparse.ArgumentParser):
@@ -321,14 +321,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except SimInputError as exc:
-        print(f"sim {args.command}: error: {exc}", file=sys.stderr)
+        print(f"sim {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except ValueError as exc:
         from sim.quant import QuantError
 
         if not isinstance(exc, QuantError):
             raise
-        print(f"sim {args.command}: error: {exc}", file=sys.stderr)
+        print(f"sim {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"sim {args.command}: interrupted", file=sys.stderr)
@@ -338,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an internal error: one line, the traceback on request
         if os.environ.get("SIM_DEBUG"):
             raise
-        print(f"sim {args.command}: internal error: {type(exc).__name__}: {exc} "
+        print(f"sim {args.command}: internal error: {type(exc).__name__}: {one_line(str(exc))} "
               f"(set SIM_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
 

@@ -10,7 +10,16 @@ from dataclasses import dataclass
 
 
 class SimInputError(ValueError):
-    """Bad input (a file, a key, a value or a name the user gave); the message is meant for the user."""
+    """Bad input (a file, a key, a value or a name the user gave); the message is one line for the user."""
+
+    def __init__(self, message: str):
+        super().__init__(one_line(str(message)))
+
+
+def one_line(text: str) -> str:
+    """``text`` with control characters (newlines included) escaped, so a message stays on one line."""
+    return "".join(ch if ch.isprintable() or ch == " " else ch.encode("unicode_escape").decode("ascii")
+                   for ch in text)
 
 
 @dataclass(frozen=True)

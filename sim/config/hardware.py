@@ -32,10 +32,11 @@ class GoboCompute:
     """GOBO accelerator compute: tiles of add-mostly PEs over 3-bit weight indices (see sim/hw/gobo_tile.py)."""
 
     kind: str = spec_field(doc="compute kind", choices=("gobo",))
-    tiles: int = spec_field(doc="number of GOBO tiles working in parallel", ge=1)
-    pes_per_tile: int = spec_field(doc="PEs per tile; each PE produces one output column per block", ge=1)
-    rows_per_pe: int = spec_field(doc="activation rows a PE processes together (bin sets per PE)", ge=1)
-    multipliers_per_pe: int = spec_field(1, doc="multipliers per PE for the centroid x bin-sum products", ge=1)
+    tiles: int = spec_field(doc="number of GOBO tiles working in parallel", ge=1, le=1 << 16)
+    pes_per_tile: int = spec_field(doc="PEs per tile; each PE produces one output column per block", ge=1, le=1 << 16)
+    rows_per_pe: int = spec_field(doc="activation rows a PE processes together (bin sets per PE)", ge=1, le=1024)
+    multipliers_per_pe: int = spec_field(1, doc="multipliers per PE for the centroid x bin-sum products", ge=1,
+                                         le=1024)
     outlier_macs_per_cycle: int = spec_field(
         doc="int8 x int16 MACs per cycle of each tile's outlier unit", ge=1
     )
@@ -56,8 +57,8 @@ class SystolicCompute:
     """TPU-like systolic array of int8 MACs with int32 accumulators (see sim/hw/systolic.py)."""
 
     kind: str = spec_field(doc="compute kind", choices=("systolic",))
-    rows: int = spec_field(doc="PE rows of the array", ge=1)
-    cols: int = spec_field(doc="PE columns of the array", ge=1)
+    rows: int = spec_field(doc="PE rows of the array", ge=1, le=1 << 14)
+    cols: int = spec_field(doc="PE columns of the array", ge=1, le=1 << 14)
     dataflow: str = spec_field(
         "ws", doc="ws (weight-), os (output-) or is (input-stationary)", choices=("ws", "os", "is"))
     weight_preload_overlap: bool = spec_field(
@@ -74,7 +75,7 @@ class TensorCoreCompute:
     """Tensor-Core-like units, each an m x n x k FP16 MMA per cycle with FP32 accumulation (sim/hw/tensorcore.py)."""
 
     kind: str = spec_field(doc="compute kind", choices=("tensorcore",))
-    units: int = spec_field(doc="number of tensor-core units", ge=1)
+    units: int = spec_field(doc="number of tensor-core units", ge=1, le=1 << 20)
     mma_m: int = spec_field(4, doc="MMA tile rows per unit per cycle", ge=1)
     mma_n: int = spec_field(4, doc="MMA tile columns per unit per cycle", ge=1)
     mma_k: int = spec_field(4, doc="MMA reduction depth per unit per cycle", ge=1)
@@ -93,7 +94,8 @@ ComputeSpec = GoboCompute | SystolicCompute | TensorCoreCompute
 class VectorSpec:
     """Vector unit for softmax, GELU, LayerNorm, residual adds and requantization."""
 
-    lanes: int = spec_field(doc="integer lanes; each does one simple integer operation per cycle", ge=1)
+    lanes: int = spec_field(doc="integer lanes; each does one simple integer operation per cycle", ge=1,
+                            le=1 << 20)
     divider_cycles: int = spec_field(
         8, doc="cycles one lane spends on an integer division (iterative divider)", ge=1
     )
@@ -104,9 +106,9 @@ class VectorSpec:
 class BufferSpec:
     """One on-chip SRAM buffer."""
 
-    capacity_bytes: int = spec_field(doc="capacity in bytes", gt=0)
-    banks: int = spec_field(1, doc="independent banks", ge=1)
-    port_bytes: int = spec_field(doc="bytes per bank port per cycle", gt=0)
+    capacity_bytes: int = spec_field(doc="capacity in bytes", gt=0, le=1 << 40)
+    banks: int = spec_field(1, doc="independent banks", ge=1, le=1 << 16)
+    port_bytes: int = spec_field(doc="bytes per bank port per cycle", gt=0, le=1 << 16)
     double_buffered: bool = spec_field(True, doc="half the capacity fills while the other half is used")
 
     def bytes_per_cycle(self) -> int:
@@ -119,7 +121,8 @@ class DramSpecConfig:
     """Off-chip memory: a preset kind and its channel count (timings come from the preset, sim/hw/dram.py)."""
 
     kind: str = spec_field(doc="DRAM preset", choices=DRAM_KINDS)
-    channels: int = spec_field(doc="channels (64-bit for DDR4, x16 for LPDDR4, pseudo-channels for HBM2)", ge=1)
+    channels: int = spec_field(doc="channels (64-bit for DDR4, x16 for LPDDR4, pseudo-channels for HBM2)", ge=1,
+                               le=1024)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -144,7 +147,7 @@ class HardwareConfig:
 
     version: int = spec_field(doc="schema version", choices=(1,))
     name: str = spec_field(doc="design name")
-    clock_hz: float = spec_field(doc="core clock in Hz", gt=0)
+    clock_hz: float = spec_field(doc="core clock in Hz", gt=0, le=1e12)
     compute: ComputeSpec = field(
         metadata={"doc": "compute engine", "union": TaggedUnion("kind", COMPUTE_KINDS)}
     )

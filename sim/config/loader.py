@@ -43,7 +43,7 @@ def _known_path(cls: type, parts: list[str], raw: Mapping[str, Any]) -> str | No
     sub_raw = raw.get(head) if isinstance(raw, Mapping) else None
     if isinstance(tp, TaggedUnion):
         tag = sub_raw.get(tp.tag) if isinstance(sub_raw, Mapping) else None
-        tp = tp.variants.get(tag, next(iter(tp.variants.values())))
+        tp = tp.variants.get(tag if isinstance(tag, str) else "", next(iter(tp.variants.values())))
     if not rest:
         return None
     if typing.get_origin(tp) is dict:

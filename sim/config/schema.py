@@ -159,7 +159,7 @@ class Builder:
             self.problem(key, f"expected a mapping, got {_show(raw)}")
             return None
         tag = raw.get(union.tag)
-        if tag not in union.variants:
+        if not isinstance(tag, str) or tag not in union.variants:
             options = ", ".join(union.variants)
             hint = _did_you_mean(str(tag), list(union.variants))
             got = "nothing" if tag is None else _show(tag)
@@ -220,18 +220,24 @@ def _num(x: float) -> str:
 
 
 def _show(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
+    # containers are named, never rendered: a YAML alias bomb must not be expanded into a message
     if isinstance(value, Mapping):
-        text = "a mapping"
-    elif isinstance(value, (list, tuple)):
-        text = "a list"
-    elif value is None:
-        text = "nothing"
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if value is None:
+        return "nothing"
+    if isinstance(value, str):
+        text = repr(value[:60])
+    elif isinstance(value, (bool, int, float)):
+        text = str(value)
+    else:
+        text = type(value).__name__
     return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _did_you_mean(word: str, options: list[str]) -> str:
-    close = difflib.get_close_matches(word, options, n=1, cutoff=0.6)
+    close = difflib.get_close_matches(word[:100], options, n=1, cutoff=0.6)
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 

@@ -36,7 +36,7 @@ _HF_KEYS["roberta"] = _HF_KEYS["bert"]
 def from_hf_config(raw: dict[str, Any], source: str) -> dict[str, Any]:
     """Translate a Hugging Face BERT/RoBERTa/DistilBERT/ViT ``config.json`` into our workload keys."""
     model_type = raw.get("model_type")
-    if model_type not in _HF_KEYS:
+    if not isinstance(model_type, str) or model_type not in _HF_KEYS:
         supported = ", ".join(_HF_KEYS)
         message = f"unsupported model type {model_type!r} (supported: {supported})"
         raise ConfigError([Problem(source, "model_type", message)])
@@ -47,8 +47,10 @@ def from_hf_config(raw: dict[str, Any], source: str) -> dict[str, Any]:
     for theirs, ours in _HF_KEYS[model_type].items():
         if theirs in raw:
             out[ours] = raw[theirs]
-    names = raw.get("_name_or_path") or raw.get("architectures", [model_type])
-    out["name"] = str(names[0] if isinstance(names, list) and names else names) or model_type
+    names = raw.get("_name_or_path") or raw.get("architectures")
+    if isinstance(names, list):
+        names = names[0] if names else None
+    out["name"] = names if isinstance(names, str) and names else model_type
     out["source"] = f"Hugging Face config.json ({source})"
     if model_type == "distilbert":
         out["type_vocab"] = 0
@@ -62,7 +64,9 @@ def from_hf_config(raw: dict[str, Any], source: str) -> dict[str, Any]:
         labels = raw.get("id2label")
         out["num_classes"] = len(labels) if isinstance(labels, dict) else 0
     else:
-        out["seq_len"] = min(DEFAULT_TEXT_SEQ_LEN, int(out.get("max_positions", 512) or 512))
+        positions = out.get("max_positions")
+        ok = isinstance(positions, int) and not isinstance(positions, bool) and positions > 0
+        out["seq_len"] = min(DEFAULT_TEXT_SEQ_LEN, positions) if ok else DEFAULT_TEXT_SEQ_LEN  # bad ones: reported
     return out
 
 
