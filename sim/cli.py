@@ -294,10 +294,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("inputs", nargs="+", metavar="INPUT",
                     help="a sweep DIR or RESULTS.csv, one or more RUN.json, or a COMPARE.json")
     pl.add_argument("--out", required=True, help="directory for the figures")
-    pl.add_argument("--kind", nargs="+", action="extend", default=None,
-                    choices=["energy", "energy-ops", "area", "latency", "speedup", "pareto", "sweep", "roofline",
-                             "histogram"],
-                    help="figures to make (default: every kind the input supports)")
+    kinds = ["energy", "energy-ops", "area", "latency", "speedup", "pareto", "sweep", "roofline", "histogram"]
+    pl.add_argument("--kind", nargs="+", action="extend", default=None, choices=kinds, metavar="KIND",
+                    help=f"figures to make: {', '.join(kinds)} (default: every kind the input supports)")
     pl.add_argument("--format", choices=["png", "svg", "pdf"], default="png", help="file format (default png)")
     pl.add_argument("--metrics", nargs="+", default=None, metavar="METRIC",
                     help="pareto: x and y metrics (default seconds energy_pj), e.g. --metrics seconds dram_read_bytes")

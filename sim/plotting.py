@@ -114,6 +114,8 @@ def _stacked_bars(ax, labels: list[str], parts: list[str], matrix: np.ndarray, h
     else:
         ax.set_xticks(pos, labels, rotation=30 if max(map(len, labels)) > 6 else 0,
                       ha="right" if max(map(len, labels)) > 6 else "center")
+        if len(labels) <= 2:  # a lone bar need not fill the column
+            ax.set_xlim(-1.5, len(labels) + 0.5)
     longest = max(len(p) for p in parts)
     ncol = min(len(parts), 5 if longest <= 8 else 4 if longest <= 12 else 3)
     ax.figure.legend(frameon=False, ncol=ncol, loc="outside upper center", handlelength=1.0, columnspacing=0.8)

@@ -128,23 +128,27 @@ class ProcResult:
     seconds: float
 
 
-def _limit_memory(limit: int) -> Callable[[], None]:
-    def set_limit() -> None:  # runs in the child before exec
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    return set_limit
+def _limits(memory_bytes: int, cpu_seconds: int | None) -> Callable[[], None]:
+    def set_limits() -> None:  # runs in the child before exec
+        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+        if cpu_seconds is not None:  # SIGXCPU at the soft limit, SIGKILL one second later
+            resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    return set_limits
 
 
-def run_processes(cases: dict[str, tuple[list[str], Path]], seconds: float,
-                  memory_bytes: int = 1536 * 2**20) -> dict[str, ProcResult]:
-    """Run ``python -m sim ARGV`` for every case (name -> (argv, cwd)) at once, each with an address-space limit,
-    killing whatever is still running after ``seconds``; never lets a runaway case take the machine's memory."""
+def run_processes(cases: dict[str, tuple[list[str], Path]], seconds: float, memory_bytes: int = 1536 * 2**20,
+                  env: dict[str, str] | None = None, cpu_seconds: int | None = None) -> dict[str, ProcResult]:
+    """Run ``python -m sim ARGV`` for every case (name -> (argv, cwd)) at once, each with an address-space limit
+    (and a CPU-time limit if given: a fair time limit for processes that share a loaded machine), killing whatever
+    is still running after ``seconds`` of wall time; a runaway case never takes the machine's memory. A process
+    killed by a limit has a negative return code (the signal), or None when killed at the wall-time limit."""
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+               OPENBLAS_NUM_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", **(env or {}))
     procs = {}
     for case, (argv, cwd) in cases.items():
         procs[case] = (subprocess.Popen([sys.executable, "-m", "sim", *argv], cwd=cwd, env=env, text=True,
                                         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        preexec_fn=_limit_memory(memory_bytes)), time.perf_counter())
+                                        preexec_fn=_limits(memory_bytes, cpu_seconds)), time.perf_counter())
     results = {}
     deadline = time.perf_counter() + seconds
     for case, (proc, start) in procs.items():
@@ -928,7 +932,8 @@ BOMB_BUGS = {
     "hw-section-list-bomb": "alias-bomb-str", "wl-number-list-bomb": "alias-bomb-str",
     "wl-string-list-bomb": "alias-bomb-str", "hf-name-list-bomb": "alias-bomb-hf-name",
 }
-BOMB_TIME_LIMIT_S = 6.0
+BOMB_CPU_LIMIT_S = 5  # CPU seconds per process (a fixed loader needs ~0.5); the wall-time limit is a backstop
+BOMB_WALL_LIMIT_S = 60.0
 
 
 @pytest.fixture(scope="module")
@@ -942,7 +947,7 @@ def bomb_results(tmp_path_factory) -> dict[str, ProcResult]:
         (d / fname).write_text(text)
         args = ["validate", "--hw", fname] if which == "hw" else ["validate", "--hw", "tpu", "--workload", fname]
         cases[case] = (args, d)
-    return run_processes(cases, BOMB_TIME_LIMIT_S)
+    return run_processes(cases, BOMB_WALL_LIMIT_S, cpu_seconds=BOMB_CPU_LIMIT_S)
 
 
 def _bomb_params():
@@ -955,7 +960,8 @@ def _bomb_params():
 @pytest.mark.parametrize("case", list(_bomb_params()))
 def test_alias_bombs_fail_cleanly_and_fast(bomb_results, case):
     res = bomb_results[case]
-    assert res.returncode is not None, f"{case}: still running after {BOMB_TIME_LIMIT_S} s (killed)"
+    assert res.returncode is not None, f"{case}: still running after {BOMB_WALL_LIMIT_S} s (killed)"
+    assert res.returncode >= 0, f"{case}: killed by signal {-res.returncode} (CPU limit {BOMB_CPU_LIMIT_S} s or memory)"
     assert res.returncode == 2, f"{case}: exit {res.returncode}: {res.stderr[-500:]}"
     lines = res.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in res.stderr, res.stderr[-500:]

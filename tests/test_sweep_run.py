@@ -209,9 +209,26 @@ def test_dask_backend_gives_the_same_results_as_local(tmp_path):
     local = run_sweep(spec, tmp_path / "local", workers=2, progress=False)
     dask = run_sweep(spec, tmp_path / "dask", backend="dask", workers=2, progress=False)
     assert json.loads((tmp_path / "dask" / "meta.json").read_text())["backend"] == "dask"
+    assert "MALLOC_TRIM_THRESHOLD_" not in os.environ  # the LocalCluster's nannies leave our environment alone
     import pandas.testing as pdt
 
     pdt.assert_frame_equal(local, dask)
+
+
+def test_dask_scheduler_address_attaches_to_an_existing_cluster(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    from sim.sweeps import execute
+
+    monkeypatch.setattr(execute, "CONNECT_TIMEOUT_S", 1.0)
+    spec = write(tmp_path, tpu_spec(rows=(8,)))
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, dashboard_address=None) as cluster:
+        df = run_sweep(spec, tmp_path / "out", scheduler=cluster.scheduler_address, progress=False)
+    assert len(df) == 2 and (df["status"] == "ok").all()
+    meta = json.loads((tmp_path / "out" / "meta.json").read_text())
+    assert meta["backend"] == "dask" and meta["scheduler"].startswith("tcp://") and meta["workers"] == 1
+    with pytest.raises(SimInputError, match="--scheduler tcp://127.0.0.1:1: cannot connect"):
+        run_sweep(spec, tmp_path / "out2", scheduler="tcp://127.0.0.1:1", progress=False)
+    assert not (tmp_path / "out2").exists()  # nothing written when the cluster cannot be reached
 
 
 def test_cli_exit_codes(tmp_path):

@@ -32,7 +32,6 @@ result says so with ``checked: None``.
 from __future__ import annotations
 
 import hashlib
-import time
 from typing import Any
 
 import numpy as np
@@ -76,9 +75,9 @@ def functional_check(hw_cfg, wl, qmodel=None, weights=None) -> dict[str, Any]:
     ``hw_cfg.weights.seed``. Keys: ``checked`` (bool, None where no integer datapath is modelled),
     ``cosine_vs_float``, ``max_abs_err_vs_float``, ``output_sha256`` (of the final int8 output bytes; of the
     fp16 output bytes for the float models), ``exact``, ``mode``, ``kernels``, ``engine``, ``gemms``,
-    ``bmms``, ``gemms_checked``, ``mismatches``, ``input``, ``calibration``, ``weights``, ``seconds``, ``notes``.
+    ``bmms``, ``gemms_checked``, ``mismatches``, ``input``, ``calibration``, ``weights``, ``notes``
+    (no wall-clock time: reports are byte-identical across runs).
     """
-    t0 = time.perf_counter()
     fmt = hw_cfg.weights.format
     kind = hw_cfg.compute.kind
     kernels = hw_cfg.vector.kernels
@@ -88,7 +87,7 @@ def functional_check(hw_cfg, wl, qmodel=None, weights=None) -> dict[str, Any]:
                             "weights": str(weights) if weights is not None else f"synthetic (seed {seed})"}
     if wl.family == "vit":
         base.update(mode=None, skipped="the integer pipeline covers the BERT family (post-LN); ViT "
-                                       "(pre-LN, image patches) is not run", seconds=time.perf_counter() - t0)
+                                       "(pre-LN, image patches) is not run")
         return base
     dims = EncoderDims.from_workload(wl)
     ids, desc = _input(wl)
@@ -110,7 +109,7 @@ def functional_check(hw_cfg, wl, qmodel=None, weights=None) -> dict[str, Any]:
                     output_sha256=hashlib.sha256(out.astype(np.float16).tobytes()).hexdigest(),
                     cosine_vs_float=cosine(out, ref), max_abs_err_vs_float=max_abs_error(out, ref),
                     gemms=None, bmms=None, gemms_checked=0, mismatches=[],
-                    calibration=None, seconds=time.perf_counter() - t0,
+                    calibration=None,
                     notes=["fp16 operands, fp32 accumulation, float32 nonlinearities: not an integer datapath, "
                            "nothing to check bit for bit; the sha256 is of the fp16-rounded output and depends "
                            "on the BLAS summation order"])
@@ -137,5 +136,5 @@ def functional_check(hw_cfg, wl, qmodel=None, weights=None) -> dict[str, Any]:
                 cosine_vs_float=cosine(res.hidden, ref), max_abs_err_vs_float=max_abs_error(res.hidden, ref),
                 output_sha256=res.sha256(), gemms=st.gemms, bmms=st.bmms, gemms_checked=st.checked,
                 mismatches=list(st.mismatches), calibration=cal_desc,
-                smoothing=bool(enc.smooth), seconds=time.perf_counter() - t0, notes=notes)
+                smoothing=bool(enc.smooth), notes=notes)
     return base
