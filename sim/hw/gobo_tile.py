@@ -88,7 +88,6 @@ Actions per block (n = outliers in the block)
 
 from __future__ import annotations
 
-import operator
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -96,23 +95,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from sim.hw.timing import StepperResult, TileTiming, merge_actions
+from sim.hw.timing import ceil_div as _cdiv
+from sim.hw.timing import positive_int as _pos_int
 
 _INT32_MIN = -(2**31)
 _INT32_MAX = 2**31 - 1
-
-
-def _cdiv(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def _pos_int(name: str, value: object, minimum: int = 1) -> int:
-    try:
-        v = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {value!r}") from None
-    if v < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {v}")
-    return v
 
 
 @dataclass(frozen=True)

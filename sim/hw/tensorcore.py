@@ -50,27 +50,14 @@ Actions (``steps = Tm*Tn*Tk`` MMAs issued in total)
 
 from __future__ import annotations
 
-import operator
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 from sim.hw.timing import StepperResult, TileTiming
-
-
-def _cdiv(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def _pos_int(name: str, value: object, minimum: int = 1) -> int:
-    try:
-        v = operator.index(value)  # type: ignore[arg-type]
-    except TypeError:
-        raise TypeError(f"{name} must be an integer, got {value!r}") from None
-    if v < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {v}")
-    return v
+from sim.hw.timing import ceil_div as _cdiv
+from sim.hw.timing import positive_int as _pos_int
 
 
 @dataclass(frozen=True)

@@ -39,11 +39,28 @@ count with 0 as the default.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
+
+
+def ceil_div(a: int, b: int) -> int:
+    """ceil(a / b) for integers (b > 0)."""
+    return -(-a // b)
+
+
+def positive_int(name: str, value: object, minimum: int = 1) -> int:
+    """``value`` as an int >= ``minimum``; TypeError / ValueError naming ``name`` otherwise."""
+    try:
+        v = operator.index(value)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{name} must be an integer, got {value!r}") from None
+    if v < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {v}")
+    return v
 
 
 def merge_actions(*dicts: Mapping[str, int]) -> dict[str, int]:
