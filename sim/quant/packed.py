@@ -30,7 +30,7 @@ import numpy as np
 from .bitpack import pack_bits, packed_size, unpack_bit_range, unpack_bits
 from .centroids import gobo_centroids, nearest_index
 from .errors import QuantError
-from .outliers import detect_outliers
+from .outliers import GaussianFit, detect_outliers
 from .params import DEFAULT_MAX_ITERATIONS, DEFAULT_OUTLIER_THRESHOLD, check_bits, check_max_iterations
 from .positions import decode_positions, encode_positions
 
@@ -190,14 +190,19 @@ class PackedTensor:
         return math.sqrt(self.sq_error / self.sq_norm) if self.sq_norm > 0 else 0.0
 
     @property
+    def fit(self) -> GaussianFit:
+        """The Gaussian fit that decided the outliers."""
+        return GaussianFit(self.mean, self.std, self.threshold, self.z)
+
+    @property
     def lo(self) -> float:
         """Weights <= lo are outliers (weight units)."""
-        return self.mean - self.z * self.std if math.isfinite(self.z) else -math.inf
+        return self.fit.lo
 
     @property
     def hi(self) -> float:
         """Weights >= hi are outliers (weight units)."""
-        return self.mean + self.z * self.std if math.isfinite(self.z) else math.inf
+        return self.fit.hi
 
     # ---- decoding ----------------------------------------------------------------------------
     @cached_property
