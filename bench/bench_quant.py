@@ -39,8 +39,7 @@ from sim.quant.model import quantize_model  # noqa: E402
 from sim.quant.names import FC_KINDS  # noqa: E402
 from sim.quant.outliers import detect_outliers  # noqa: E402
 from sim.quant.params import GoboParams  # noqa: E402
-from sim.quant.synthetic import (bert_tensor_shapes, measure_calibration, synthetic_check,  # noqa: E402
-                                 synthetic_tensor)
+from sim.quant.synthetic import bert_tensor_shapes, measure_calibration, synthetic_check, synthetic_tensor  # noqa: E402
 
 
 def bench_bert_base(workers: int) -> dict[str, object]:

@@ -81,6 +81,8 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
 
     check_writable(args.json, "--json")
     check_writable(args.plot, "--plot")
+    if args.plot and Path(args.plot).suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise SimInputError(f"--plot {args.plot}: expected a .png, .svg or .pdf file name")
     if args.weights is None and args.workload is None:
         raise SimInputError("give --workload (synthetic weights) and/or --weights FILE.safetensors")
     for name, value in (("--bits", args.bits), ("--embedding-bits", args.embedding_bits)):
@@ -322,19 +324,17 @@ def main(argv: list[str] | None = None) -> int:
     except SimInputError as exc:
         print(f"sim {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
-    except ValueError as exc:
-        from sim.quant import QuantError
-
-        if not isinstance(exc, QuantError):
-            raise
-        print(f"sim {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         print(f"sim {args.command}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         return 0
     except Exception as exc:  # an internal error: one line, the traceback on request
+        from sim.quant import QuantError
+
+        if isinstance(exc, QuantError):  # quantization input errors (sim.quant stays free of sim.errors)
+            print(f"sim {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
+            return 2
         if os.environ.get("SIM_DEBUG"):
             raise
         print(f"sim {args.command}: internal error: {type(exc).__name__}: {one_line(str(exc))} "

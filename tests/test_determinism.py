@@ -74,9 +74,8 @@ def process_outputs(tmp_path_factory) -> dict[str, list[dict[str, bytes]]]:
     return results
 
 
-FUNCTIONAL_WALL_CLOCK = pytest.mark.xfail(
-    strict=True, reason="BUG functional-wall-clock-seconds: the run report's functional block carries 'seconds', the "
-                        "host wall-clock time of the functional check (sim/functional), so two identical runs differ")
+# fixed: the functional block no longer carries the wall-clock time of the check
+FUNCTIONAL_WALL_CLOCK = pytest.mark.fixed_bug("functional-wall-clock-seconds")
 
 
 @pytest.mark.parametrize("name", [pytest.param(n, marks=FUNCTIONAL_WALL_CLOCK) if n == "run-tpu-functional" else n

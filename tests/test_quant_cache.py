@@ -8,8 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.quant.cache import (CACHE_ENV, QuantCache, cache_key, default_cache_dir, quantize_checkpoint,
-                             quantize_synthetic)
+from sim.quant.cache import CACHE_ENV, QuantCache, cache_key, default_cache_dir, quantize_checkpoint, quantize_synthetic
 from sim.quant.checkpoint import write_safetensors
 from sim.quant.params import GoboParams
 from sim.quant.synthetic import bert_tensor_shapes, synthetic_weights

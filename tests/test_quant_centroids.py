@@ -7,8 +7,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.quant.centroids import (SortedValues, equal_population_centroids, gobo_centroids, kmeans_centroids,
-                                 nearest_index, quantization_errors)
+from sim.quant.centroids import (
+    SortedValues,
+    equal_population_centroids,
+    gobo_centroids,
+    kmeans_centroids,
+    nearest_index,
+    quantization_errors,
+)
 
 
 def test_equal_population_init_is_bin_means_of_sorted_split() -> None:

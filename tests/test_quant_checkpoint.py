@@ -9,8 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.quant.checkpoint import (CheckpointError, load_checkpoint, minilm_path, read_header, read_safetensors,
-                                  write_safetensors)
+from sim.quant.checkpoint import (
+    CheckpointError,
+    load_checkpoint,
+    minilm_path,
+    read_header,
+    read_safetensors,
+    write_safetensors,
+)
 from sim.quant.names import classify_tensor
 from sim.quant.params import GoboParams, bits_for_tensor
 

@@ -115,7 +115,7 @@ def test_outlier_index_is_nearest_centroid() -> None:
     p = pack(x, 3)
     idx = p.indices()
     assert idx[3, 4] == 7 and idx[10, 0] == 0
-    assert -3.0 <= p.lo and p.hi <= 2.0 and p.n_outliers >= 2
+    assert p.lo >= -3.0 and p.hi <= 2.0 and p.n_outliers >= 2
 
 
 def test_blocks_and_counts() -> None:

@@ -11,8 +11,16 @@ from sim.quant.calibration import CALIBRATION
 from sim.quant.checkpoint import load_checkpoint, minilm_path
 from sim.quant.errors import QuantError
 from sim.quant.outliers import detect_outliers
-from sim.quant.synthetic import (bert_tensor_shapes, fit_tail, iter_synthetic_weights, measure_calibration,
-                                 mixture_kurtosis, mixture_tail, synthetic_tensor, synthetic_weights)
+from sim.quant.synthetic import (
+    bert_tensor_shapes,
+    fit_tail,
+    iter_synthetic_weights,
+    measure_calibration,
+    mixture_kurtosis,
+    mixture_tail,
+    synthetic_tensor,
+    synthetic_weights,
+)
 
 MINILM = minilm_path()
 QUANT_KINDS = ("query", "key", "value", "attn_out", "ffn1", "ffn2", "word_emb", "pos_emb", "type_emb")

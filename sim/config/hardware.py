@@ -134,7 +134,7 @@ class WeightSpec:
     embedding_bits: int = spec_field(4, doc="GOBO index bits for the embedding tables", ge=2, le=8)
     quantize_embeddings: bool = spec_field(True, doc="quantize embedding tables with GOBO")
     outlier_threshold: float = spec_field(
-        -4.0, doc="a weight is an outlier when ln(Gaussian pdf) <= this", le=0.0
+        -4.0, doc="a weight is an outlier when ln(Gaussian pdf) <= this", ge=-1e6, le=0.0
     )
     seed: int = spec_field(0, doc="seed of the synthetic weight generator (when no checkpoint is given)", ge=0)
     decompress_per_cycle: int = spec_field(

@@ -23,6 +23,7 @@ from sim.errors import Problem
 
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 MISSING = dataclasses.MISSING
+MAX_INT = 1 << 40  # no count, size or latency in a configuration is larger (keeps every product within int64)
 
 
 def spec_field(
@@ -79,6 +80,9 @@ class Builder:
                     self.problem(key, f"expected an integer, got {_show(raw)}")
                     return None
                 value = int(value)
+            if abs(value) > MAX_INT:
+                self.problem(key, f"must be <= {MAX_INT} in magnitude, got {_show(raw)}")
+                return None
             return value
         return float(value)
 

@@ -213,7 +213,14 @@ class Planner:
         by_name: dict[str, OpPlan] = {}
         # chunk every weight GEMM first (cheap), so an oversized mapping is refused before any is built
         total = 0
+        w = self.graph.workload
         for op in self.graph.ops:
+            if op.kind in ("bmm", "softmax"):  # one step per (batch, head)
+                total += w.batch * w.heads
+                if total > MAX_STEPS:
+                    raise SimInputError(
+                        f"batch={w.batch} x heads={w.heads}: the mapping needs over {MAX_STEPS:,} steps (one per head "
+                        f"of each attention operator); refused to keep the simulation short: use a smaller batch")
             if op.kind == "gemm" and op.name not in self.fused:
                 self._chunk_cache[op.name] = chunks = self._chunks(op, self.weights[op.weight.name])
                 total += chunks[2].size * SUB_TILES
