@@ -114,11 +114,15 @@ def accuracy_section() -> str:
     if not path.is_file():
         return "(not generated: run `python bench/bench_functional.py --accuracy`)"
     data = json.loads(path.read_text())
-    rows = data.get("table") or data.get("rows") or []
-    if not rows:
-        return "```\n" + json.dumps(data, indent=1)[:3000] + "\n```"
-    head = list(rows[0].keys())
-    return _table(head, [[(f"{r[h]:.5f}" if isinstance(r[h], float) else r[h]) for h in head] for r in rows])
+    rows = []
+    for r in data.get("results", []):
+        rows.append([r["mode"], r["kernels"], r.get("engine", ""), f"{r['hidden_cosine_mean']:.4f}",
+                     f"{r['hidden_max_abs_err']:.3f}", f"{r['embedding_cosine_mean']:.4f}",
+                     f"{r['embedding_max_abs_err']:.4f}", f"{r['weights_only_hidden_cosine_mean']:.4f}",
+                     r.get("checked")])
+    head = ["weights", "kernels", "dataflow", "hidden cos (mean)", "hidden max abs err", "embedding cos (mean)",
+            "embedding max abs err", "hidden cos, weights only", "GEMMs == reference"]
+    return f"{data.get('sentences', '?')} sentences, {data.get('model', '')}\n\n" + _table(head, rows)
 
 
 def main(argv: list[str] | None = None) -> int:
