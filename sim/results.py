@@ -145,7 +145,10 @@ class RunResult:
             lines.append(f"  stalls (cycles)  {stalls or 'none'}")
         if self.functional:
             f = self.functional
-            lines.append(f"  functional      checked={f.get('checked')} cosine_vs_float={f.get('cosine_vs_float')}")
+            cos = f.get("cosine_vs_float")
+            cos_text = f"{cos:.4f}" if isinstance(cos, float) else str(cos)
+            lines.append(f"  functional      checked={f.get('checked')} cosine_vs_float={cos_text} "
+                         f"(integer model vs float model, last hidden state)")
         lines.append("")
         lines.append(f"  {'kind':<10} {'ops':>5} {'cycles':>14} {'share':>7} {'MACs':>16} {'DRAM read B':>14}")
         by_kind: dict[str, list[OpResult]] = {}
@@ -154,8 +157,9 @@ class RunResult:
         for kind, ops in by_kind.items():
             cyc = sum(o.cycles for o in ops)
             share = cyc / self.cycles if self.cycles else 0.0
+            fused = "  (fused into matmul epilogues)" if all(o.fused_into for o in ops) else ""
             lines.append(f"  {kind:<10} {len(ops):>5} {cyc:>14,} {share:>7.1%} {sum(o.macs for o in ops):>16,} "
-                         f"{sum(o.dram_read_bytes for o in ops):>14,}")
+                         f"{sum(o.dram_read_bytes for o in ops):>14,}{fused}")
         return "\n".join(lines)
 
 
