@@ -24,18 +24,29 @@ class _Parser(argparse.ArgumentParser):
 
 
 def check_writable(path: str | None, flag: str) -> None:
-    """Fail before any work if an output file cannot be written."""
+    """Fail before any work if an output file cannot be written (the OS is asked with a trial file)."""
     if not path:
         return
-    target = Path(path)
+    try:
+        _check_writable(Path(path), flag)
+    except OSError as exc:  # e.g. a name longer than the file system allows
+        raise SimInputError(f"{flag} {path}: cannot write there ({exc.strerror or exc})") from None
+
+
+def _check_writable(target: Path, flag: str) -> None:
     parent = target.parent if str(target.parent) else Path(".")
     if target.is_dir():
-        raise SimInputError(f"{flag} {path}: is a directory, expected a file path")
+        raise SimInputError(f"{flag} {target}: is a directory, expected a file path")
     probe = parent
     while not probe.exists() and probe != probe.parent:
         probe = probe.parent
     if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise SimInputError(f"{flag} {path}: cannot write there ({probe} is not a writable directory)")
+        raise SimInputError(f"{flag} {target}: cannot write there ({probe} is not a writable directory)")
+    if probe == parent:  # the directory exists: let the OS say whether this very name can be written
+        trial = parent / f".{target.name}.probe"
+        with open(trial, "w"):
+            pass
+        trial.unlink()
 
 
 def _cmd_run(args: argparse.Namespace) -> int:

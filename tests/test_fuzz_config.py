@@ -13,7 +13,7 @@ plus fixed cases (empty and binary files, syntax errors, deep nesting, tags, anc
 
 Profiles (hypothesis settings, selected by the environment variable ``GOBOSIM_FUZZ_PROFILE``):
 
-* ``ci`` (default): 40-150 examples per test, derandomized (the same examples on every run, so CI never
+* ``ci`` (default): 60-150 examples per test, derandomized (the same examples on every run, so CI never
   flakes), no example database; both fuzz modules together run in well under 60 s on 2 cores.
 * ``long``: 5000 examples per test, random seeds, the example database on (failures replay)::
 
@@ -119,6 +119,35 @@ def time_limit(seconds: float):
         signal.signal(signal.SIGALRM, old)
         if outer_remaining:  # re-arm the enclosing limit with what is left of it
             signal.setitimer(signal.ITIMER_REAL, max(outer_remaining - (time.monotonic() - start), 0.001), 0.25)
+
+
+CASE_MEMORY_HEADROOM = 4 * 2**30  # address space an in-process case may add before MemoryError
+
+
+@contextlib.contextmanager
+def memory_limit(headroom: int = CASE_MEMORY_HEADROOM):
+    """Cap the process's address space at its current size + ``headroom`` for the block (RLIMIT_AS, soft limit;
+    restored after). A time limit cannot stop one huge numpy allocation (it runs in C): without this cap a fuzzed
+    valid configuration could fill the machine's memory and get this test run, or a neighbour's, OOM-killed;
+    with it the allocation fails with MemoryError, which the CLI reports (exit 1) and the test shows."""
+    try:
+        with open("/proc/self/statm") as f:
+            current = int(f.read().split()[0]) * resource.getpagesize()
+        soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    except (OSError, ValueError, AttributeError):  # not Linux: no cap
+        yield
+        return
+    cap = current + headroom
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    if soft != resource.RLIM_INFINITY and soft <= cap:
+        yield  # already capped tighter
+        return
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
 @dataclass
@@ -244,6 +273,14 @@ def _repro_plot_format() -> bool:
     return rc is None
 
 
+def _repro_output_oserror() -> bool:
+    import tempfile
+
+    out = Path(tempfile.mkdtemp(prefix="gobosim-bugrepro-")) / ("x" * 300 + ".json")
+    rc, err = _cli_rc(["run", "--hw", "tpu", "--workload", "tiny", "--no-functional", "--json", str(out)])
+    return rc == 1 and "OSError" in err
+
+
 KNOWN_BUGS: dict[str, KnownBug] = {b.id: b for b in [
     KnownBug("unhashable-kind",
              "a list/dict as compute.kind (file or --set) raises TypeError in Builder._tagged / _known_path",
@@ -266,6 +303,10 @@ KNOWN_BUGS: dict[str, KnownBug] = {b.id: b for b in [
     KnownBug("quantize-plot-format",
              "quantize --plot with an extension matplotlib cannot write raises ValueError, re-raised by main()",
              r"ValueError: Format '.*' is not supported", frozenset({"cli-argv"}), _repro_plot_format),
+    KnownBug("output-path-oserror",
+             "an output path check_writable() accepts but the OS refuses (a file name over 255 bytes; as root, "
+             "/proc/x.csv) fails at write time, after the whole run, as an internal error (OSError, exit 1)",
+             r"OSError: \[Errno \d+\]", frozenset({"cli-argv"}), _repro_output_oserror),
 ]}
 
 
@@ -309,7 +350,7 @@ OTHER_BUGS: dict[str, str] = {
 FIXED_BUGS = frozenset({
     "alias-bomb-str", "alias-bomb-hf-name", "control-chars-in-messages", "valueerror-traceback", "batch-unbounded",
     "layers-unbounded", "unhashable-kind", "hf-unhashable-model-type", "hf-max-positions-int", "huge-int-overflow",
-    "clock-overflow", "quantize-plot-format",
+    "clock-overflow", "quantize-plot-format", "output-path-oserror",
 })
 
 
@@ -527,7 +568,7 @@ def load_outcome(fn: Callable[[], Any], scope: str, context: Any, seconds: float
     the test unless it is a known, still present bug (then None is returned)."""
     start = time.perf_counter()
     try:
-        with time_limit(seconds):
+        with memory_limit(), time_limit(seconds):
             return fn()
     except SimInputError as exc:
         return exc
@@ -544,6 +585,11 @@ def workdir(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("fuzz-config")
 
 
+def _json_key(key: Any) -> str:
+    """How ``json.dumps`` writes a mapping key."""
+    return key if isinstance(key, str) else json.dumps(key)
+
+
 def _roundtrip_ok(hw: HardwareConfig, workdir: Path) -> None:
     """A valid configuration written back as YAML loads to the same configuration."""
     again = workdir / "roundtrip.yaml"
@@ -556,10 +602,12 @@ def _roundtrip_ok(hw: HardwareConfig, workdir: Path) -> None:
 @given(data=st.data(), name=st.sampled_from(HW_PRESETS), as_json=st.booleans())
 def test_fuzz_hardware_dict_mutations(workdir, data, name, as_json):
     raw, muts = data.draw(mutate(preset_raw("hwconfigs", name)), label="mutations")
+    key_text = str
     if as_json:
         path = workdir / "hw.json"
         try:
             text = json.dumps(raw, ensure_ascii=False)
+            key_text = _json_key  # JSON turns a key True into "true", None into "null", ...
         except (TypeError, ValueError):
             text = dump_yaml(raw)  # non-string keys JSON cannot hold: write YAML under the .json name
         path.write_text(text)
@@ -568,7 +616,8 @@ def test_fuzz_hardware_dict_mutations(workdir, data, name, as_json):
         path.write_text(dump_yaml(raw))
     out = load_outcome(lambda: load_hardware(path), "hw", muts)
     if isinstance(out, SimInputError):
-        check_input_error(out, path, [dotted(m.path) for m in muts if m.op != "top"], muts)
+        mutated = [".".join(key_text(p) for p in m.path) for m in muts if m.op != "top"]
+        check_input_error(out, path, mutated, muts)
         event("error")
     elif out is not None:
         assert isinstance(out, HardwareConfig)
