@@ -536,3 +536,13 @@ def test_bug_output_path_refused_by_the_os(tmp_path, command):
     assert check_cli(res, "strict") == "refused"
     assert res.stdout == "", "the bad output path should be refused before any work"
 
+
+@xfail_bug("tcore-latency-zero")
+@pytest.mark.parametrize("hw", ["tcore", "gobo-compress-tcore"])
+def test_bug_tensorcore_zero_pipeline_latency(hw):
+    """What validate accepts, run must run (or refuse with a reason): found by the long fuzz profile."""
+    sets = ["--set", "compute.pipeline_latency_cycles=0"]
+    # fixed: the schema now requires >= 1 like the timing model, so validate and run refuse alike
+    assert check_cli(cli(["validate", "--hw", hw, *sets]), "strict") == "refused"
+    assert check_cli(cli(["run", "--hw", hw, "--workload", "tiny", *sets]), "strict") == "refused"
+

@@ -281,6 +281,12 @@ def _repro_output_oserror() -> bool:
     return rc == 1 and "OSError" in err
 
 
+def _repro_tcore_latency_zero() -> bool:
+    rc, err = _cli_rc(["run", "--hw", "tcore", "--workload", "tiny", "--no-functional", "--set",
+                       "compute.pipeline_latency_cycles=0"])
+    return rc == 1 and "pipeline_latency_cycles" in err
+
+
 KNOWN_BUGS: dict[str, KnownBug] = {b.id: b for b in [
     KnownBug("unhashable-kind",
              "a list/dict as compute.kind (file or --set) raises TypeError in Builder._tagged / _known_path",
@@ -303,6 +309,11 @@ KNOWN_BUGS: dict[str, KnownBug] = {b.id: b for b in [
     KnownBug("quantize-plot-format",
              "quantize --plot with an extension matplotlib cannot write raises ValueError, re-raised by main()",
              r"ValueError: Format '.*' is not supported", frozenset({"cli-argv"}), _repro_plot_format),
+    KnownBug("tcore-latency-zero",
+             "compute.pipeline_latency_cycles=0 passes validation (schema ge=0) but the tensor-core timing model "
+             "requires >= 1 (sim/hw/timing.py positive_int): validate exit 0, run exit 1 (internal error)",
+             r"ValueError: pipeline_latency_cycles must be >= 1", frozenset({"cli-hw", "cli-set"}),
+             _repro_tcore_latency_zero),
     KnownBug("output-path-oserror",
              "an output path check_writable() accepts but the OS refuses (a file name over 255 bytes; as root, "
              "/proc/x.csv) fails at write time, after the whole run, as an internal error (OSError, exit 1)",
@@ -350,7 +361,7 @@ OTHER_BUGS: dict[str, str] = {
 FIXED_BUGS = frozenset({
     "alias-bomb-str", "alias-bomb-hf-name", "control-chars-in-messages", "valueerror-traceback", "batch-unbounded",
     "layers-unbounded", "unhashable-kind", "hf-unhashable-model-type", "hf-max-positions-int", "huge-int-overflow",
-    "clock-overflow", "quantize-plot-format", "output-path-oserror",
+    "clock-overflow", "quantize-plot-format", "output-path-oserror", "tcore-latency-zero",
 })
 
 
@@ -846,7 +857,8 @@ def check_workload_error(exc: SimInputError, file: Path, raw: Any, context: Any)
     assert file.name in message or message.startswith(("--seq-len", "--batch")), (
         f"error names neither the file {file.name} nor the flag: {message!r} ({context!r})")
     if isinstance(exc, ConfigError):
-        present = {str(k) for k in raw} if isinstance(raw, dict) else set()
+        # a key as the file spells it: JSON writes True as "true", None as "null"
+        present = {str(k) for k in raw} | {_json_key(k) for k in raw} if isinstance(raw, dict) else set()
         for problem in exc.problems:
             assert file.name in problem.source, (problem, context)
             head = problem.key.split(".")[0].split("[")[0]
@@ -855,7 +867,7 @@ def check_workload_error(exc: SimInputError, file: Path, raw: Any, context: Any)
 
 
 SEQ_OR_BATCH = st.one_of(st.none(), st.none(), st.integers(-3, 600), st.sampled_from([0, -1, 2**70, True]))
-LOWER_LAYER_LIMIT = 64  # lower() is per layer: huge layer counts hang (bug workload-layers-unbounded)
+LOWER_LAYER_LIMIT = 64  # lower() is per layer (huge counts hung: bug layers-unbounded, now capped at 1024); keeps it fast
 
 
 def _workload_ok(wl: WorkloadSpec) -> None:

@@ -79,7 +79,7 @@ class TensorCoreCompute:
     mma_m: int = spec_field(4, doc="MMA tile rows per unit per cycle", ge=1)
     mma_n: int = spec_field(4, doc="MMA tile columns per unit per cycle", ge=1)
     mma_k: int = spec_field(4, doc="MMA reduction depth per unit per cycle", ge=1)
-    pipeline_latency_cycles: int = spec_field(4, doc="MMA pipeline latency in cycles", ge=0)
+    pipeline_latency_cycles: int = spec_field(4, doc="MMA pipeline latency in cycles", ge=1)
 
     def peak_macs_per_cycle(self) -> int:
         """FMAs per cycle with every unit busy."""
