@@ -16,7 +16,7 @@ import math
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sim.errors import Problem
@@ -45,11 +45,21 @@ def spec_field(
 
 
 class TaggedUnion:
-    """Marks a field whose spec class is chosen by the value of its ``tag`` key (e.g. ``compute.kind``)."""
+    """Marks a field whose spec class is chosen by the value of its ``tag`` key (e.g. ``compute.kind``).
 
-    def __init__(self, tag: str, variants: Mapping[str, type]):
+    ``variants`` is a mapping tag -> spec class, or a zero-argument callable returning one (read at every
+    validation, so variants registered at run time, such as compute-kind plug-ins, are seen).
+    """
+
+    def __init__(self, tag: str, variants: Mapping[str, type] | Callable[[], Mapping[str, type]]):
         self.tag = tag
-        self.variants = dict(variants)
+        self._variants = variants
+
+    @property
+    def variants(self) -> dict[str, type]:
+        """Tag -> spec class, as of now."""
+        v = self._variants
+        return dict(v() if callable(v) else v)
 
 
 class Builder:
