@@ -27,7 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from sim import api  # noqa: E402
-from sim.sweep import Progress, run_sweep  # noqa: E402
+from sim.sweeps.progress import Progress  # noqa: E402
+from sim.sweeps.runner import run_sweep  # noqa: E402
 
 SPEC = {
     "version": 1,

@@ -22,7 +22,8 @@ sys.path.insert(0, str(ROOT))
 
 from sim import api  # noqa: E402
 from sim.config import load_hardware  # noqa: E402
-from sim.hw.systolic import SystolicParams, systolic_gemm_timing  # noqa: E402
+from sim.compute.systolic.timing import SystolicParams, systolic_gemm_timing  # noqa: E402
+from sim.cost.run import price_run  # noqa: E402
 
 DESIGNS = ["gobo", "tcore", "gobo-compress-tcore", "tpu", "gobo-compress-tpu"]
 
@@ -90,7 +91,7 @@ def energy_section(runs: dict) -> str:
     rows = []
     for node in (45, 28):
         for hw, r in runs.items():
-            res = r if node == 45 else api.price_result(r, load_hardware(hw), node_nm=node)
+            res = r if node == 45 else price_run(r, load_hardware(hw), node_nm=node)
             e = res.energy_breakdown_pj
             rows.append([hw, node, f"{res.energy_pj / 1e9:.2f}"] +
                         [f"{e.get(k, 0) / 1e9:.2f}" for k in ("compute", "vector", "sram", "dram", "leakage")] +
@@ -99,12 +100,12 @@ def energy_section(runs: dict) -> str:
 
 
 def area_section() -> str:
-    from sim.cost import area
+    from sim.cost.area import area
 
     rows = []
     for hw in DESIGNS:
         a = area(load_hardware(hw))
-        parts = ", ".join(f"{k} {v:.1f}" for k, v in a.breakdown_mm2.items())
+        parts = ", ".join(f"{k} {v:.1f}" for k, v in a.area_breakdown_mm2.items())
         rows.append([hw, f"{a.area_mm2:.1f}", parts])
     return _table(["design", "area mm2 (45 nm)", "breakdown mm2"], rows)
 
@@ -174,7 +175,7 @@ Command: `sim area --hw HW`
 {area_section()}
 
 ## Systolic compute cycles of bert-base GEMMs (one GEMM; utilization in brackets)
-Command: `python -c "from sim.hw.systolic import *; print(systolic_gemm_timing(SystolicParams(128, 128, 'ws'), 128, 768, 768))"`
+Command: `python -c "from sim.compute.systolic.timing import * print(systolic_gemm_timing(SystolicParams(128, 128, 'ws'), 128, 768, 768))"`
 
 {systolic_section()}
 

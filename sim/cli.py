@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 from typing import NoReturn
 
-from sim import __version__
+from sim._version import __version__
 from sim.errors import SimInputError, one_line
+from sim.io import check_writable, write_text_atomic
 
 
 class _Parser(argparse.ArgumentParser):
@@ -21,32 +22,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-
-
-def check_writable(path: str | None, flag: str) -> None:
-    """Fail before any work if an output file cannot be written (the OS is asked with a trial file)."""
-    if not path:
-        return
-    try:
-        _check_writable(Path(path), flag)
-    except OSError as exc:  # e.g. a name longer than the file system allows
-        raise SimInputError(f"{flag} {path}: cannot write there ({exc.strerror or exc})") from None
-
-
-def _check_writable(target: Path, flag: str) -> None:
-    parent = target.parent if str(target.parent) else Path(".")
-    if target.is_dir():
-        raise SimInputError(f"{flag} {target}: is a directory, expected a file path")
-    probe = parent
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):
-        raise SimInputError(f"{flag} {target}: cannot write there ({probe} is not a writable directory)")
-    if probe == parent:  # the directory exists: let the OS say whether this very name can be written
-        trial = parent / f".{target.name}.probe"
-        with open(trial, "w"):
-            pass
-        trial.unlink()
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -88,7 +63,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 def _cmd_quantize(args: argparse.Namespace) -> int:
     from sim import api
-    from sim.results import write_text_atomic
+    from sim.results import QuantizeReport
 
     check_writable(args.json, "--json")
     check_writable(args.plot, "--plot")
@@ -101,7 +76,8 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
             raise SimInputError(f"{name}: must be between 2 and 8, got {value}")
     model = api.quantize(args.workload, weights=args.weights, bits=args.bits, embedding_bits=args.embedding_bits,
                          outlier_threshold=args.threshold, seed=args.seed)
-    rep = model.report()
+    report = QuantizeReport.from_dict(model.report())
+    rep = report.to_dict()
     src = args.weights or f"synthetic {args.workload} (seed {args.seed})"
     print(f"GOBO quantization of {src}: {args.bits}-bit FC weights, {args.embedding_bits}-bit embeddings")
     print(f"  weights {rep['weights']:,}  outliers {rep['outliers']:,} ({rep['outlier_fraction']:.4%})")
@@ -121,7 +97,7 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
         it = max(x["iterations"] for x in layers)
         print(f"  {kind:<10} {len(layers):>7} {w:>12,} {o / w:>9.4%} {bits:>7.3f} {it:>6}")
     if args.json:
-        write_text_atomic(Path(args.json), json.dumps(rep, indent=2, allow_nan=False) + "\n")
+        report.to_json(args.json)
         print(f"wrote {args.json}")
     if args.plot:
         from sim.plotting import plot_weight_histogram
@@ -138,11 +114,11 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
 
 def _cmd_compare(args: argparse.Namespace) -> int:
     from sim import api
-    from sim.results import write_text_atomic
 
     check_writable(args.json, "--json")
     check_writable(args.csv, "--csv")
-    rep = api.compare(args.workload, args.hw, iso=args.iso, seq_len=args.seq_len, batch=args.batch)
+    report = api.compare(args.workload, args.hw, iso=args.iso, seq_len=args.seq_len, batch=args.batch)
+    rep = report.to_dict()
     print(f"{rep['workload']} (seq {rep['seq_len']}, batch {rep['batch']}), baseline {rep['baseline']}, "
           f"iso {rep['iso']}")
     head = (f"  {'design':<22} {'peak MAC/c':>10} {'cycles':>12} {'ms':>8} {'util':>5} {'energy mJ':>10} "
@@ -156,7 +132,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
               f"{d['utilization']:>5.2f} {energy} {area} {d['dram_read_bytes'] / 1e6:>10.2f} "
               f"{d['dram_write_bytes'] / 1e6:>10.2f} {d['speedup']:>7.2f} {eff}")
     if args.json:
-        write_text_atomic(Path(args.json), json.dumps(rep, indent=2, allow_nan=False) + "\n")
+        report.to_json(args.json)
         print(f"wrote {args.json}")
     if args.csv:
         import pandas as pd
@@ -169,7 +145,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from sim.sweep import run_sweep
+    from sim.sweeps.runner import run_sweep
 
     df = run_sweep(args.spec, args.out, backend=args.backend, workers=args.workers, scheduler=args.scheduler,
                    resume=args.resume, progress=not args.quiet)
@@ -195,28 +171,24 @@ def _cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _cmd_area(args: argparse.Namespace) -> int:
-    from sim.config.loader import load_hardware
-    from sim.cost import area
-    from sim.results import write_text_atomic
+    from sim import api
 
     check_writable(args.json, "--json")
-    hw = load_hardware(args.hw, args.set)
-    rep = area(hw, table=args.tech, node_nm=args.node_nm)
-    print(f"{hw.name}: {rep.area_mm2:.3f} mm2 at {rep.node_nm} nm ({rep.table}), leakage {rep.leakage_mw:.0f} mW")
-    for comp, mm2 in rep.breakdown_mm2.items():
+    rep = api.area(args.hw, sets=args.set, table=args.tech, node_nm=args.node_nm)
+    print(f"{rep.hw}: {rep.area_mm2:.3f} mm2 at {rep.node_nm} nm ({rep.table}), leakage {rep.leakage_mw:.0f} mW")
+    for comp, mm2 in rep.area_breakdown_mm2.items():
         print(f"  {comp:<22} {mm2:>10.3f} mm2  {mm2 / rep.area_mm2:>6.1%}")
-        for part, v in rep.detail_mm2.items():
+        for part, v in rep.area_detail_mm2.items():
             if part.startswith(comp + ".") and v >= 0.005 * rep.area_mm2:
                 print(f"    {part[len(comp) + 1:]:<20} {v:>10.3f}")
     if args.json:
-        write_text_atomic(Path(args.json), json.dumps(rep.to_dict(), indent=2, allow_nan=False) + "\n")
+        rep.to_json(args.json)
         print(f"wrote {args.json}")
     return 0
 
 
 def _cmd_price(args: argparse.Namespace) -> int:
-    from sim.cost import reprice_file
-    from sim.results import write_text_atomic
+    from sim.cost.reprice import reprice_file
 
     check_writable(args.json, "--json")
     rep = reprice_file(args.report, table=args.tech, node_nm=args.node_nm)
@@ -226,7 +198,7 @@ def _cmd_price(args: argparse.Namespace) -> int:
     for cat, pj in rep["energy_breakdown_pj"].items():
         print(f"  {cat:<14} {pj / 1e9:>10.4f} mJ  {pj / rep['energy_pj']:>6.1%}")
     if args.json:
-        write_text_atomic(Path(args.json), json.dumps(rep, indent=2, allow_nan=False) + "\n")
+        write_text_atomic(args.json, json.dumps(rep, indent=2, allow_nan=False) + "\n")
         print(f"wrote {args.json}")
     return 0
 

@@ -7,9 +7,11 @@ import math
 import pytest
 import yaml
 
+from sim.compute.gobo.config import GoboCompute
+from sim.compute.systolic.config import SystolicCompute
+from sim.compute.tensorcore.config import TensorCoreCompute
 from sim.config import load_hardware
 from sim.config.files import builtin_dir, builtin_names
-from sim.config.hardware import GoboCompute, SystolicCompute, TensorCoreCompute
 from sim.config.loader import parse_set
 from sim.errors import ConfigError, SimInputError
 

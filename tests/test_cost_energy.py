@@ -9,25 +9,17 @@ import math
 import pytest
 
 from sim.api import run
+from sim.compute.gobo.cost import gobo_pe_parts_um2
+from sim.compute.systolic.cost import systolic_pe_parts_um2
 from sim.config.hardware import BufferSpec
 from sim.config.loader import load_hardware
-from sim.cost import (
-    Estimator,
-    apply_prices,
-    area,
-    estimators,
-    price,
-    price_ops,
-    reprice,
-    tech,
-)
-from sim.cost.estimators import (
-    buffer_estimator,
-    gobo_pe_parts_um2,
-    pe_area_summary,
-    systolic_pe_parts_um2,
-)
+from sim.cost import Estimator, apply_prices, price, price_ops
+from sim.cost.area import area
+from sim.cost.estimators import buffer_estimator, estimators
+from sim.cost.pe_compare import pe_area_summary
+from sim.cost.reprice import reprice
 from sim.cost.scaling import ENERGY_COEFFS
+from sim.cost.tech import tech
 from sim.errors import SimInputError
 
 PRESETS = ("gobo", "tpu", "tcore", "gobo-compress-tcore", "gobo-compress-tpu")
@@ -164,9 +156,9 @@ def test_breakdowns_sum_exactly(reports, hws, hw_name, node):
     assert sum(e.by_component_pj.values()) + e.breakdown_pj["leakage"] == pytest.approx(e.energy_pj, rel=1e-12)
     assert e.breakdown_pj["compute"] > 0 and e.breakdown_pj["sram"] > 0 and e.breakdown_pj["dram"] > 0
     a = area(hw, node_nm=node)
-    assert sum(a.breakdown_mm2.values()) == a.area_mm2
-    for comp, mm2 in a.breakdown_mm2.items():
-        assert sum(v for k, v in a.detail_mm2.items() if k.startswith(comp + ".")) == mm2
+    assert sum(a.area_breakdown_mm2.values()) == a.area_mm2
+    for comp, mm2 in a.area_breakdown_mm2.items():
+        assert sum(v for k, v in a.area_detail_mm2.items() if k.startswith(comp + ".")) == mm2
     ops = price_ops(rep["ops"], hw, e)
     assert len(ops) == len(rep["ops"])
     assert sum(o.energy_pj for o in ops) == e.energy_pj
@@ -260,7 +252,7 @@ def test_pe_overhead_is_derived_from_the_tpu_floorplan():
     assert 7 < t.mac_arith_overhead() < 8
     assert t.pe_overhead() == pytest.approx(tech("horowitz45", 45).pe_overhead(), rel=1e-12)
     tpu_area = area(load_hardware("tpu"), node_nm=28)
-    pes = sum(v for k, v in tpu_area.detail_mm2.items() if k.startswith("systolic.pe."))
+    pes = sum(v for k, v in tpu_area.area_detail_mm2.items() if k.startswith("systolic.pe."))
     assert pes * t.pe_overhead() / (64 * 64) * 1e6 == pytest.approx(tpu_pe, rel=2e-3)
     assert math.isfinite(t.pe_overhead())
 

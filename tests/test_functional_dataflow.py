@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.functional.dataflow import gobo_pe_gemm, systolic_gemm
+from sim.compute.gobo.dataflow import gobo_pe_gemm
+from sim.compute.systolic.dataflow import systolic_gemm
 from sim.kernels.gemm import gobo_gemm, int_gemm
 from sim.kernels.widths import IntegerOverflowError
 from sim.quant.integer import IntegerGobo

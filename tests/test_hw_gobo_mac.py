@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from sim.hw.gobo_mac import GoboMacStepper, gobo_mac_block_timing
-from sim.hw.gobo_tile import GoboTileParams
+from sim.compute.gobo.stepper import GoboMacStepper
+from sim.compute.gobo.timing import GoboTileParams, gobo_mac_block_timing
 
 
 @pytest.mark.parametrize("seed", range(40))

@@ -9,15 +9,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.hw.gobo_tile import (
-    GoboBlock,
+from sim.compute.gobo.stepper import GoboBlock, GoboTileStepper, reconstruct_weights
+from sim.compute.gobo.timing import (
     GoboTileParams,
-    GoboTileStepper,
     gobo_block_timing,
     gobo_blocks_timing,
     gobo_peak_macs_per_cycle,
     gobo_post_cycles,
-    reconstruct_weights,
 )
 from sim.hw.timing import TileTiming, merge_actions
 
@@ -218,7 +216,7 @@ def test_tile_timing_composition() -> None:
 
 def test_parallel_timing_equals_per_tile_sequences():
     """gobo_parallel_timing (vectorised over tiles) == max/sum of gobo_blocks_timing per tile."""
-    from sim.hw.gobo_tile import gobo_parallel_timing
+    from sim.compute.gobo.timing import gobo_parallel_timing
     from sim.hw.timing import merge_actions
 
     rng = np.random.default_rng(7)

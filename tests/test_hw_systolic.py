@@ -9,10 +9,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.hw.systolic import (
+from sim.compute.systolic.stepper import SystolicStepper
+from sim.compute.systolic.timing import (
     DATAFLOWS,
     SystolicParams,
-    SystolicStepper,
     systolic_fold_plan,
     systolic_gemm_timing,
     systolic_peak_macs_per_cycle,

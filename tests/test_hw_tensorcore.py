@@ -7,9 +7,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.hw.tensorcore import (
+from sim.compute.tensorcore.stepper import TensorCoreStepper
+from sim.compute.tensorcore.timing import (
     TensorCoreParams,
-    TensorCoreStepper,
     tensorcore_block_timing,
     tensorcore_peak_macs_per_cycle,
 )

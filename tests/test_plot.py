@@ -50,7 +50,7 @@ def reports(tmp_path_factory):
     for hw, rep in runs.items():
         (d / f"run-{hw}.json").write_text(json.dumps(nulled(rep)))
         (d / f"run-{hw}-e.json").write_text(json.dumps(with_energy(rep, {"tcore": 1.0, "gobo": 0.5, "tpu": 0.8}[hw])))
-    comp = api.compare("tiny", ["tcore", "gobo", "tpu"])
+    comp = api.compare("tiny", ["tcore", "gobo", "tpu"]).to_dict()
     null = json.loads(json.dumps(comp))
     for des in null["designs"]:
         des.update(energy_pj=None, energy_breakdown_pj=None, area_mm2=None, energy_efficiency=None)

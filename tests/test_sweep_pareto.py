@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.sweep import pareto_front, pareto_mask
+from sim.sweeps.pareto import pareto_front, pareto_mask
 
 
 def brute(values: np.ndarray) -> np.ndarray:

@@ -16,8 +16,9 @@ import yaml
 
 import sim
 from sim.errors import SimInputError
-from sim.sweep import pareto_front, plan_sweep, run_sweep
 from sim.sweeps.columns import CORE
+from sim.sweeps.pareto import pareto_front
+from sim.sweeps.runner import plan_sweep, run_sweep
 from sim.sweeps.store import ResultStore, parquet_available
 from tests.conftest import REPO, run_cli
 
@@ -61,7 +62,7 @@ def test_results_follow_the_contract(tmp_path):
     saved = yaml.safe_load((tmp_path / "out" / "spec.yaml").read_text())
     assert saved["axes"] == {"compute.rows": [8, 16], "compute.dataflow": ["ws", "os"]}
     meta = json.loads((tmp_path / "out" / "meta.json").read_text())
-    assert meta["sim_version"] == sim.__version__ and meta["status"] == "finished"
+    assert meta["version"] == sim.__version__ and meta["schema_version"] == 1 and meta["status"] == "finished"
     assert meta["points"]["ran"] == 4
     if parquet_available():
         import pandas as pd
@@ -75,7 +76,6 @@ def test_results_follow_the_contract(tmp_path):
 def test_sim_sweep_is_callable_and_exports_pareto(tmp_path):
     df = sim.sweep(tpu_spec(rows=(8,)), tmp_path / "out", workers=1, progress=False)
     assert len(df) == 2
-    assert sim.sweep.pareto_front is pareto_front
 
 
 def test_resume_skips_finished_points(tmp_path):

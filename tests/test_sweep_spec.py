@@ -8,8 +8,9 @@ import pytest
 import yaml
 
 from sim.errors import ConfigError, SimInputError
-from sim.sweep import load_spec, plan_sweep
 from sim.sweeps import expr
+from sim.sweeps.runner import plan_sweep
+from sim.sweeps.spec import load_spec
 
 
 def write(tmp_path: Path, spec: dict, name: str = "s.yaml") -> Path:

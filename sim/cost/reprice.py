@@ -64,8 +64,8 @@ def reprice(report: Mapping[str, Any], *, table: str | Path | None = None, node_
         "energy_pj": energy.energy_pj, "energy_breakdown_pj": dict(energy.breakdown_pj),
         "energy_by_component_pj": dict(energy.by_component_pj),
         "energy_by_action_pj": {c: dict(a) for c, a in energy.by_action_pj.items()},
-        "leakage_mw": energy.leakage_mw, "area_mm2": ar.area_mm2, "area_breakdown_mm2": dict(ar.breakdown_mm2),
-        "area_detail_mm2": dict(ar.detail_mm2),
+        "leakage_mw": energy.leakage_mw, "area_mm2": ar.area_mm2, "area_breakdown_mm2": dict(ar.area_breakdown_mm2),
+        "area_detail_mm2": dict(ar.area_detail_mm2),
         "tech": {"table": energy.table, "table_path": energy.table_path, "node_nm": energy.node_nm},
         "ops": [{"name": o.name, "energy_pj": o.energy_pj, "energy_breakdown_pj": dict(o.breakdown_pj)}
                 for o in per_op],

@@ -27,10 +27,10 @@ from pathlib import Path
 from typing import Any
 
 from sim.config.files import builtin_dir, read_mapping
-from sim.config.hardware import DRAM_KINDS
 from sim.config.schema import _did_you_mean
 from sim.cost.scaling import SUPPORTED_NODES_NM
 from sim.errors import ConfigError, Problem, SimInputError
+from sim.hw.dram import DRAM_KINDS
 
 OFF_CHIP = "off-chip"
 """``node`` of entries that are not technology-scaled (DRAM is a separate chip)."""

@@ -16,7 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
+from sim.compute.base import Datapath
 from sim.errors import SimInputError
+from sim.quant import GoboParams, QuantizedModel
+from sim.weights import quantize_model_for
+from sim.workload.graph import lower
 from sim.workload.loader import load_workload
 from sim.workload.spec import WorkloadSpec
 
@@ -84,20 +88,11 @@ def float_weights(wl: WorkloadSpec, weights: str | os.PathLike[str] | None = Non
 
 
 def gobo_model(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, bits: int, seed: int = 0,
-               embedding_bits: int = 4):
+               embedding_bits: int = 4) -> QuantizedModel:
     """The GOBO-quantized model (:class:`sim.quant.QuantizedModel`) of a checkpoint or of the synthetic weights
     (disk-cached by :mod:`sim.quant`)."""
-    from sim.api import synthetic_shapes
-    from sim.quant import GoboParams, QuantError, quantize_checkpoint, quantize_synthetic
-    from sim.workload.graph import lower
-
-    try:
-        params = GoboParams(bits=bits, embedding_bits=embedding_bits)
-        if weights is not None:
-            return quantize_checkpoint(str(weights), params, workers=2)
-        return quantize_synthetic(synthetic_shapes(lower(wl)), params, seed=seed, workers=2)
-    except QuantError as exc:
-        raise SimInputError(str(exc)) from None
+    return quantize_model_for(lower(wl), GoboParams(bits=bits, embedding_bits=embedding_bits), weights=weights,
+                              seed=seed)
 
 
 def calibration_batch(wl: WorkloadSpec, weights: str | os.PathLike[str] | None) -> tuple[np.ndarray, np.ndarray, str]:
@@ -117,13 +112,13 @@ def calibration_batch(wl: WorkloadSpec, weights: str | os.PathLike[str] | None) 
 
 
 def integer_encoder(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, mode: str, nonlinear: str = "ibert",
-                    *, seed: int = 0, qmodel: object | None = None, engine: str | None = None,
-                    rows: int = 64) -> IntegerEncoder:
+                    *, seed: int = 0, qmodel: object | None = None,
+                    datapath: Datapath | None | str = "default") -> IntegerEncoder:
     """The calibrated integer model for a mode ("int8", "gobo3", "gobo4"), built once and cached.
 
     ``qmodel``: a GOBO-quantized model to use instead of quantizing here (a design's own model); with it any
-    "gobo{bits}" mode (bits 2..8, the model's own) is accepted. ``engine``/``rows``: the datapath
-    (:class:`~.gemmrun.GemmRunner`; default: the format's own).
+    "gobo{bits}" mode (bits 2..8, the model's own) is accepted. ``datapath``: the GEMM datapath (a design's;
+    None: the reference kernel; "default": the format's own, :func:`~.model.default_datapath`).
     """
     gobo_any = qmodel is not None and mode.startswith("gobo") and mode[4:].isdigit()
     if (mode not in MODES or mode == "float") and not gobo_any:
@@ -132,8 +127,8 @@ def integer_encoder(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, mo
         raise SimInputError(f"nonlinear must be one of {', '.join(NONLINEAR_SETS)}, got {nonlinear!r}")
     if wl.family == "vit":
         raise SimInputError(f"workload {wl.name}: the integer forward supports BERT-family encoders, not ViT")
-    key = (_weights_key(weights, seed), _wl_key(wl), mode, nonlinear, engine, rows,
-           id(qmodel) if qmodel is not None else None)
+    dp_key = datapath if isinstance(datapath, str) else (None if datapath is None else datapath.key)
+    key = (_weights_key(weights, seed), _wl_key(wl), mode, nonlinear, dp_key, id(qmodel) if qmodel is not None else None)
     if key in _INT:
         _INT.move_to_end(key)
         return _INT[key][0]
@@ -141,12 +136,12 @@ def integer_encoder(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, mo
     dims = EncoderDims.from_workload(wl)
     ids, mask, desc = calibration_batch(wl, weights)
     if mode == "int8":
-        enc = build_integer_encoder(dims, w, "int8", ids, mask, nonlinear=nonlinear, engine=engine, rows=rows,
+        enc = build_integer_encoder(dims, w, "int8", ids, mask, nonlinear=nonlinear, datapath=datapath,
                                     calib_source=desc)
     else:
         qm = qmodel if qmodel is not None else gobo_model(wl, weights, int(mode[4:]), seed)
-        enc = build_integer_encoder(dims, w, "gobo", ids, mask, qmodel=qm, nonlinear=nonlinear, engine=engine,
-                                    rows=rows, calib_source=desc)
+        enc = build_integer_encoder(dims, w, "gobo", ids, mask, qmodel=qm, nonlinear=nonlinear, datapath=datapath,
+                                    calib_source=desc)
     _put(_INT, key, (enc, qmodel), CACHE_ENTRIES)  # holding qmodel keeps its id from being reused
     return enc
 

@@ -21,7 +21,8 @@ design                            functional model
 ``compute.kind: tensorcore``
 ================================  ==================================================================
 
-and the design's nonlinear kernel set (``vector.kernels``). In the integer cases every datapath GEMM is
+and the design's nonlinear kernel set (``vector.kernels``); the datapath is the compute-kind plug-in's
+(:meth:`sim.compute.base.ComputeKind.datapath`; None: an fp16 engine). In the integer cases every datapath GEMM is
 compared with :func:`sim.kernels.gemm.int_gemm` on the same integers: ``checked`` is True only if all are
 equal bit for bit. Accuracy is the last hidden state against the float model (float32 arithmetic: it
 agrees with float64 to ~1e-6, far below the integer model's error) with the original fp32 weights on the
@@ -35,6 +36,9 @@ import hashlib
 from typing import Any
 
 import numpy as np
+
+from sim.prepare import PreparedRun
+from sim.results.functional import FunctionalReport
 
 from .api import calibration_batch, float_weights, integer_encoder
 from .dims import EncoderDims
@@ -66,46 +70,40 @@ def _gobo_dequantized(w: FloatWeights, qmodel) -> FloatWeights:
     return FloatWeights(t, w.source + " (GOBO dequantized)")
 
 
-def functional_check(hw_cfg, wl, qmodel=None, weights=None) -> dict[str, Any]:
-    """Run the design's functional model on the workload; returns the report's ``functional`` dict.
+def functional_check(prep: PreparedRun) -> FunctionalReport:
+    """Run the design's functional model on the prepared run's workload: the run report's ``functional``.
 
-    ``hw_cfg``: :class:`sim.config.hardware.HardwareConfig`; ``wl``: :class:`sim.workload.spec.WorkloadSpec`;
-    ``qmodel``: the design's GOBO-quantized model (None: quantized here for GOBO formats, with the design's
-    parameters); ``weights``: the checkpoint path, or None for the synthetic weights of seed
-    ``hw_cfg.weights.seed``. Keys: ``checked`` (bool, None where no integer datapath is modelled),
+    The design's GOBO-quantized model and weights are the prepared run's (the checkpoint, or the synthetic
+    weights of seed ``hw.weights.seed``). Keys: ``checked`` (bool, None where no integer datapath is modelled),
     ``cosine_vs_float``, ``max_abs_err_vs_float``, ``output_sha256`` (of the final int8 output bytes; of the
     fp16 output bytes for the float models), ``exact``, ``mode``, ``kernels``, ``engine``, ``gemms``,
-    ``bmms``, ``gemms_checked``, ``mismatches``, ``input``, ``calibration``, ``weights``, ``notes``
-    (no wall-clock time: reports are byte-identical across runs).
+    ``bmms``, ``gemms_checked``, ``mismatches``, ``input``, ``calibration``, ``weights_source``, ``notes``
+    (:class:`~sim.results.functional.FunctionalReport`; no wall-clock time: reports are byte-identical across
+    runs).
     """
+    hw_cfg, wl, qmodel, weights = prep.hw, prep.workload, prep.qmodel, prep.weights_path
     fmt = hw_cfg.weights.format
-    kind = hw_cfg.compute.kind
     kernels = hw_cfg.vector.kernels
     seed = int(hw_cfg.weights.seed)
     base: dict[str, Any] = {"checked": None, "cosine_vs_float": None, "max_abs_err_vs_float": None,
                             "output_sha256": None, "exact": False, "kernels": kernels,
-                            "weights": str(weights) if weights is not None else f"synthetic (seed {seed})"}
+                            "weights_source": prep.weights_source}
     if wl.family == "vit":
         base.update(mode=None, skipped="the integer pipeline covers the BERT family (post-LN); ViT "
                                        "(pre-LN, image patches) is not run")
-        return base
+        return FunctionalReport(**base)
     dims = EncoderDims.from_workload(wl)
     ids, desc = _input(wl)
     mask = np.ones_like(ids)
     w = float_weights(wl, weights, seed)
     ref = bert_forward(w, dims, ids, mask, dtype=np.float32).last_hidden_state.astype(np.float64)
     base["input"] = desc
-    notes: list[str] = []
-    if fmt == "gobo" and qmodel is None:
-        from sim.api import quantize_for
-        from sim.workload.graph import lower
-
-        qmodel = quantize_for(lower(wl), hw_cfg, weights)
-    if kind == "tensorcore":
+    datapath = prep.kind.datapath(hw_cfg)
+    if datapath is None:  # not an integer engine: the float model with fp16 operands
         wf = _gobo_dequantized(w, qmodel) if fmt == "gobo" else w
         out = bert_forward(wf, dims, ids, mask, fp16=True).last_hidden_state
         base.update(mode="fp16" if fmt == "fp16" else f"gobo{hw_cfg.weights.bits}-dequantized-fp16",
-                    engine="tensorcore-fp16",
+                    engine=f"{prep.kind.name}-fp16",
                     output_sha256=hashlib.sha256(out.astype(np.float16).tobytes()).hexdigest(),
                     cosine_vs_float=cosine(out, ref), max_abs_err_vs_float=max_abs_error(out, ref),
                     gemms=None, bmms=None, gemms_checked=0, mismatches=[],
@@ -113,20 +111,12 @@ def functional_check(hw_cfg, wl, qmodel=None, weights=None) -> dict[str, Any]:
                     notes=["fp16 operands, fp32 accumulation, float32 nonlinearities: not an integer datapath, "
                            "nothing to check bit for bit; the sha256 is of the fp16-rounded output and depends "
                            "on the BLAS summation order"])
-        return base
-    if fmt == "gobo":
-        mode = f"gobo{qmodel.params.bits}"
-        engine = "gobo" if kind == "gobo" else "systolic"
-    else:
-        mode, engine = "int8", "systolic"
-    rows = int(getattr(hw_cfg.compute, "rows", 64))
-    if kind == "systolic" and getattr(hw_cfg.compute, "dataflow", "ws") != "ws":
-        notes.append(f"dataflow {hw_cfg.compute.dataflow}: accumulation modelled fold by fold as the ws array "
-                     "(the same int32 values; os accumulates per MAC, checked here per fold of rows)")
-    if engine == "systolic" and fmt == "gobo":
-        notes.append("GOBO weights decompressed to int8 centroids + int16 outliers: 16-bit weight operands")
+        return FunctionalReport(**base)
+    mode = f"gobo{qmodel.params.bits}" if fmt == "gobo" and qmodel is not None else "int8"
+    engine = datapath.name
+    notes = prep.kind.functional_notes(hw_cfg)
     enc = integer_encoder(wl, weights, mode, kernels, seed=seed, qmodel=qmodel if fmt == "gobo" else None,
-                          engine=engine, rows=rows)
+                          datapath=datapath)
     res = enc.forward(ids, mask, check=True)
     st = res.stats
     if enc.qw.fallback:
@@ -137,4 +127,4 @@ def functional_check(hw_cfg, wl, qmodel=None, weights=None) -> dict[str, Any]:
                 output_sha256=res.sha256(), gemms=st.gemms, bmms=st.bmms, gemms_checked=st.checked,
                 mismatches=list(st.mismatches), calibration=cal_desc,
                 smoothing=bool(enc.smooth), notes=notes)
-    return base
+    return FunctionalReport(**base)

@@ -1,13 +1,9 @@
 """Runs every GEMM of the integer forward on a design's datapath and, in check mode, against the reference.
 
-Engines (``engine``):
-
-* ``"gobo"``: GOBO weights through the GOBO PE dataflow (:func:`~.dataflow.gobo_pe_gemm`); attention
-  BMMs on the PEs' multipliers as plain int8 MACs (:func:`sim.kernels.gemm.int_gemm`).
-* ``"systolic"``: every GEMM and BMM fold-wise on a weight-stationary array of ``rows`` PE rows
-  (:func:`~.dataflow.systolic_gemm`): int8 weights; GOBO weights decompressed to their integer matrix
-  (int8 centroids, int16 outliers: 16-bit weight operands) for "GOBO compression on the systolic array".
-* ``"reference"``: :func:`sim.kernels.gemm.int_gemm` for everything (nothing to check).
+A datapath (:class:`sim.compute.base.Datapath`, from the design's compute-kind plug-in: the GOBO PE bins, the
+systolic array's folds, ...) computes each product the way the hardware does; ``None`` means the reference
+kernel :func:`sim.kernels.gemm.int_gemm` computes everything (nothing to check). A datapath may also decline
+one product (e.g. GOBO's attention BMMs, plain int8 MACs), which the reference kernel then computes.
 
 Check mode: each datapath result is compared with ``int_gemm`` on the same integers (the reconstructed
 matrix for GOBO) element for element; :class:`GemmStats` records the counts and any mismatch.
@@ -19,14 +15,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.compute.base import Datapath
 from sim.kernels.gemm import int_gemm
 
-from .dataflow import gobo_pe_gemm, systolic_gemm
 from .qweights import IntLinear
 
-__all__ = ["GemmRunner", "GemmStats", "ENGINES"]
-
-ENGINES = ("gobo", "systolic", "reference")
+__all__ = ["GemmRunner", "GemmStats"]
 
 
 @dataclass
@@ -48,13 +42,10 @@ class GemmStats:
 
 
 class GemmRunner:
-    """Computes GEMMs on one engine (see the module docstring); ``rows``: systolic PE rows per fold."""
+    """Computes GEMMs on one datapath (None: the reference kernel); see the module docstring."""
 
-    def __init__(self, engine: str, *, rows: int = 64, check: bool = False, act_bits: int = 8) -> None:
-        if engine not in ENGINES:
-            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
-        self.engine = engine
-        self.rows = int(rows)
+    def __init__(self, datapath: Datapath | None = None, *, check: bool = False, act_bits: int = 8) -> None:
+        self.datapath = datapath
         self.check = bool(check)
         self.act_bits = int(act_bits)
         self.stats = GemmStats()
@@ -68,15 +59,11 @@ class GemmRunner:
         """``x (m x k, int8) @ W^T`` for ``W = lin`` (``[n, k]``); int64 accumulators ``(m, n)``."""
         self.stats.gemms += 1
         ib = max(self.act_bits, lin.in_bits)  # declared operand width (both operands of int_gemm)
-        if self.engine == "gobo" and lin.gobo is not None:
-            out = gobo_pe_gemm(x, lin.gobo)
-            how = "gobo-pe"
-        elif self.engine == "systolic":
-            out = systolic_gemm(x, lin.matrix_nk().T, self.rows, in_bits=ib)
-            how = f"systolic-ws(rows={self.rows}, w{lin.in_bits})"
+        done = self.datapath.linear(x, lin, ib) if self.datapath is not None else None
+        if done is None:
+            out, how = int_gemm(x, lin.matrix_nk().T, in_bits=ib).astype(np.int64), "int_gemm"
         else:
-            out = int_gemm(x, lin.matrix_nk().T, in_bits=ib).astype(np.int64)
-            how = "int_gemm"
+            out, how = done
         if len(self.stats.dataflow) < 16:
             self.stats.dataflow.setdefault(name, how)
         if self.check and how != "int_gemm":
@@ -86,9 +73,9 @@ class GemmRunner:
     def bmm(self, a: np.ndarray, b: np.ndarray, name: str, *, in_bits: int = 8) -> np.ndarray:
         """Batched ``a @ b`` of activations (attention); int64."""
         self.stats.bmms += 1
-        if self.engine == "systolic":
-            out = systolic_gemm(a, b, self.rows, in_bits=in_bits)
-            if self.check:
-                self._compare(name, out, int_gemm(a, b, in_bits=in_bits))
-            return out
-        return int_gemm(a, b, in_bits=in_bits).astype(np.int64)
+        out = self.datapath.bmm(a, b, in_bits) if self.datapath is not None else None
+        if out is None:
+            return int_gemm(a, b, in_bits=in_bits).astype(np.int64)
+        if self.check:
+            self._compare(name, out, int_gemm(a, b, in_bits=in_bits))
+        return out

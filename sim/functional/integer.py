@@ -50,6 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sim.compute.base import Datapath
 from sim.kernels import ibert, ivit
 from sim.kernels.dyadic import rescale
 from sim.kernels.widths import check_width, saturate
@@ -97,16 +98,17 @@ class IntegerEncoder:
     """The integer model: integer weights (``qw``), LayerNorm parameters (from ``w``, float: the kernels turn
     them into per-channel dyadic constants), calibrated activation scales (``cal``).
 
-    ``nonlinear``: "ibert" or "ivit" (the kernel set); ``engine``/``rows``: see :class:`~.gemmrun.GemmRunner`.
+    ``nonlinear``: "ibert" or "ivit" (the kernel set); ``datapath``: the design's GEMM datapath
+    (:class:`~.gemmrun.GemmRunner`; None: the reference kernel).
     ``act_bits``: width of the GEMM-input activations (an int, or per point of :data:`GEMM_INPUT_POINTS`;
-    8 is the designs' int8; wider values are for error studies and need ``engine="reference"`` or a
+    8 is the designs' int8; wider values are for error studies and need ``datapath=None`` or a
     datapath declared that wide). ``softmax_bits``: unsigned probability width (8). ``smooth``: smoothing
     factors per point (:mod:`.smoothing`; the weights in ``qw`` must already absorb them). ``asym_gelu``:
     asymmetric (zero-point) int8 for the GELU output where its calibrated range is known.
     """
 
     def __init__(self, dims: EncoderDims, w: FloatWeights, qw: QuantizedWeights, cal: Calibration, *,
-                 nonlinear: str = "ibert", engine: str = "reference", rows: int = 64,
+                 nonlinear: str = "ibert", datapath: Datapath | None = None,
                  act_bits: int | dict[str, int] = 8, softmax_bits: int = 8,
                  smooth: dict[str, np.ndarray] | None = None, asym_gelu: bool = True) -> None:
         if nonlinear not in NONLINEAR_SETS:
@@ -118,8 +120,7 @@ class IntegerEncoder:
         self.qw = qw
         self.cal = cal
         self.nonlinear = nonlinear
-        self.engine = engine
-        self.rows = rows
+        self.datapath = datapath
         bits = dict.fromkeys(GEMM_INPUT_POINTS, act_bits) if isinstance(act_bits, int) else dict(act_bits)
         unknown = set(bits) - set(GEMM_INPUT_POINTS)
         if unknown or set(bits) != set(GEMM_INPUT_POINTS):
@@ -272,7 +273,7 @@ class IntegerEncoder:
         ids = np.asarray(input_ids, dtype=np.int64)
         mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, dtype=np.int64)
         tt = np.zeros_like(ids) if token_type_ids is None else np.asarray(token_type_ids, dtype=np.int64)
-        run = GemmRunner(self.engine, rows=self.rows, check=check, act_bits=self.act_bits)
+        run = GemmRunner(self.datapath, check=check, act_bits=self.act_bits)
         emb = self._embeddings(ids, tt)
         self._record("emb.sum", emb, self.cal.scale("emb.sum"))
         s_x = self._scale("emb.ln")

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.compute.base import Datapath
+from sim.compute.registry import native_kind
+
 from .calibration import Calibration
 from .dims import EncoderDims
 from .integer import IntegerEncoder
@@ -12,15 +15,19 @@ from .reference import bert_forward
 from .smoothing import DEFAULT_ALPHA, apply_smoothing, smoothing_factors
 from .weights import FloatWeights
 
-__all__ = ["build_integer_encoder", "DEFAULT_ENGINE"]
+__all__ = ["build_integer_encoder", "default_datapath"]
 
-#: The datapath each weight format runs on by default: the design that stores weights that way.
-DEFAULT_ENGINE = {"int8": "systolic", "gobo": "gobo"}
+
+def default_datapath(fmt: str) -> Datapath | None:
+    """The datapath a weight format runs on by default: that of the compute kind computing on it natively
+    (int8: the systolic array, 64 rows; gobo: the GOBO PE), from the compute-kind registry."""
+    kind = native_kind(fmt)
+    return kind.default_datapath() if kind is not None else None
 
 
 def build_integer_encoder(dims: EncoderDims, w: FloatWeights, fmt: str, calib_ids: np.ndarray,
                           calib_mask: np.ndarray | None = None, *, qmodel: object | None = None,
-                          nonlinear: str = "ibert", engine: str | None = None, rows: int = 64,
+                          nonlinear: str = "ibert", datapath: Datapath | None | str = "default",
                           smooth_alpha: float | None = DEFAULT_ALPHA, per_channel: bool = True,
                           act_bits: int = 8, calib_source: str = "", smooth_gelu: bool = False,
                           asym_gelu: bool = True) -> IntegerEncoder:
@@ -31,7 +38,8 @@ def build_integer_encoder(dims: EncoderDims, w: FloatWeights, fmt: str, calib_id
     dequantized integer weights instead changed all-MiniLM-L6-v2's cosines by <= 0.01 for gobo3 and
     <= 0.0004 for int8, and costs a float copy of every weight);
     for "int8" with ``smooth_alpha`` not None, smoothing (:mod:`.smoothing`) and re-quantization of the
-    smoothed weights. ``engine`` defaults to the format's own datapath (:data:`DEFAULT_ENGINE`).
+    smoothed weights. ``datapath``: the GEMM datapath (a design's, from its compute-kind plug-in; None: the
+    reference kernel); "default": the format's own (:func:`default_datapath`).
     """
     ids = np.asarray(calib_ids, dtype=np.int64)
     mask = np.ones_like(ids) if calib_mask is None else np.asarray(calib_mask, dtype=np.int64)
@@ -46,5 +54,6 @@ def build_integer_encoder(dims: EncoderDims, w: FloatWeights, fmt: str, calib_id
     qw = quantize_weights(ws, fmt, qmodel=qmodel, per_channel=per_channel)
     # the integer model keeps only what it computes with: integer weights + LayerNorm parameters
     ln = FloatWeights({k: v for k, v in ws.tensors.items() if ".LayerNorm." in k}, ws.source)
-    return IntegerEncoder(dims, ln, qw, cal, nonlinear=nonlinear, engine=engine or DEFAULT_ENGINE[fmt],
-                          rows=rows, act_bits=act_bits, smooth=factors, asym_gelu=asym_gelu)
+    dp = default_datapath(fmt) if isinstance(datapath, str) else datapath
+    return IntegerEncoder(dims, ln, qw, cal, nonlinear=nonlinear, datapath=dp, act_bits=act_bits, smooth=factors,
+                          asym_gelu=asym_gelu)

@@ -287,6 +287,10 @@ DRAM_PRESETS: dict[str, dict] = {
 }
 
 
+DRAM_KINDS: tuple[str, ...] = tuple(DRAM_PRESETS)
+"""The DRAM presets' names (``dram.kind``)."""
+
+
 def dram_spec(kind: str, channels: int | None = None, **overrides: object) -> DramSpec:
     """Build a :class:`DramSpec` from a preset.
 

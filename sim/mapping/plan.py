@@ -34,15 +34,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.compute.base import SUB_TILES, MatrixUnit, WeightTile
+from sim.config.hardware import HardwareConfig
 from sim.errors import SimInputError
 from sim.hw.timing import TileTiming
-from sim.hw.vector import KernelCost, vector_timing
-from sim.mapping.design import TC_PANEL_ROWS, Design
+from sim.hw.vector import KernelCost, VectorParams, vector_timing
 from sim.mapping.weights import EMBEDDING_TYPES
 from sim.workload.graph import Operator, OperatorGraph
 
 FUSABLE = {"gelu", "add", "tanh"}  # element-wise consumers fused into a producing matmul's epilogue
-SUB_TILES = 4  # compute steps per weight chunk (epilogue/compute overlap granularity)
 MAX_STEPS = 100_000  # steps per run beyond which a mapping is refused, so a simulation stays within ~20 s
 
 
@@ -88,14 +88,14 @@ class OpPlan:
 
 @dataclass(frozen=True)
 class WeightSource:
-    """Off-chip and on-chip sizes of one weight tensor, per chunk, and (GOBO) its outlier layout."""
+    """Off-chip and on-chip sizes of one weight tensor, per chunk, and (packed formats) its outlier layout."""
 
     offchip_bytes: Callable[[int, int], np.ndarray]  # (Nc, Kc) -> bytes per [n-chunk, k-chunk]
     onchip_bytes: Callable[[int, int], np.ndarray]  # same, in the on-chip format
     dictionary_bytes: int = 0
     outlier_counts: Callable[[int, int], np.ndarray] | None = None  # (P, Kc) -> outliers per [n-block, k-chunk]
     outlier_bytes: Callable[[int, int], np.ndarray] | None = None  # (Nc, Kc) -> outlier bytes per chunk
-    gobo: bool = False
+    packed_format: str | None = None  # the packed weight format off chip ("gobo"); None: dense
 
 
 def _ceil(a: int, b: int) -> int:
@@ -126,17 +126,18 @@ def gobo_source(packed, onchip_elem_bytes: float | None) -> WeightSource:
 
     return WeightSource(off, on, packed.dictionary_bytes,
                         outlier_counts=lambda p, kc: packed.outlier_counts(p, kc),
-                        outlier_bytes=lambda nc, kc: packed.block_bytes(nc, kc).outliers, gobo=True)
+                        outlier_bytes=lambda nc, kc: packed.block_bytes(nc, kc).outliers, packed_format="gobo")
 
 
 class Planner:
     """Turns an operator graph into steps for one design (see the module docstring)."""
 
-    def __init__(self, graph: OperatorGraph, design: Design, weights: Mapping[str, WeightSource],
-                 kernel_costs: Mapping[str, KernelCost]):
+    def __init__(self, graph: OperatorGraph, unit: MatrixUnit, hw: HardwareConfig,
+                 weights: Mapping[str, WeightSource], kernel_costs: Mapping[str, KernelCost]):
         self.graph = graph
-        self.d = design
-        self.hw = design.hw
+        self.d = unit
+        self.hw = hw
+        self.vector = VectorParams(hw.vector.lanes, hw.vector.divider_cycles)
         self.weights = weights
         self.costs = kernel_costs
         self.consumers: dict[str, list[Operator]] = {}
@@ -271,7 +272,7 @@ class Planner:
         wbuf = self.hw.buffers["weights"]
         budget = wbuf.capacity_bytes // 2 if wbuf.double_buffered else wbuf.capacity_bytes
         g = d.n_granule
-        wave = g * d.tiles if d.gobo is not None else g
+        wave = d.chunk_wave
         widths = [N] + [wave * j for j in range(1, _ceil(N, wave) + 1)] + [g * j for j in range(1, _ceil(N, g) + 1)]
         candidates = sorted({min(N, x) for x in widths}, reverse=True)
         for kc in [K] + [max(d.k_granule, (K // 2**i) // d.k_granule * d.k_granule) for i in range(1, 40)]:
@@ -320,8 +321,8 @@ class Planner:
             order = "activations-outer"
         else:
             m_chunks = 1
-        counts = src.outlier_counts(d.gobo.pes, Kc) if src.gobo and d.gobo is not None else None
-        side_store = src.outlier_bytes(Nc, Kc) if src.gobo else None
+        operand = d.weight_operand(src, Nc, Kc)
+        side_store = src.outlier_bytes(Nc, Kc) if src.packed_format and src.outlier_bytes else None
         bias_bytes = op.n * 4  # fp32/int32 bias, loaded with the first chunk
         steps: list[Step] = []
         rows = [M] if m_chunks == 1 else [min(_ceil(M, m_chunks), M - i * _ceil(M, m_chunks)) for i in range(m_chunks)]
@@ -336,9 +337,9 @@ class Planner:
                     weight_load = (mi == 0) or not resident
                     if weight_load:
                         nbytes = int(off[ni, ki]) + (src.dictionary_bytes + bias_bytes if first else 0)
-                        if src.gobo:
+                        if side_store is not None:
                             ob = int(side_store[ni, ki])
-                            decode = (n1 - n0) * (k1 - k0) if d.gobo is None else 0
+                            decode = (n1 - n0) * (k1 - k0) if src.packed_format != d.native_format else 0
                             loads.append(Transfer(nbytes - ob, False, "weights", decode_weights=decode))
                             if ob:  # the side store: a separate short read in another DRAM row
                                 loads.append(Transfer(ob, False, "outliers", "scattered", chunk_bytes=ob))
@@ -347,22 +348,17 @@ class Planner:
                     if a_in_dram and (order == "weights-outer" or ni == 0 and ki == 0):
                         loads.append(self._activation_load(Mm * (k1 - k0) * d.act_bytes))
                     chunk_bytes = int(on[ni, ki]) if weight_load else 0
-                    subs = self._sub_tiles(Mm, n1 - n0)
+                    subs = d.sub_tiles(Mm, n1 - n0)
                     for si, (sm0, sm1, sn0, sn1) in enumerate(subs):
                         m_rows, n_cols = sm1 - sm0, sn1 - sn0
-                        if d.gobo is not None and src.gobo:
-                            nb0 = (n0 + sn0) // d.gobo.pes
-                            nb1 = _ceil(n0 + sn1, d.gobo.pes)
-                            timing = d.gobo_gemm_timing(m_rows, k1 - k0, counts[nb0:nb1, ki],
-                                                        load_dictionary=first and si == 0)
-                        else:
-                            timing = d.dense_timing(m_rows, k1 - k0, n_cols)
+                        tile = WeightTile(operand, n0 + sn0, n0 + sn1, k0, k1, ki)
+                        timing = d.weight_gemm_timing(m_rows, k1 - k0, n_cols, tile, first=first and si == 0)
                         if ki > 0:  # partial sums of K chunks accumulate in the output buffer
                             timing = timing + TileTiming(0, {"add_int32": m_rows * n_cols})
                         out_tile = m_rows * n_cols
                         epi = None
                         if ep_cost is not None and last_k:
-                            epi = vector_timing(d.vector, ep_cost, m_rows, n_cols)
+                            epi = vector_timing(self.vector, ep_cost, m_rows, n_cols)
                         stores = (self._activation_store(out_tile * out_elem),) if spill_out and last_k else ()
                         sram = self._gemm_sram(chunk_bytes if si == 0 else 0, int(on[ni, ki]) * n_cols // (n1 - n0),
                                                m_rows, k1 - k0, n_cols, ki, out_elem if last_k else 4)
@@ -379,44 +375,17 @@ class Planner:
                                           epilogue_ops=ep_names if epi else ()))
                     first = False
         mapping = {"weight_chunk_n": Nc, "weight_chunk_k": Kc, "chunks": nN * nK, "loop_order": order,
-                   "sub_tiles_per_chunk": len(self._sub_tiles(rows[0], min(N, Nc))),
+                   "sub_tiles_per_chunk": len(d.sub_tiles(rows[0], min(N, Nc))),
                    "activation_chunks": m_chunks, "weights_resident": resident,
                    "input_from_dram": bool(a_in_dram), "output_to_dram": spill_out,
                    "fused_epilogue": list(ep_names) + (["requant"] if op.epilogue else []),
                    "weight_chunk_bytes_max": int(on.max())}
         return OpPlan(op, steps, mapping)
 
-    def _sub_tiles(self, M: int, N: int) -> list[tuple[int, int, int, int]]:
-        """Split one weight chunk's output (M x N) into up to SUB_TILES compute steps, so that the vector
-        epilogue of one overlaps the next one's compute: along M for GOBO and the tensor core (the
-        weights stay in the buffer; GOBO re-reads indices per row block anyway), and for the systolic array
-        along the dimension its PE columns hold (N for ws/os, M for is), whole folds at a time, so no
-        stationary block is preloaded twice."""
-        d = self.d
-        if d.systolic is not None and d.systolic.dataflow != "is":
-            g = d.systolic.cols
-            per = max(g, _ceil(_ceil(N, SUB_TILES), g) * g)
-            return [(0, M, n0, min(N, n0 + per)) for n0 in range(0, N, per)]
-        if d.systolic is not None:  # input-stationary: the array's columns hold M, so split M by folds
-            g = d.systolic.cols
-        else:
-            g = d.gobo.rows_per_pe if d.gobo is not None else d.tensorcore.mma_m
-        per = max(g, _ceil(_ceil(M, SUB_TILES), g) * g)
-        return [(m0, min(M, m0 + per), 0, N) for m0 in range(0, M, per)]
-
     def _gemm_sram(self, w_written: int, w_chunk: int, M: int, K: int, N: int, ki: int,
                    out_elem: int) -> dict[str, dict[str, int]]:
         """Buffer accesses of one weight-GEMM step (bytes), by the compute unit's reuse pattern."""
-        d = self.d
-        if d.gobo is not None:
-            w_reads = w_chunk * _ceil(M, d.gobo.rows_per_pe)  # index FIFOs refill per row block
-            a_reads = M * K * _ceil(N, d.gobo.pes)  # each block column reads its R x K activations
-        elif d.systolic is not None:
-            w_reads = w_chunk  # stationary: each weight enters the array once
-            a_reads = M * K * _ceil(N, d.systolic.cols) * d.act_bytes
-        else:
-            w_reads = w_chunk * _ceil(M, TC_PANEL_ROWS)
-            a_reads = M * K * _ceil(N, TC_PANEL_ROWS) * d.act_bytes
+        w_reads, a_reads = self.d.gemm_sram_reads(w_chunk, M, K, N)
         out = {"sram.weights": {"write_bytes": w_written, "read_bytes": w_reads},
                "sram.activations": {"read_bytes": a_reads},
                "sram.outputs": {"write_bytes": M * N * out_elem}}
@@ -437,7 +406,7 @@ class Planner:
             loads = ()
             if in_dram:
                 loads = (self._activation_load((op.m * op.k + op.k * op.n) * d.act_bytes),)
-            epi = vector_timing(d.vector, ep_cost, op.m, op.n) if ep_cost is not None else None
+            epi = vector_timing(self.vector, ep_cost, op.m, op.n) if ep_cost is not None else None
             out_elem = 4 if out_buf == "outputs" else d.act_bytes
             stores = (self._activation_store(op.m * op.n * out_elem),) if spill_out else ()
             sram = {"sram.activations": {"read_bytes": (op.m * op.k + op.k * op.n) * d.act_bytes},
@@ -448,7 +417,7 @@ class Planner:
         mapping = {"per_head_steps": op.count, "input_from_dram": in_dram, "output_to_dram": spill_out,
                    "interleaved_with": "softmax per head" if op.name.endswith(".qk") else None,
                    "fused_epilogue": list(ep_names) + (["requant"] if op.epilogue else []),
-                   "unit": "PE multipliers (MAC mode)" if d.gobo is not None else d.kind}
+                   "unit": d.matmul_unit}
         return OpPlan(op, steps, mapping)
 
     def plan_vector(self, op: Operator) -> OpPlan:
@@ -465,7 +434,7 @@ class Planner:
         in_elem = 4 if op.in_dtype == "int32" else d.act_bytes
         steps = []
         for _ in range(n_steps):
-            timing = vector_timing(d.vector, cost, per, op.row_len)
+            timing = vector_timing(self.vector, cost, per, op.row_len)
             loads: list[Transfer] = []
             if op.kind == "gather":
                 loads += self._gather_loads()

@@ -21,12 +21,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
+
+from sim.io import write_atomic
 
 from .checkpoint import load_checkpoint
 from .model import CODE_VERSION, QuantizedModel, quantize_model
@@ -113,19 +114,6 @@ def model_from_arrays(arrays: Mapping[str, np.ndarray]) -> QuantizedModel:
     return QuantizedModel(GoboParams(**meta["params"]), tuple(meta["order"]), packed, fp32, buffers)
 
 
-def _atomic_write(target: Path, write: Callable[[object], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=target.name + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class QuantCache:
     """A directory of cached quantized models (see the module docstring)."""
 
@@ -160,10 +148,10 @@ class QuantCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         npz, side = self.paths(key)
         arrays = model_to_arrays(model)
-        _atomic_write(npz, lambda fh: np.savez(fh, **arrays))
+        write_atomic(npz, lambda fh: np.savez(fh, **arrays))
         info = {"key": key, "bytes": npz.stat().st_size, "sha256": _sha256_path(npz),
                 "code_version": CODE_VERSION}
-        _atomic_write(side, lambda fh: fh.write(json.dumps(info, indent=1).encode("utf-8")))
+        write_atomic(side, lambda fh: fh.write(json.dumps(info, indent=1).encode("utf-8")))
 
     def remove(self, key: str) -> None:
         """Delete an entry (missing files are fine)."""

@@ -21,14 +21,28 @@ the project's integer GEMM multiplies ``A (m x k) @ W (k x n)``, so use :meth:`I
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from .errors import QuantError
 
-if TYPE_CHECKING:
-    from .packed import PackedTensor
+
+class PackedLike(Protocol):
+    """What :func:`integerize` reads of a packed tensor (:class:`~sim.quant.packed.PackedTensor` has it)."""
+
+    name: str
+    shape: tuple[int, ...]
+    centroids: np.ndarray
+    outlier_values: np.ndarray
+
+    @property
+    def outlier_rows(self) -> np.ndarray: ...  # noqa: D102
+
+    @property
+    def outlier_cols(self) -> np.ndarray: ...  # noqa: D102
+
+    def indices(self) -> np.ndarray: ...  # noqa: D102
 
 INT8_MAX = 127
 INT16_MIN, INT16_MAX = -32768, 32767
@@ -93,7 +107,7 @@ class IntegerGobo:
         return self.matrix(np.int32).astype(np.float64) * self.scale
 
 
-def integerize(packed: PackedTensor) -> IntegerGobo:
+def integerize(packed: PackedLike) -> IntegerGobo:
     """Integer variant of a packed 2-D tensor in its stored orientation ("nk"); see the module docstring."""
     if len(packed.shape) != 2:
         raise QuantError(f"{packed.name or 'tensor'}: integer variant needs a 2-D tensor, got shape {packed.shape}")

@@ -23,19 +23,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .bitpack import pack_bits, packed_size, unpack_bit_range, unpack_bits
 from .centroids import gobo_centroids, nearest_index
 from .errors import QuantError
+from .integer import IntegerGobo
 from .outliers import GaussianFit, detect_outliers
 from .params import DEFAULT_MAX_ITERATIONS, DEFAULT_OUTLIER_THRESHOLD, check_bits, check_max_iterations
 from .positions import decode_positions, encode_positions
-
-if TYPE_CHECKING:
-    from .integer import IntegerGobo
 
 #: Bytes per outlier attributed to a block: fp32 value + one uint16 skip entry.
 OUTLIER_BYTES = 6

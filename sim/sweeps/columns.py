@@ -54,9 +54,9 @@ def metrics_of(result: Any) -> dict[str, Any]:
             out[part_column(prefix, part, suffix)] = value
     if result.functional:
         f = result.functional
-        out["functional_checked"] = f.get("checked")
-        out["functional_cosine_vs_float"] = f.get("cosine_vs_float")
-        out["functional_max_abs_err_vs_float"] = f.get("max_abs_err_vs_float")
+        out["functional_checked"] = f.checked
+        out["functional_cosine_vs_float"] = f.cosine_vs_float
+        out["functional_max_abs_err_vs_float"] = f.max_abs_err_vs_float
     return out
 
 

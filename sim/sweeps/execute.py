@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
 from sim.errors import SimInputError
+from sim.pipeline import run
 from sim.sweeps.columns import metrics_of
 from sim.sweeps.plan import Point, PointTask
 
@@ -52,7 +53,7 @@ def one_line(exc: BaseException) -> str:
 
 
 def run_point(task: PointTask) -> dict[str, Any]:
-    """Run one point with :func:`sim.api.run`; never raises for a bad point (returns ``status: error``).
+    """Run one point with :func:`sim.pipeline.run`; never raises for a bad point (returns ``status: error``).
 
     Returns ``{"status": "ok", "error": "", "metrics": {...}, "wall_s": ..., "cpu_s": ...}`` or
     ``{"status": "error", "error": "...", "metrics": {}, ...}``; the metrics are
@@ -61,9 +62,7 @@ def run_point(task: PointTask) -> dict[str, Any]:
     """
     t0, c0 = time.perf_counter(), time.thread_time()
     try:
-        from sim import api
-
-        result = api.run(task.hw, task.workload, seq_len=task.seq_len, batch=task.batch, sets=task.sets,
+        result = run(task.hw, task.workload, seq_len=task.seq_len, batch=task.batch, sets=task.sets,
                          weights=task.weights, functional=task.functional)
         out = {"status": "ok", "error": "", "metrics": metrics_of(result)}
     except Exception as exc:  # a failing point is data, not a crash of the sweep

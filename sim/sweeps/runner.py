@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import SimInputError
+from sim.results.sweep import SweepMeta, SweepPoints
 from sim.sweeps import expr
 from sim.sweeps.columns import ID, initial_metrics, select
 from sim.sweeps.execute import make_backend, run_points
@@ -108,17 +109,16 @@ def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir:
         raise
     status = "failed"
     previous = store.read_json(META) if resume else None
-    meta: dict[str, Any] = {
-        "sim_version": _version(), "git": git_revision(), "python": platform.python_version(),
-        "started_at": _now(), "finished_at": None, "status": "running", "spec": spec.source, "name": spec.name,
-        "backend": be.name, "workers": be.slots, "scheduler": scheduler, "resumed": bool(resume),  # slots: after start
-        "points": {"expanded": plan.expanded, "filtered_by_constraints": plan.filtered,
-                   "duplicates": plan.duplicates, "planned": len(plan.points),
-                   "already_done": sum(p.point_id in done for p in plan.points), "ran": 0, "errors": 0},
-        "worker_seconds": {"wall": 0.0, "cpu": 0.0},  # summed over the points run now (diagnostics)
-        "history": ((previous or {}).get("history", []) + [_summary(previous)]) if previous else [],
-    }
-    counts = meta["points"]
+    meta = SweepMeta(
+        git=git_revision(), python=platform.python_version(), started_at=_now(), finished_at=None,
+        status="running", spec=spec.source, name=spec.name, backend=be.name, workers=be.slots,  # slots: after start
+        scheduler=scheduler, resumed=bool(resume),
+        points=SweepPoints(expanded=plan.expanded, filtered_by_constraints=plan.filtered,
+                           duplicates=plan.duplicates, planned=len(plan.points),
+                           already_done=sum(p.point_id in done for p in plan.points)),
+        history=((previous or {}).get("history", []) + [_summary(previous)]) if previous else [],
+    )
+    counts = meta.points
     last_checkpoint = time.monotonic()
 
     def record(point: Point, outcome: dict[str, Any]) -> None:
@@ -130,21 +130,21 @@ def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir:
             row["feasible"] = _feasible(plan, point, metrics) if ok else None
         row["status"], row["error"] = outcome["status"], outcome.get("error", "")
         store.append(row)
-        counts["ran"] += 1
-        counts["errors"] += 0 if ok else 1
-        meta["worker_seconds"]["wall"] += outcome.get("wall_s", 0.0)
-        meta["worker_seconds"]["cpu"] += outcome.get("cpu_s", 0.0)
+        counts.ran += 1
+        counts.errors += 0 if ok else 1
+        meta.worker_seconds.wall += outcome.get("wall_s", 0.0)
+        meta.worker_seconds.cpu += outcome.get("cpu_s", 0.0)
         reporter.advance(ok)
         if time.monotonic() - last_checkpoint >= CHECKPOINT_S:
             last_checkpoint = time.monotonic()
             store.write_parquet()
-            store.write_json(META, meta)
+            store.write_json(META, meta.to_dict())
 
     try:
         import yaml
 
         store.write_text(SPEC, yaml.safe_dump(spec.to_dict(), sort_keys=False, default_flow_style=None))
-        store.write_json(META, meta)
+        store.write_json(META, meta.to_dict())
         for note in store.notes + _plan_notes(plan, done):
             reporter.message(f"{spec.name}: {note}")
         todo = [p for p in plan.points if p.point_id not in done]
@@ -160,9 +160,9 @@ def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir:
         raise
     finally:
         be.close()
-        meta.update(status=status, finished_at=_now())
+        meta.status, meta.finished_at = status, _now()
         try:
-            store.write_json(META, meta)
+            store.write_json(META, meta.to_dict())
             store.write_parquet()
         finally:
             store.close()
@@ -190,14 +190,11 @@ def _plan_notes(plan: Plan, done: set[str]) -> list[str]:
 
 
 def _summary(meta: dict[str, Any]) -> dict[str, Any]:
-    keep = ("sim_version", "git", "started_at", "finished_at", "status", "backend", "workers", "points")
-    return {k: meta.get(k) for k in keep}
-
-
-def _version() -> str:
-    from sim import __version__
-
-    return __version__
+    keep = ("version", "git", "started_at", "finished_at", "status", "backend", "workers", "points")
+    out = {k: meta.get(k) for k in keep}
+    if out["version"] is None and "sim_version" in meta:  # a meta.json written before schema_version 1
+        out["version"] = meta["sim_version"]
+    return out
 
 
 def plan_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec) -> Plan:

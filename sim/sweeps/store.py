@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.errors import SimInputError
+from sim.io import check_writable_dir, write_atomic, write_bytes_atomic
 from sim.sweeps.columns import ID, TAIL, cell, is_metric_name, order_columns
 
 RESULTS = "results.csv"
@@ -39,40 +40,7 @@ LOCK = ".lock"
 
 def check_out_dir(out_dir: str | Path) -> None:
     """Fail (one line) before any work if ``out_dir`` cannot be created or written."""
-    path = Path(out_dir)
-    if path.exists() and not path.is_dir():
-        raise SimInputError(f"--out {out_dir}: exists and is not a directory")
-    probe = path
-    while not probe.exists() and probe != probe.parent:
-        probe = probe.parent
-    if not probe.is_dir():
-        raise SimInputError(f"--out {out_dir}: cannot create it ({probe} is not a directory)")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise SimInputError(f"--out {out_dir}: cannot write there ({probe} is not writable)")
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def write_durable(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically and durably: temporary sibling, fsync, rename, fsync the directory."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
-    _fsync_dir(path.parent)
+    check_writable_dir(out_dir, "--out")
 
 
 def _line(values: Iterable[str]) -> bytes:
@@ -136,7 +104,7 @@ class ResultStore:
                                     "that sweep, or choose another directory")
             done = self._reopen()
         else:
-            write_durable(self.csv_path, _line(self.header))
+            write_bytes_atomic(self.csv_path, _line(self.header))
         self._fd = os.open(self.csv_path, os.O_WRONLY | os.O_APPEND)
         return done
 
@@ -148,7 +116,7 @@ class ResultStore:
             text = text[: text.rfind("\n") + 1]
         rows = list(csv.reader(io.StringIO(text)))
         if not rows:
-            write_durable(self.csv_path, _line(self.header))
+            write_bytes_atomic(self.csv_path, _line(self.header))
             return set()
         header, body = rows[0], rows[1:]
         if ID not in header or "status" not in header:
@@ -179,7 +147,7 @@ class ResultStore:
         out = [_line(self.header)]
         for r in rows:
             out.append(_line(r[pos[c]] if c in pos else "" for c in self.header))
-        write_durable(self.csv_path, b"".join(out))
+        write_bytes_atomic(self.csv_path, b"".join(out))
 
     # -- appending --------------------------------------------------------------------------------------
     def append(self, row: Mapping[str, Any]) -> None:
@@ -213,18 +181,16 @@ class ResultStore:
             return None
         df = self.frame() if df is None else df
         path = self.dir / PARQUET
-        tmp = path.with_name(f".{path.name}.tmp")
-        df.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        write_atomic(path, lambda fh: df.to_parquet(fh, index=False))
         return path
 
     def write_json(self, name: str, data: Mapping[str, Any]) -> None:
         """Write ``DIR/name`` as JSON, atomically."""
-        write_durable(self.dir / name, (json.dumps(data, indent=2, default=str) + "\n").encode())
+        write_bytes_atomic(self.dir / name, (json.dumps(data, indent=2, default=str) + "\n").encode())
 
     def write_text(self, name: str, text: str) -> None:
         """Write ``DIR/name`` atomically."""
-        write_durable(self.dir / name, text.encode())
+        write_bytes_atomic(self.dir / name, text.encode())
 
     def read_json(self, name: str) -> dict[str, Any] | None:
         """``DIR/name`` as JSON, or None if missing or unreadable."""

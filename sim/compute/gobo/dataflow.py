@@ -1,28 +1,20 @@
-"""GEMMs computed the way each design's datapath computes them, bit for bit, with declared widths checked.
+"""The GOBO PE's functional dataflow: GEMMs on GOBO weights computed as the PE computes them, bit for bit.
 
-* :func:`systolic_gemm` -- the weight-stationary systolic array (``compute.kind: systolic``, ``dataflow:
-  ws``): the reduction dimension K is cut into folds of ``rows`` (the PE rows holding one weight block);
-  in a fold each output's partial sum runs down a PE column (at most ``rows`` products:
-  ``|.| <= rows * max|a| * max|b|``, a static bound checked against the 32-bit column registers), and
-  the fold results are added, in fold order, into the int32 output accumulators below the array. Every
-  running accumulator value (after each fold) is checked against ``acc_bits``: an overflow raises
-  :class:`~sim.kernels.widths.IntegerOverflowError` even if a later fold would bring it back into range
-  (stricter than :func:`sim.kernels.gemm.int_gemm`, which checks the final value). Tiling of N by the
-  array's columns does not change any sum, so it is not modelled here (the timing model does it).
-* :func:`gobo_pe_gemm` -- the GOBO processing element, vectorised: per output ``(m, n)`` one 32-bit bin
-  accumulator per centroid sums the activations whose weight index selects it (additions only, outliers
-  excluded), then one multiply per bin by the int8 centroid, plus the int8 x int16 outlier products,
-  into the 32-bit output accumulator. The same dataflow and declared widths as
-  :func:`sim.kernels.gemm.gobo_gemm` (``GOBO_WIDTHS``; tests assert equal results), vectorised the same
-  way (bin sums = exact float32 BLAS products of the activations with one-hot index planes) but with the
-  planes written in place per bin (no boolean temporaries), the centroid products summed in one exact
-  float64 contraction, and the product width checked from the bin extremes (``max|bin| * max|c|``)
-  before falling back to an element-wise check.
-
-All functions return int64 arrays holding the accumulator values (they fit the declared int32).
+:func:`gobo_pe_gemm`, vectorised: per output ``(m, n)`` one 32-bit bin accumulator per centroid sums the
+activations whose weight index selects it (additions only, outliers excluded), then one multiply per bin by
+the int8 centroid, plus the int8 x int16 outlier products, into the 32-bit output accumulator. The same
+dataflow and declared widths as :func:`sim.kernels.gemm.gobo_gemm` (``GOBO_WIDTHS``; tests assert equal
+results), vectorised the same way (bin sums = exact float32 BLAS products of the activations with one-hot
+index planes) but with the planes written in place per bin (no boolean temporaries), the centroid products
+summed in one exact float64 contraction, and the product width checked from the bin extremes
+(``max|bin| * max|c|``) before falling back to an element-wise check. :class:`GoboDatapath` runs the weight
+GEMMs of the integer forward this way (attention BMMs are int8 MACs on the PE multipliers: the reference
+kernel computes them).
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import numpy as np
 
@@ -30,10 +22,7 @@ from sim.kernels.gemm import GOBO_WIDTHS
 from sim.kernels.widths import check_bound, check_width
 from sim.quant.integer import IntegerGobo
 
-__all__ = ["systolic_gemm", "gobo_pe_gemm", "GOBO_BLOCK_ELEMS"]
-
 _F32_EXACT = 1 << 24
-_F64_EXACT = 1 << 53
 
 #: One-hot mask entries (k x B x n-block float32 values) built at once by :func:`gobo_pe_gemm` (32 MiB).
 GOBO_BLOCK_ELEMS = 1 << 23
@@ -41,55 +30,6 @@ GOBO_BLOCK_ELEMS = 1 << 23
 
 def _max_abs(a: np.ndarray) -> int:
     return 0 if a.size == 0 else max(abs(int(a.min())), abs(int(a.max())))
-
-
-def systolic_gemm(a: np.ndarray, b: np.ndarray, rows: int = 64, *, in_bits: int = 8, acc_bits: int = 32,
-                  kernel: str = "systolic_gemm") -> np.ndarray:
-    """``a @ b`` accumulated fold by fold as a weight-stationary ``rows``-row systolic array does; int64.
-
-    ``a``: integer ``(..., m, k)`` (activations, streamed), ``b``: integer ``(k, n)`` or ``(..., k, n)``
-    (the stationary operand; a transposed view of an ``[n, k]`` weight is fine and is not copied); values
-    must fit signed ``in_bits`` (int8; 9 for uint8 probabilities times int8; 16 for decompressed GOBO
-    weights with int16 outliers). ``rows``: PE rows = K per fold (the last fold may be partial: its
-    unused PE rows hold zeros). Checks: operands fit ``in_bits``; the per-fold column sum bound
-    ``rows * max|a| * max|b|`` fits ``acc_bits``; every post-fold accumulator value fits ``acc_bits``
-    (raises ``IntegerOverflowError``).
-
-    Exactness: fold products are float32 BLAS products (exact: ``|partial| <= rows * max|a| * max|b|
-    <= 2^24`` is asserted, else float64), accumulated in float32 when ``max_m sum_k |a_mk| * max|b| <=
-    2^24`` (every running sum exact), else in float64 (exact below 2^53, asserted).
-    """
-    a = np.asarray(a)
-    b = np.asarray(b)
-    if a.dtype.kind not in "iu" or b.dtype.kind not in "iu":
-        raise TypeError(f"{kernel}: operands must be integer arrays, got {a.dtype} and {b.dtype}")
-    if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-2]:
-        raise ValueError(f"{kernel}: shapes {a.shape} and {b.shape} do not multiply")
-    if rows < 1:
-        raise ValueError(f"{kernel}: rows must be >= 1, got {rows}")
-    check_width(a, in_bits, True, kernel=kernel, what="operand A")
-    check_width(b, in_bits, True, kernel=kernel, what="operand B")
-    k = a.shape[-1]
-    max_b = _max_abs(b)
-    fold_bound = min(rows, k) * _max_abs(a) * max_b
-    check_bound(fold_bound, acc_bits, True, kernel=kernel, what="PE column partial sum")
-    run_bound = int(np.abs(a.astype(np.int64)).sum(axis=-1).max(initial=0)) * max_b
-    if run_bound >= _F64_EXACT:
-        raise ValueError(f"{kernel}: running sums up to {run_bound} exceed float64's exact range")
-    ptype = np.float32 if fold_bound <= _F32_EXACT else np.float64
-    atype = np.float32 if run_bound <= _F32_EXACT else np.float64
-    af = a.astype(ptype)
-    bf = b.astype(ptype)
-    out_shape = np.broadcast_shapes(a.shape[:-2], b.shape[:-2]) + (a.shape[-2], b.shape[-1])
-    acc = np.zeros(out_shape, dtype=atype)
-    lo = hi = 0.0
-    for k0 in range(0, k, rows):  # one fold: the PE rows hold b[k0:k0+rows, :]
-        part = np.matmul(af[..., k0:k0 + rows], bf[..., k0:k0 + rows, :])
-        acc += part
-        lo = min(lo, float(acc.min(initial=0)))
-        hi = max(hi, float(acc.max(initial=0)))
-    check_width(np.array([lo, hi]), acc_bits, True, kernel=kernel, what="output accumulator")
-    return acc.astype(np.int64)
 
 
 def gobo_pe_gemm(x: np.ndarray, w: IntegerGobo, *, block_elems: int = GOBO_BLOCK_ELEMS,
@@ -171,3 +111,21 @@ def gobo_pe_gemm(x: np.ndarray, w: IntegerGobo, *, block_elems: int = GOBO_BLOCK
         out[:, cs[starts]] += np.add.reduceat(contrib, starts, axis=1)
     check_width(out, *GOBO_WIDTHS["accumulator"], kernel=kernel, what="accumulator")
     return out.reshape(lead + (n,))
+
+
+class GoboDatapath:
+    """GOBO weights through the GOBO PE dataflow; other products (attention, unquantized tensors) are int8 MACs
+    that the reference kernel computes."""
+
+    name = "gobo"
+    key: tuple[Any, ...] = ("gobo",)
+
+    def linear(self, x: np.ndarray, lin: Any, in_bits: int) -> tuple[np.ndarray, str] | None:
+        """``x @ W^T`` on the PE bins when ``lin`` holds GOBO weights, else None (int8 MACs)."""
+        if lin.gobo is None:
+            return None
+        return gobo_pe_gemm(x, lin.gobo), "gobo-pe"
+
+    def bmm(self, a: np.ndarray, b: np.ndarray, in_bits: int) -> np.ndarray | None:
+        """Attention runs as int8 MACs on the PE multipliers: the reference kernel's product (None)."""
+        return None

@@ -6,21 +6,26 @@ Units are in the field names: ``_cycles`` core clock cycles, ``_bytes`` bytes, `
 
 from __future__ import annotations
 
-import dataclasses
-import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-from sim import __version__
+from sim._version import __version__
+from sim.io import write_text_atomic
+from sim.results.base import SCHEMA_VERSION, Report
+from sim.results.functional import FunctionalReport
 
 OP_COLUMNS = ("name", "layer", "kind", "cycles", "compute_cycles", "stall_cycles", "macs",
               "dram_read_bytes", "dram_write_bytes", "energy_pj", "m", "k", "n", "count")
 
 
-@dataclass
-class OpResult:
+@dataclass(repr=False)
+class OpResult(Report):
     """One operator's share of a run (a row of ``RunResult.ops``)."""
+
+    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("m", "k", "n", "count")
+    REPR_FIELDS: ClassVar[tuple[str, ...]] = ("name", "kind", "cycles")
 
     name: str
     layer: int
@@ -44,18 +49,14 @@ class OpResult:
     fused_into: str | None = None  # an element-wise operator run as the named matmul's epilogue
     actions: dict[str, dict[str, int]] = field(default_factory=dict)  # this operator's action counts
 
-    def to_dict(self) -> dict[str, Any]:
-        """Plain data; gemm-only fields are left out for other kinds."""
-        out = dataclasses.asdict(self)
-        if self.m is None:
-            for key in ("m", "k", "n", "count"):
-                out.pop(key)
-        return out
 
 
-@dataclass
-class RunResult:
+@dataclass(repr=False)
+class RunResult(Report):
     """The report of one ``sim run`` (field names and meanings are a contract; see README)."""
+
+    REPR_FIELDS: ClassVar[tuple[str, ...]] = ("hw", "workload", "seq_len", "cycles", "energy_pj")
+    FRAME_ROWS: ClassVar[str | None] = "ops"
 
     hw: str
     workload: str
@@ -73,7 +74,7 @@ class RunResult:
     utilization: float  # useful MACs / (cycles x peak MACs per cycle)
     stall_breakdown_cycles: dict[str, int]
     ops: list[OpResult]
-    functional: dict[str, Any] | None
+    functional: FunctionalReport | None
     config: dict[str, Any]
     peak_macs_per_cycle: int
     dram_bytes_per_cycle: float
@@ -87,21 +88,9 @@ class RunResult:
     tech: dict[str, Any] = field(default_factory=dict)  # the energy/area table and node that priced the run
     events: int = 0  # simulation events processed (0 for the roofline bound)
     version: str = __version__
+    schema_version: int = SCHEMA_VERSION
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON report as plain data, keys in a fixed order."""
-        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        out["ops"] = [op.to_dict() for op in self.ops]
-        return out
-
-    def to_json(self, path: str | Path | None = None) -> str:
-        """The JSON report (deterministic: fixed key order, no timestamps); written to ``path`` if given."""
-        text = json.dumps(self.to_dict(), indent=2, allow_nan=False) + "\n"
-        if path is not None:
-            write_text_atomic(Path(path), text)
-        return text
-
-    def to_frame(self):
+    def to_frame(self) -> Any:
         """Per-operator pandas DataFrame (one row per operator, the OP_COLUMNS first)."""
         import pandas as pd
 
@@ -112,7 +101,7 @@ class RunResult:
                 and c not in ("stall_breakdown_cycles", "mapping", "energy_breakdown_pj", "actions")]
         return frame[first + rest]
 
-    def to_csv(self, path: str | Path) -> None:
+    def to_csv(self, path: str | os.PathLike[str]) -> None:
         """Write the per-operator table as CSV."""
         text = self.to_frame().to_csv(index=False)
         write_text_atomic(Path(path), text)
@@ -145,9 +134,9 @@ class RunResult:
             lines.append(f"  stalls (cycles)  {stalls or 'none'}")
         if self.functional:
             f = self.functional
-            cos = f.get("cosine_vs_float")
+            cos = f.cosine_vs_float
             cos_text = f"{cos:.4f}" if isinstance(cos, float) else str(cos)
-            lines.append(f"  functional      checked={f.get('checked')} cosine_vs_float={cos_text} "
+            lines.append(f"  functional      checked={f.checked} cosine_vs_float={cos_text} "
                          f"(integer model vs float model, last hidden state)")
         lines.append("")
         lines.append(f"  {'kind':<10} {'ops':>5} {'cycles':>14} {'share':>7} {'MACs':>16} {'DRAM read B':>14}")
@@ -165,11 +154,3 @@ class RunResult:
 
 def _fmt(value: float | None, scale: float, unit: str) -> str:
     return "       not modelled" if value is None else f"{value * scale:>16.3f} {unit}"
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write a file via a temporary sibling and rename, so a reader never sees half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)

@@ -1,0 +1,68 @@
+"""The GOBO design's matrix unit as the mapper sees it: block timing over the tiles, granules, SRAM reuse."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.compute.base import MatrixUnit, WeightTile, split_rows
+from sim.compute.gobo.timing import GoboTileParams, gobo_mac_blocks_timing, gobo_parallel_timing
+from sim.hw.timing import TileTiming, ceil_div
+
+
+class GoboUnit(MatrixUnit):
+    """``tiles`` GOBO tiles of ``pes`` PEs x ``rows_per_pe`` rows; weights stay packed (GOBO format) on chip."""
+
+    kind = "gobo"
+    act_bytes = 1
+    weight_bytes = 1
+    native_format = "gobo"
+    k_granule = 1
+    matmul_unit = "PE multipliers (MAC mode)"
+
+    def __init__(self, params: GoboTileParams, tiles: int) -> None:
+        self.params = params
+        self.tiles = tiles
+        self.n_granule = params.pes
+        self.chunk_wave = params.pes * tiles
+
+    def dense_timing(self, M: int, K: int, N: int) -> TileTiming:
+        """Attention matmul on the GOBO PEs' multipliers: blocks of R rows x P columns over the tiles."""
+        g = self.params
+        mb = ceil_div(M, g.rows_per_pe)
+        nb = ceil_div(N, g.pes)
+        per_tile = ceil_div(mb * nb, self.tiles)  # blocks are dealt round-robin to the tiles
+        busiest = gobo_mac_blocks_timing(g, g.rows_per_pe, K, g.pes, per_tile)
+        # cycles: the busiest tile (partial blocks run the full static schedule); actions: the useful
+        # MACs only (padded rows and columns are gated)
+        return TileTiming(busiest.cycles, {"mac_int8": M * K * N, "reg_bits": M * K * N * 48})
+
+    def weight_operand(self, source: object, chunk_n: int, chunk_k: int) -> object | None:
+        """Per tensor, once: the outlier count of every (P-column block, K chunk) of a GOBO-packed weight."""
+        if getattr(source, "packed_format", None) != "gobo":
+            return None
+        return source.outlier_counts(self.params.pes, chunk_k)  # type: ignore[attr-defined]
+
+    def weight_gemm_timing(self, M: int, K: int, N: int, tile: WeightTile, *, first: bool) -> TileTiming:
+        """GOBO-mode GEMM of M rows over the block columns of the tile, with each block's real outlier count.
+
+        The (row block, column block) pairs are dealt round-robin to the tiles in column-major order, so a
+        tile's consecutive blocks mostly share their weights; each tile runs its sequence with the exact
+        block-sequence model and the slowest tile sets the time.
+        """
+        counts = tile.operand
+        if counts is None:
+            return self.dense_timing(M, K, N)
+        g = self.params
+        nb0, nb1 = tile.n0 // g.pes, ceil_div(tile.n1, g.pes)
+        mb = ceil_div(M, g.rows_per_pe)
+        seq_all = np.repeat(np.asarray(counts[nb0:nb1, tile.k_chunk], dtype=np.int64), mb)  # column-major
+        return gobo_parallel_timing(g, g.rows_per_pe, K, g.pes, seq_all, self.tiles, load_dictionary=first)
+
+    def sub_tiles(self, M: int, N: int) -> list[tuple[int, int, int, int]]:
+        """Along M in whole row blocks: the weights stay in the buffer and the index FIFOs re-read them per row
+        block anyway."""
+        return split_rows(M, N, self.params.rows_per_pe)
+
+    def gemm_sram_reads(self, w_chunk_bytes: int, M: int, K: int, N: int) -> tuple[int, int]:
+        """Index FIFOs refill per row block; each block column reads its R x K int8 activations."""
+        return w_chunk_bytes * ceil_div(M, self.params.rows_per_pe), M * K * ceil_div(N, self.params.pes)

@@ -1,0 +1,37 @@
+"""The systolic design's matrix unit as the mapper sees it: GEMM fold timing, granules, SRAM reuse."""
+
+from __future__ import annotations
+
+from sim.compute.base import MatrixUnit, split_cols, split_rows
+from sim.compute.systolic.timing import SystolicParams, systolic_gemm_timing
+from sim.hw.timing import TileTiming, ceil_div
+
+
+class SystolicUnit(MatrixUnit):
+    """A ``rows x cols`` int8 array; weights (int8, or decompressed GOBO) are dense on chip."""
+
+    kind = "systolic"
+    act_bytes = 1
+    weight_bytes = 1
+    matmul_unit = "systolic"
+
+    def __init__(self, params: SystolicParams) -> None:
+        self.params = params
+        self.n_granule = params.cols
+        self.k_granule = params.rows
+        self.chunk_wave = params.cols
+
+    def dense_timing(self, M: int, K: int, N: int) -> TileTiming:
+        """The GEMM's fold timing (closed form)."""
+        return systolic_gemm_timing(self.params, M, K, N)
+
+    def sub_tiles(self, M: int, N: int) -> list[tuple[int, int, int, int]]:
+        """Along the dimension the PE columns hold (N for ws/os, M for is), whole folds at a time, so no
+        stationary block is preloaded twice."""
+        if self.params.dataflow == "is":
+            return split_rows(M, N, self.params.cols)
+        return split_cols(M, N, self.params.cols)
+
+    def gemm_sram_reads(self, w_chunk_bytes: int, M: int, K: int, N: int) -> tuple[int, int]:
+        """Stationary weights enter the array once; activations are re-read per column fold."""
+        return w_chunk_bytes, M * K * ceil_div(N, self.params.cols) * self.act_bytes

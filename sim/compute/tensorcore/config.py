@@ -1,0 +1,24 @@
+"""The ``compute:`` section of a Tensor-Core-like design (``kind: tensorcore``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sim.compute.base import ComputeConfig
+from sim.config.schema import spec_field
+
+
+@dataclass(frozen=True, kw_only=True)
+class TensorCoreCompute(ComputeConfig):
+    """Tensor-Core-like units, each an m x n x k FP16 MMA per cycle with FP32 accumulation (docs/hw/tensorcore.md)."""
+
+    kind: str = spec_field(doc="compute kind", choices=("tensorcore",))
+    units: int = spec_field(doc="number of tensor-core units", ge=1, le=1 << 20)
+    mma_m: int = spec_field(4, doc="MMA tile rows per unit per cycle", ge=1)
+    mma_n: int = spec_field(4, doc="MMA tile columns per unit per cycle", ge=1)
+    mma_k: int = spec_field(4, doc="MMA reduction depth per unit per cycle", ge=1)
+    pipeline_latency_cycles: int = spec_field(4, doc="MMA pipeline latency in cycles", ge=1)
+
+    def peak_macs_per_cycle(self) -> int:
+        """FMAs per cycle with every unit busy."""
+        return self.units * self.mma_m * self.mma_n * self.mma_k

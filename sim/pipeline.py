@@ -1,0 +1,76 @@
+"""One run, end to end: prepare -> simulate -> functional pass (``sim run``), and the roofline bound.
+
+:func:`run` is what ``sim run`` and every sweep point execute; :func:`run_bound` is the roofline lower bound of
+the same run (no simulation), used by the invariant tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from sim.config.hardware import HardwareConfig
+from sim.config.loader import to_dict
+from sim.engine.roofline import compulsory_traffic, operator_bound
+from sim.functional.check import functional_check
+from sim.prepare import PreparedRun, prepare, resolve_inputs
+from sim.results import OpResult, RunResult
+from sim.simulate import dram_bytes_per_cycle, simulate
+from sim.workload.graph import lower
+from sim.workload.spec import WorkloadSpec
+
+__all__ = ["run", "run_bound", "run_prepared"]
+
+
+def run_prepared(prep: PreparedRun, *, functional: bool = True) -> RunResult:
+    """Simulate a prepared run and, with ``functional``, run the design's functional pass on it."""
+    result = simulate(prep)
+    if functional:
+        result.functional = functional_check(prep)
+    return result
+
+
+def run(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.PathLike[str] | WorkloadSpec, *,
+        seq_len: int | None = None, batch: int | None = None, sets: Iterable[str] = (),
+        weights: str | os.PathLike[str] | None = None, functional: bool = True) -> RunResult:
+    """Simulate a workload on a design: the run report of ``sim run`` (the functional pass on by default)."""
+    prep = prepare(hw, workload, seq_len=seq_len, batch=batch, sets=sets, weights=weights)
+    return run_prepared(prep, functional=functional)
+
+
+def run_bound(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.PathLike[str] | WorkloadSpec, *,
+              seq_len: int | None = None, batch: int | None = None, sets: Iterable[str] = ()) -> RunResult:
+    """The roofline lower bound of a run (max of compute- and bandwidth-bound cycles per operator)."""
+    hw_cfg, wl = resolve_inputs(hw, workload, seq_len=seq_len, batch=batch, sets=sets)
+    graph = lower(wl)
+    bpc = dram_bytes_per_cycle(hw_cfg)
+    peak = hw_cfg.peak_macs_per_cycle
+    traffic = compulsory_traffic(graph, hw_cfg)
+    ops = []
+    for op in graph.ops:
+        read, write = traffic[op.name]
+        b = operator_bound(op, peak_macs_per_cycle=peak, vector_lanes=hw_cfg.vector.lanes,
+                           dram_bytes_per_cycle=bpc, read_bytes=read, write_bytes=write)
+        stall = b.cycles - b.compute_cycles
+        ops.append(OpResult(
+            name=op.name, layer=op.layer, kind=op.kind, cycles=b.cycles, compute_cycles=b.compute_cycles,
+            stall_cycles=stall, macs=op.macs, dram_read_bytes=read, dram_write_bytes=write,
+            m=op.m if op.is_matmul else None, k=op.k if op.is_matmul else None,
+            n=op.n if op.is_matmul else None, count=op.count if op.is_matmul else None, stage=op.stage,
+            stall_breakdown_cycles={"dram_bandwidth": stall} if stall else {}))
+    cycles = sum(o.cycles for o in ops)
+    macs = graph.total_macs()
+    notes = ["roofline lower bound per operator, not a simulation: compute at peak, compulsory DRAM traffic "
+             "at peak bandwidth, activations assumed on chip"]
+    if hw_cfg.weights.format == "gobo":
+        notes.append("GOBO weight bytes are indices + dictionaries only (outliers not yet counted)")
+    return RunResult(
+        hw=hw_cfg.name, workload=wl.name, seq_len=wl.seq_len, batch=wl.batch, clock_hz=hw_cfg.clock_hz,
+        cycles=cycles, seconds=cycles / hw_cfg.clock_hz, energy_pj=None, energy_breakdown_pj=None,
+        dram_read_bytes=sum(o.dram_read_bytes for o in ops), dram_write_bytes=sum(o.dram_write_bytes for o in ops),
+        area_mm2=None, area_breakdown_mm2=None,
+        utilization=macs / (cycles * peak) if cycles else 0.0,
+        stall_breakdown_cycles={"dram_bandwidth": sum(o.stall_cycles for o in ops)},
+        ops=ops, functional=None, config={"hw": to_dict(hw_cfg), "workload": to_dict(wl)},
+        peak_macs_per_cycle=peak, dram_bytes_per_cycle=bpc, actions={}, timing_model="roofline-bound",
+        notes=notes)

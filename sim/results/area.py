@@ -1,0 +1,36 @@
+"""The report of ``sim area``: a design's area by component and part, and its leakage power."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from sim._version import __version__
+from sim.results.base import SCHEMA_VERSION, Report
+
+__all__ = ["AreaReport"]
+
+
+@dataclass(frozen=True, repr=False)
+class AreaReport(Report):
+    """Area of one design (mm^2) at the priced node."""
+
+    REPR_FIELDS: ClassVar[tuple[str, ...]] = ("hw", "area_mm2", "node_nm")
+
+    hw: str
+    """The design's name."""
+    area_mm2: float
+    """Total, ``sum(area_breakdown_mm2.values())``."""
+    area_breakdown_mm2: dict[str, float]
+    """Component -> mm^2 (the component names of a run report's ``actions``)."""
+    area_detail_mm2: dict[str, float]
+    """``component.part`` -> mm^2 (each component's parts sum to its breakdown entry)."""
+    leakage_mw: float
+    """Total leakage power at this node, mW (for reference; energy charges it over the run time)."""
+    table: str
+    table_path: str
+    node_nm: int
+    pe_overhead: float
+    """The control/wiring factor applied to logic arrays (dimensionless, derived from the TPUv1 floorplan)."""
+    version: str = field(default=__version__)
+    schema_version: int = field(default=SCHEMA_VERSION)

@@ -1,0 +1,54 @@
+"""The report of ``sim compare``: several designs on one workload, ratios against the first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from sim._version import __version__
+from sim.results.base import SCHEMA_VERSION, Report
+
+__all__ = ["CompareReport", "DesignRow"]
+
+
+@dataclass(repr=False)
+class DesignRow(Report):
+    """One design of a comparison (contract fields first)."""
+
+    REPR_FIELDS: ClassVar[tuple[str, ...]] = ("hw", "cycles", "speedup", "energy_efficiency")
+
+    hw: str
+    cycles: int
+    seconds: float
+    energy_pj: float | None
+    area_mm2: float | None
+    dram_read_bytes: int
+    dram_write_bytes: int
+    speedup: float | None
+    """Baseline seconds / this design's seconds."""
+    energy_efficiency: float | None
+    """Baseline energy / this design's energy."""
+    peak_macs_per_cycle: int
+    utilization: float
+    energy_breakdown_pj: dict[str, float] | None
+    stall_breakdown_cycles: dict[str, int]
+    compute: dict[str, Any]
+    """The design's (possibly resized) compute section."""
+
+
+@dataclass(repr=False)
+class CompareReport(Report):
+    """``sim compare --json``: ``designs`` in ``--hw`` order; the baseline is the first."""
+
+    REPR_FIELDS: ClassVar[tuple[str, ...]] = ("workload", "baseline", "iso")
+    FRAME_ROWS: ClassVar[str | None] = "designs"
+
+    workload: str
+    seq_len: int
+    batch: int
+    baseline: str
+    iso: str
+    """none, area or peak."""
+    designs: list[DesignRow] = field(default_factory=list)
+    version: str = __version__
+    schema_version: int = SCHEMA_VERSION

@@ -1,0 +1,104 @@
+"""Simulate a prepared run: map it, run the engine, aggregate the counted actions, price them.
+
+:func:`simulate` is the timing path of ``sim run``: the mapper (:mod:`sim.mapping.plan`) turns the prepared
+run's operators into steps, the discrete-event engine (:mod:`sim.engine.des`) times them on the design's
+components, and the counted actions are priced by the cost model (:func:`sim.cost.run.price_run`). The result
+is a :class:`~sim.results.RunResult` with ``functional`` still None (:mod:`sim.functional.check` fills it).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sim.config.loader import to_dict
+from sim.cost.run import price_run
+from sim.engine.des import STALL_REASONS, Engine
+from sim.hw.dram import DramModel, dram_spec
+from sim.mapping.costs import kernel_costs
+from sim.mapping.plan import Planner, Step
+from sim.prepare import PreparedRun
+from sim.results import OpResult, RunResult
+
+__all__ = ["count_actions", "dram_bytes_per_cycle", "simulate"]
+
+
+def dram_bytes_per_cycle(prep_or_hw) -> float:  # noqa: ANN001 - a PreparedRun or a HardwareConfig
+    """Peak DRAM bandwidth in bytes per core clock cycle."""
+    hw = getattr(prep_or_hw, "hw", prep_or_hw)
+    spec = dram_spec(hw.dram.kind, channels=hw.dram.channels)
+    return spec.peak_bytes_per_s / hw.clock_hz
+
+
+def count_actions(steps: list[Step], unit: str) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, dict[str, int]]]]:
+    """(run totals, per operator) component -> action -> count over the mapper's steps (DRAM excluded: the
+    engine counts it per transfer). ``unit`` names the matrix unit's component."""
+    totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    per_op: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+
+    def count(op: str, comp: str, acts) -> None:  # noqa: ANN001 - a Mapping[str, int]
+        bucket, total = per_op[op][comp], totals[comp]
+        for k, v in acts.items():
+            bucket[k] += v
+            total[k] += v
+
+    for st in steps:
+        count(st.op, unit if st.unit == "matrix" else "vector", st.compute.actions)
+        if st.epilogue is not None:
+            count(st.op, "vector", st.epilogue.actions)
+        for comp, acts in st.sram.items():
+            count(st.op, comp, acts)
+        decoded = sum(t.decode_weights for t in st.loads)
+        if decoded:
+            count(st.op, "decompressor", {"dict_read": decoded, "weights_out": decoded})
+    run_totals = {c: {k: int(v) for k, v in a.items() if v} for c, a in totals.items()}
+    ops = {o: {c: {k: int(v) for k, v in a.items() if v} for c, a in comps.items()} for o, comps in per_op.items()}
+    return run_totals, ops
+
+
+def simulate(prep: PreparedRun) -> RunResult:
+    """Map and simulate one prepared run (timing, DRAM traffic, actions, energy and area; no functional pass)."""
+    hw_cfg, wl, unit = prep.hw, prep.workload, prep.unit
+    planner = Planner(prep.graph, unit, hw_cfg, prep.weight_sources, kernel_costs(hw_cfg.vector.kernels))
+    plans = planner.plan()
+    steps = planner.order(plans)
+    dram = DramModel(dram_spec(hw_cfg.dram.kind, channels=hw_cfg.dram.channels))
+    out_buf = hw_cfg.buffers["outputs"]
+    engine = Engine(steps, dram, hw_cfg.clock_hz, hw_cfg.buffers["weights"].capacity_bytes,
+                    output_slots=2 if out_buf.double_buffered else 1,
+                    decompress_per_cycle=hw_cfg.weights.decompress_per_cycle)
+    res = engine.run()
+    step_actions, per_op_actions = count_actions(steps, unit.kind)
+    step_actions["dram"] = {k: v for k, v in res.dram_actions.items() if v}
+    ops = []
+    for p in plans:
+        op = p.op
+        st = res.ops.get(op.name)
+        stalls = {k: v for k, v in (st.stalls.items() if st else ()) if v}
+        ops.append(OpResult(
+            name=op.name, layer=op.layer, kind=op.kind, cycles=st.cycles if st else 0,
+            compute_cycles=st.compute_cycles if st else 0, stall_cycles=sum(stalls.values()),
+            macs=op.macs, dram_read_bytes=st.dram_read_bytes if st else 0,
+            dram_write_bytes=st.dram_write_bytes if st else 0,
+            m=op.m if op.is_matmul else None, k=op.k if op.is_matmul else None,
+            n=op.n if op.is_matmul else None, count=op.count if op.is_matmul else None, stage=op.stage,
+            stall_breakdown_cycles=stalls, mapping=p.mapping, vector_cycles=st.vector_cycles if st else 0,
+            fused_into=p.fused_into, actions=per_op_actions.get(op.name, {})))
+    peak = hw_cfg.peak_macs_per_cycle
+    macs = prep.graph.total_macs()
+    stall_total = {r: sum(o.stall_breakdown_cycles.get(r, 0) for o in ops) for r in STALL_REASONS}
+    notes = []
+    if prep.qmodel is not None:
+        rep = prep.qmodel.report()
+        notes.append(f"GOBO weights: {rep['bits_per_weight']:.3f} bits/weight "
+                     f"({'checkpoint' if getattr(prep.qmodel, 'source', None) else 'seeded synthetic weights'}), "
+                     f"outlier fraction {rep['outlier_fraction']:.5f}")
+    result = RunResult(
+        hw=hw_cfg.name, workload=wl.name, seq_len=wl.seq_len, batch=wl.batch, clock_hz=hw_cfg.clock_hz,
+        cycles=res.cycles, seconds=res.cycles / hw_cfg.clock_hz, energy_pj=None, energy_breakdown_pj=None,
+        dram_read_bytes=sum(o.dram_read_bytes for o in ops), dram_write_bytes=sum(o.dram_write_bytes for o in ops),
+        area_mm2=None, area_breakdown_mm2=None, utilization=macs / (res.cycles * peak) if res.cycles else 0.0,
+        stall_breakdown_cycles=stall_total, ops=ops, functional=None,
+        config={"hw": to_dict(hw_cfg), "workload": to_dict(wl)}, peak_macs_per_cycle=peak,
+        dram_bytes_per_cycle=dram_bytes_per_cycle(hw_cfg), actions=step_actions, timing_model="simulated",
+        notes=notes, events=res.events)
+    return price_run(result, hw_cfg)
