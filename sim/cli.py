@@ -313,11 +313,6 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as exc:  # an internal error: one line, the traceback on request
-        from sim.quant import QuantError
-
-        if isinstance(exc, QuantError):  # quantization input errors (sim.quant stays free of sim.errors)
-            print(f"sim {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
-            return 2
         if os.environ.get("SIM_DEBUG"):
             raise
         print(f"sim {args.command}: internal error: {type(exc).__name__}: {one_line(str(exc))} "

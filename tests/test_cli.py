@@ -84,3 +84,29 @@ def test_validate_prints_resolved_config():
     res = run_cli("validate", "--hw", "tpu", "--workload", "bert-base", "--set", "compute.rows=32")
     assert res.returncode == 0, res.stderr
     assert "rows: 32" in res.stdout and "11,173,625,856" in res.stdout
+
+
+def test_quant_errors_are_bad_input(monkeypatch, capsys, tmp_path):
+    # QuantError is a SimInputError: main() reports it like any bad input (one line, exit 2), no special case
+    import sim.api
+    from sim.cli import main
+    from sim.errors import SimInputError
+    from sim.quant import CheckpointError, QuantError, QuantParamError
+
+    assert issubclass(QuantError, SimInputError) and issubclass(QuantError, ValueError)
+    assert issubclass(QuantParamError, QuantError) and issubclass(CheckpointError, QuantError)
+    assert str(QuantError("a\nb")) == "a\\nb"  # one line, like every SimInputError
+
+    def boom(*args, **kwargs):
+        raise QuantParamError("bits: must be between 2 and 8, got 9\n(second line)")
+
+    monkeypatch.setattr(sim.api, "run", boom)
+    assert main(["run", "--hw", "tpu", "--workload", "tiny"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["sim run: error: bits: must be between 2 and 8, got 9\\n(second line)"]
+    # a real quantization input error through a process: a file that is not a safetensors checkpoint
+    bad = tmp_path / "w.safetensors"
+    bad.write_bytes(b"not a checkpoint")
+    res = run_cli("quantize", "--weights", str(bad))
+    assert res.returncode == 2, res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and "w.safetensors" in res.stderr and "Traceback" not in res.stderr

@@ -180,3 +180,26 @@ def test_circular_extends(tmp_path):
 def test_unknown_table_name_lists_builtins():
     with pytest.raises(SimInputError, match="horowitz45"):
         load_table("no-such-table")
+
+
+def test_bad_entry_is_not_also_reported_missing(tmp_path):
+    msg = _error(_bad_table(tmp_path, lambda r: r["energy"]["add_int8"].pop("source")))
+    assert msg.count("energy.add_int8") == 1, msg  # not also "energy.add_int8: missing (every key ...)"
+    msg = _error(_bad_table(tmp_path, lambda r: r["dram"].update(hbm2=3)))
+    assert msg.endswith("bad.yaml: dram.hbm2: must be a mapping of entries, got 3"), msg
+
+
+@pytest.mark.parametrize("edit, fragment", [
+    (lambda r: r["energy"]["add_int8"].update(sorce="x"), "energy.add_int8.sorce: unknown key (did you mean 'source'?)"),
+    (lambda r: r["dram"].update(hbm3=r["dram"]["hbm2"]), "dram.hbm3: unknown key (did you mean 'hbm2'?)"),
+    (lambda r: r["dram"]["hbm2"].update(energy_per_bitt=1), "dram.hbm2.energy_per_bitt: unknown key (did you mean 'energy_per_bit'?)"),
+    (lambda r: r["sram"]["width_fixed_fraction"].update(value=1.5),
+     "sram.width_fixed_fraction.value: must be <= 1 (a fraction of the 64-bit access energy), got 1.5"),
+    (lambda r: r["energy"]["add_int8"].update(exponent=0.5),
+     "energy.add_int8.exponent: exponent/points apply only to the SRAM fits (sram.read_64b, sram.area)"),
+    (lambda r: r["sram"]["read_64b"].update(points=[[1, 2], [2, -1]]), "sram.read_64b.points[1][1]: must be > 0, got -1.0"),
+    (lambda r: r["energy"]["mac_int8_acc32"].update(parts=["mul_int8", 3]), "energy.mac_int8_acc32.parts[1]: expected a string, got 3"),
+    (lambda r: r.update(version=2), "bad.yaml: version: must be 1, got 2"),
+])
+def test_bad_entry_messages(tmp_path, edit, fragment):
+    assert fragment in _error(_bad_table(tmp_path, edit))

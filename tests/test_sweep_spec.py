@@ -51,7 +51,7 @@ def test_range_logrange_and_linked_values(tmp_path):
 @pytest.mark.parametrize("mutate, fragment", [
     (lambda s: s.update(colour=1), "s.yaml: colour: unknown key"),
     (lambda s: s.update(version=2), "s.yaml: version: must be 1"),
-    (lambda s: s["base"].pop("hw"), "s.yaml: base.hw: expected a hardware preset name or path"),
+    (lambda s: s["base"].pop("hw"), "s.yaml: base.hw: missing (expected a hardware preset name or path)"),
     (lambda s: s.update(axes={"compute.rows": 8}), "s.yaml: axes.compute.rows: expected a list of values"),
     (lambda s: s.update(axes={"compute.rows": {"range": [8, 4, 1]}}), "axes.compute.rows.range: is empty"),
     (lambda s: s.update(axes={"compute.rows": {"logrange": [0, 4, 3]}}),
@@ -73,6 +73,12 @@ def test_range_logrange_and_linked_values(tmp_path):
     (lambda s: s.update(constraints=["compute.rowz > 1"]), "s.yaml: constraints[0]: unknown name 'compute.rowz'"),
     (lambda s: s["base"].update(hw="nope"), "s.yaml: base.hw: nope: no such file"),
     (lambda s: s["base"].update(set=["compute.rows=0"]), "s.yaml: base.set:"),
+    (lambda s: s["base"].update(set=["compute.rows=8", "dram.channels"]),
+     "s.yaml: base.set[1]: expected KEY=VALUE, e.g. dram.channels=2, got 'dram.channels'"),
+    (lambda s: s["base"].update(workload=5), "s.yaml: base.workload: expected a string or a list of strings, got 5"),
+    (lambda s: s.update(axes={"dram.kind,dram.channels": [["hbm2", 8], ["ddr4-3200"]]}),
+     "s.yaml: axes.dram.kind,dram.channels[1]: expected a list of 2 values (dram.kind, dram.channels), got ['ddr4-3200']"),
+    (lambda s: s.update(mode="grdi"), "s.yaml: mode: must be one of grid, zip, random, got 'grdi' (did you mean 'grid'?)"),
     (lambda s: s.update(axes={"buffers.outputs.capacity_bytes": [16], "compute.cols": [64]}),
      "s.yaml: axes.buffers.outputs.capacity_bytes: value 16 is invalid: must hold at least one int32 row"),
 ])
@@ -80,6 +86,16 @@ def test_bad_spec_is_one_line_naming_file_and_key(tmp_path, mutate, fragment):
     spec = base()
     mutate(spec)
     assert fragment in error_of(tmp_path, spec)
+
+
+def test_bad_axes_are_left_out_and_the_rest_checked(tmp_path):
+    # one axis's bad grammar does not hide the cross-axis checks on the others (mode zip lengths)
+    spec = base(**{"compute.rows": [8, 16], "compute.cols": [8], "vector.lanes": {"range": [1, 1, 1]}})
+    spec.update(mode="zip")
+    message = error_of(tmp_path, spec)
+    assert message.endswith("s.yaml: axes.vector.lanes.range: is empty (start 1, stop 1 excluded, step 1); "
+                            f"{tmp_path / 's.yaml'}: axes: mode zip needs every axis to have the same number of "
+                            "values, got compute.rows: 2, compute.cols: 1"), message
 
 
 def test_every_problem_is_collected(tmp_path):

@@ -13,7 +13,7 @@ import yaml
 
 from sim.config.files import read_mapping, resolve
 from sim.config.hardware import HardwareConfig
-from sim.config.schema import Builder, TaggedUnion, _did_you_mean
+from sim.config.schema import Builder, TaggedUnion, unknown_key
 from sim.errors import ConfigError, Problem
 
 
@@ -38,7 +38,7 @@ def _known_path(cls: type, parts: list[str], raw: Mapping[str, Any]) -> str | No
     fields = {f.name: f for f in dataclasses.fields(cls)}
     head, rest = parts[0], parts[1:]
     if head not in fields:
-        return f"unknown key{_did_you_mean(head, list(fields))}"
+        return unknown_key(head, list(fields))
     tp = fields[head].metadata.get("union") or hints[head]
     sub_raw = raw.get(head) if isinstance(raw, Mapping) else None
     if isinstance(tp, TaggedUnion):

@@ -14,11 +14,15 @@ of a base table whose entries this one overrides, entry by entry), and the group
 
 Every problem is reported at once as a :class:`~sim.errors.ConfigError` (a one-line
 :class:`~sim.errors.SimInputError`) naming the file and the dotted key, e.g.
-``hwconfigs/tech/bad.yaml: energy.add_int8.source: missing (...)``.
+``hwconfigs/tech/bad.yaml: energy.add_int8.source: missing (...)``. The file is validated by the Builder of
+:mod:`sim.config.schema` against :class:`TableFile` (each group a mapping whose keys are the keys of
+:data:`SCHEMA`, each entry of the spec class :func:`entry_spec` makes for its key); the keys every table
+must define (after ``extends``) and the composites' sums are checked on the merged entries.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Mapping
@@ -27,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sim.config.files import builtin_dir, read_mapping
-from sim.config.schema import _did_you_mean
+from sim.config.schema import Builder, Report, show, spec_field
 from sim.cost.scaling import SUPPORTED_NODES_NM
 from sim.errors import ConfigError, Problem, SimInputError
 from sim.hw.dram import DRAM_KINDS
@@ -86,9 +90,7 @@ SCHEMA: dict[str, EntrySpec] = _schema()
 """Every key a table must define (after ``extends``), with its unit and scaling rule."""
 
 _GROUPS = tuple(dict.fromkeys(k.split(".")[0] for k in SCHEMA))
-_TOP_KEYS = ("version", "name", "description", "extends") + _GROUPS
-_REQUIRED_FIELDS = ("value", "unit", "node", "source")
-_OPTIONAL_FIELDS = ("derived", "assumed", "unverified", "parts", "exponent", "points")
+_NOTES = ("derived", "assumed", "unverified")
 
 
 @dataclass(frozen=True)
@@ -199,143 +201,150 @@ def _load(path: Path, chain: tuple[str, ...]) -> TechTable:
     shown = _display(path)
     if str(path) in chain:
         raise SimInputError(f"{shown}: extends: circular ({' -> '.join(chain + (str(path),))})")
-    raw = read_mapping(path)
-    problems: list[Problem] = []
+    builder = Builder(shown)
+    spec = builder.build(TableFile, read_mapping(path))
+    if spec is None:
+        raise ConfigError(builder.problems)
+    base: TechTable | None = None
+    if spec.extends:
+        local = path.parent / spec.extends
+        try:
+            base_path = (local if local.is_file() else resolve_table(spec.extends)).resolve()
+        except SimInputError as exc:
+            raise SimInputError(f"{shown}: extends: {exc}") from None
+        base = _load(base_path, chain + (str(path),))
+    entries: dict[str, Entry] = dict(base.entries) if base is not None else {}
+    for group in _GROUPS:
+        for name, given in getattr(spec, group).items():
+            entries[f"{group}.{name}"] = _entry(f"{group}.{name}", given, shown)
+    problems = list(builder.problems)
+
+    def reported(key: str) -> bool:  # a problem already names this key, a key below it or a group above it
+        return any(p.key == key or p.key.startswith(key + ".") or key.startswith(p.key + ".") for p in problems)
 
     def bad(key: str, message: str) -> None:
         problems.append(Problem(shown, key, message))
 
-    for key in raw:
-        if key not in _TOP_KEYS:
-            bad(str(key), f"unknown key{_did_you_mean(str(key), list(_TOP_KEYS))}")
-    if raw.get("version") != 1:
-        bad("version", f"must be 1, got {raw.get('version')!r}")
-    name = raw.get("name")
-    if not isinstance(name, str) or not name.strip():
-        bad("name", "missing or not a string")
-    base: TechTable | None = None
-    if "extends" in raw:
-        if not isinstance(raw["extends"], str):
-            bad("extends", f"must be a table name or path, got {raw['extends']!r}")
-        else:
-            local = path.parent / raw["extends"]
-            try:
-                base_path = (local if local.is_file() else resolve_table(raw["extends"])).resolve()
-            except SimInputError as exc:
-                raise SimInputError(f"{shown}: extends: {exc}") from None
-            base = _load(base_path, chain + (str(path),))
-    entries: dict[str, Entry] = dict(base.entries) if base is not None else {}
-    for group in _GROUPS:
-        if group in raw:
-            _walk(raw[group], group, shown, entries, bad)
     for key in SCHEMA:
-        if key not in entries:
+        if key not in entries and not reported(key):
             bad(key, "missing (every key sim/cost prices with must be defined, here or in the table it extends)")
-    for entry in entries.values():
-        if entry.parts:
+    for entry in list(entries.values()):
+        group = entry.key.rsplit(".", 1)[0]
+        if entry.parts and not any(reported(f"{group}.{p}") for p in entry.parts):
             _check_parts(entry, entries, shown, bad)
     if problems:
         raise ConfigError(problems)
-    return TechTable(name=str(name), path=shown, description=str(raw.get("description", "")),
+    return TechTable(name=spec.name, path=shown, description=spec.description,
                      entries={k: entries[k] for k in SCHEMA}, file=str(path))
 
 
-def _walk(node: Any, prefix: str, shown: str, out: dict[str, Entry], bad) -> None:
-    """Flatten a group: entries at the keys of :data:`SCHEMA`, sub-groups in between."""
-    if prefix in SCHEMA:
-        entry = _entry(node, prefix, shown, bad)
-        if entry is not None:
-            out[prefix] = entry
-        return
-    if not isinstance(node, Mapping):
-        bad(prefix, f"must be a mapping of entries, got {node!r}")
-        return
-    below = sorted({k[len(prefix) + 1:].split(".")[0] for k in SCHEMA if k.startswith(prefix + ".")})
-    for key, value in node.items():
-        if key not in below:
-            bad(f"{prefix}.{key}", f"unknown key{_did_you_mean(str(key), below)}")
-            continue
-        _walk(value, f"{prefix}.{key}", shown, out, bad)
+def _entry(key: str, given: Any, shown: str) -> Entry:
+    """The :class:`Entry` of a validated entry spec (see :func:`entry_spec`)."""
+    fit = SCHEMA[key].fit
+    return Entry(key=key, value=given.value, unit=given.unit, node=None if given.node == OFF_CHIP else int(given.node),
+                 source=given.source, file=shown, notes={f: getattr(given, f) for f in _NOTES if getattr(given, f)},
+                 parts=given.parts, exponent=given.exponent if fit else None, points=given.points if fit else ())
 
 
-def _number(x: Any) -> bool:
-    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x)
-
-
-def _entry(raw: Any, key: str, shown: str, bad) -> Entry | None:
-    """Validate one entry; report every problem; None if it is unusable."""
-    spec = SCHEMA[key]
-    if not isinstance(raw, Mapping):
-        bad(key, f"must be a mapping with {', '.join(_REQUIRED_FIELDS)}, got {raw!r}")
-        return None
-    ok = True
-    for f in raw:
-        if f not in _REQUIRED_FIELDS + _OPTIONAL_FIELDS:
-            bad(f"{key}.{f}", f"unknown field{_did_you_mean(str(f), list(_REQUIRED_FIELDS + _OPTIONAL_FIELDS))}")
-            ok = False
-    for f in _REQUIRED_FIELDS:
-        if f not in raw:
-            bad(f"{key}.{f}", "missing (every entry needs value, unit, node and source)")
-            ok = False
-    value = raw.get("value")
-    if "value" in raw:
-        if not _number(value):
-            bad(f"{key}.value", f"must be a number, got {value!r}")
-            ok = False
-        elif value < 0 or (value == 0 and not spec.allow_zero):
-            bad(f"{key}.value", f"must be {'>= 0' if spec.allow_zero else '> 0'}, got {value!r}")
-            ok = False
-        elif key == "sram.width_fixed_fraction" and value > 1:
-            bad(f"{key}.value", f"must be <= 1 (a fraction of the 64-bit access energy), got {value!r}")
-            ok = False
-    unit = raw.get("unit")
-    if "unit" in raw and unit != spec.unit:
-        bad(f"{key}.unit", f"must be '{spec.unit}', got {unit!r}")
-        ok = False
-    node = raw.get("node")
-    if "node" in raw:
+# -- the file as written: specs for the Builder of sim/config/schema.py ---------------------------------------
+def _node_rule(spec: EntrySpec):
+    """The ``convert`` hook of ``node``: a supported node in nm, or ``off-chip`` for DRAM."""
+    def check(raw: Any, report: Report) -> Any:
         if spec.scale == "off_chip":
-            if node != OFF_CHIP:
-                bad(f"{key}.node", f"must be '{OFF_CHIP}' (DRAM is not technology-scaled), got {node!r}")
-                ok = False
-        elif not (isinstance(node, int) and not isinstance(node, bool) and node in SUPPORTED_NODES_NM):
-            bad(f"{key}.node", f"unknown node {node!r}; supported nodes (nm): "
-                               f"{', '.join(str(n) for n in SUPPORTED_NODES_NM)}")
-            ok = False
-    source = raw.get("source")
-    if "source" in raw and (not isinstance(source, str) or not source.strip()):
-        bad(f"{key}.source", "must be a non-empty text naming where the number comes from")
-        ok = False
-    notes = {}
-    for f in ("derived", "assumed", "unverified"):
-        if f in raw:
-            if not isinstance(raw[f], str) or not raw[f].strip():
-                bad(f"{key}.{f}", "must be a non-empty text")
-                ok = False
-            else:
-                notes[f] = raw[f]
-    parts = raw.get("parts", [])
-    if not isinstance(parts, list) or not all(isinstance(p, str) for p in parts):
-        bad(f"{key}.parts", f"must be a list of keys of the same group, got {parts!r}")
-        ok = False
-    exponent, points = raw.get("exponent"), raw.get("points")
+            if raw != OFF_CHIP:
+                report("", f"must be '{OFF_CHIP}' (DRAM is not technology-scaled), got {show(raw)}")
+        elif not (isinstance(raw, int) and not isinstance(raw, bool) and raw in SUPPORTED_NODES_NM):
+            nodes = ", ".join(str(n) for n in SUPPORTED_NODES_NM)
+            report("", f"unknown node {show(raw)}; supported nodes (nm): {nodes}")
+        return raw
+    return check
+
+
+def _fraction(value: float, report: Report) -> None:
+    if value > 1:
+        report("", f"must be <= 1 (a fraction of the 64-bit access energy), got {show(value)}")
+
+
+def _fit_only(raw: Any, report: Report) -> Any:
+    """The ``convert`` hook of ``exponent`` / ``points`` of an entry that is not a fit: refuse them."""
+    if raw is not None:
+        report("", "exponent/points apply only to the SRAM fits (sram.read_64b, sram.area)")
+    return raw
+
+
+@functools.cache
+def entry_spec(key: str) -> type:
+    """The spec class of the entry at ``key``: its unit, bounds, node rule and (for the SRAM fits) the fit."""
+    spec = SCHEMA[key]
+    value = spec_field(doc=f"the value in {spec.unit}", gt=None if spec.allow_zero else 0,
+                       ge=0 if spec.allow_zero else None,
+                       validate=_fraction if key == "sram.width_fixed_fraction" else None)
+    node_doc = f"'{OFF_CHIP}'" if spec.scale == "off_chip" else "the node in nm the value is given at"
+    fields: list[tuple[str, Any, Any]] = [
+        ("value", float, value),
+        ("unit", str, spec_field(doc=f"the unit, {spec.unit}", choices=(spec.unit,))),
+        ("node", Any, spec_field(doc=node_doc, convert=_node_rule(spec))),
+        ("source", str, spec_field(doc="where the number comes from", min_len=1)),
+        *((name, str, spec_field("", doc=f"{name}: how, why or what is unconfirmed", min_len=1)) for name in _NOTES),
+        ("parts", tuple[str, ...], spec_field((), doc="keys of the same group whose values sum to value")),
+    ]
     if spec.fit:
-        if not _number(exponent):
-            bad(f"{key}.exponent", f"must be a number (the fit is value * KiB^exponent), got {exponent!r}")
-            ok = False
-        if not (isinstance(points, list) and len(points) >= 2 and all(
-                isinstance(p, list) and len(p) == 2 and all(_number(x) and x > 0 for x in p) for p in points)):
-            bad(f"{key}.points", "must list at least two [KiB, value] pairs of positive numbers (the fitted data)")
-            ok = False
-    elif exponent is not None or points is not None:
-        bad(key, "exponent/points apply only to the SRAM fits (sram.read_64b, sram.area)")
-        ok = False
-    if not ok:
-        return None
-    return Entry(key=key, value=float(value), unit=unit, node=None if node == OFF_CHIP else int(node),
-                 source=source, file=shown, notes=notes, parts=tuple(parts),
-                 exponent=float(exponent) if spec.fit else None,
-                 points=tuple((float(a), float(b)) for a, b in points) if spec.fit else ())
+        fields += [("exponent", float, spec_field(doc="the fit's exponent: value * KiB^exponent")),
+                   ("points", tuple[tuple[float, float], ...],
+                    spec_field(doc="at least two [KiB, value] pairs the fit was made to", gt=0, min_len=2))]
+    else:
+        fields += [("exponent", Any, spec_field(None, doc="SRAM fits only", convert=_fit_only)),
+                   ("points", Any, spec_field(None, doc="SRAM fits only", convert=_fit_only))]
+    name = "Entry_" + "".join(ch if ch.isalnum() else "_" for ch in key)
+    cls = dataclasses.make_dataclass(name, fields, frozen=True, kw_only=True)
+    cls.__module__ = __name__
+    return cls
+
+
+def _flatten(group: str):
+    """The ``convert`` hook of a group: sub-groups (``dram.hbm2``) flattened into dotted keys (``hbm2.activation``)."""
+    names = [k[len(group) + 1:] for k in SCHEMA if k.startswith(group + ".")]
+
+    def walk(node: Mapping[Any, Any], prefix: str, out: dict[Any, Any], report: Report) -> None:
+        for k, v in node.items():
+            name = prefix + k if isinstance(k, str) else k
+            if isinstance(k, str) and name not in names and any(n.startswith(name + ".") for n in names):
+                if isinstance(v, Mapping):
+                    walk(v, name + ".", out, report)
+                else:
+                    report(name, f"must be a mapping of entries, got {show(v)}")
+            else:
+                out[name] = v
+
+    def convert(raw: Any, report: Report) -> Any:
+        if not isinstance(raw, Mapping):
+            return raw
+        out: dict[Any, Any] = {}
+        walk(raw, "", out, report)
+        return out
+    return convert
+
+
+def _group(group: str, doc: str) -> Any:
+    return spec_field(default_factory=dict, doc=doc, convert=_flatten(group), partial=True,
+                      keys={k[len(group) + 1:]: entry_spec(k) for k in SCHEMA if k.startswith(group + ".")})
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableFile:
+    """An energy/area table file as written (``version: 1``); the groups hold entries by key."""
+
+    version: int = spec_field(doc="table format version (1)", choices=(1,))
+    name: str = spec_field(doc="the table's name", min_len=1)
+    description: str = spec_field("", doc="one-line description")
+    extends: str = spec_field("", doc="name or path of the table whose entries this one overrides", min_len=1)
+    scaling: dict[str, Any] = _group("scaling", "technology-scaling parameters")
+    energy: dict[str, Any] = _group("energy", "energy per operation")
+    area: dict[str, Any] = _group("area", "area per unit")
+    sram: dict[str, Any] = _group("sram", "SRAM energy, area and leakage fits")
+    logic: dict[str, Any] = _group("logic", "logic leakage and calibration")
+    tensorcore: dict[str, Any] = _group("tensorcore", "tensor-core register file")
+    dram: dict[str, Any] = _group("dram", "DRAM per kind, and the PHY")
 
 
 def _check_parts(entry: Entry, entries: Mapping[str, Entry], shown: str, bad) -> None:

@@ -1,4 +1,4 @@
-"""GOBO weight quantization for gobosim (numpy and the standard library only).
+"""GOBO weight quantization for gobosim (numpy, the standard library and sim.errors only).
 
 * :mod:`.outliers`: per-tensor Gaussian fit and the log-density outlier rule (closed-form z*).
 * :mod:`.centroids`: GOBO centroid selection (equal-population init, L1-stopped refinement) and

@@ -28,11 +28,12 @@ functional: false           # timing only (default); true adds the bit-accurate 
 
 Every problem is collected and reported at once (one line, ``"; "``-separated), each naming the spec
 file and the key path, e.g. ``sweeps/x.yaml: axes.compute.tiles: expected a list of values, ...``.
+The file is validated by the Builder of :mod:`sim.config.schema` against :class:`SpecFile` (the file as
+written; its hooks hold the axis grammar and the constraint language) and then becomes a :class:`SweepSpec`.
 """
 
 from __future__ import annotations
 
-import difflib
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,15 +41,15 @@ from pathlib import Path
 from typing import Any
 
 from sim.config.files import read_mapping
-from sim.errors import ConfigError, Problem, SimInputError
+from sim.config.loader import build_spec
+from sim.config.schema import Report, show, spec_field
+from sim.errors import SimInputError
 from sim.sweeps import expr
 from sim.sweeps.columns import ID, TAIL, is_metric_name
 
 SPECIAL_KEYS = ("workload", "seq_len", "batch")
-TOP_KEYS = ("version", "name", "description", "base", "axes", "mode", "samples", "seed", "constraints",
-            "metrics", "functional", "source")  # source: informational (written to DIR/spec.yaml), ignored
-BASE_KEYS = ("hw", "workload", "seq_len", "batch", "set", "weights")
 MODES = ("grid", "zip", "random")
+MAX_AXIS_VALUES = 100_000
 Scalar = int | float | str | bool
 
 
@@ -146,18 +147,115 @@ def load_spec(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec) -> Sweep
     return _parse(read_mapping(path), str(spec_or_path), path.resolve().parent, path.stem)
 
 
-class _Collector:
-    def __init__(self, source: str):
-        self.source = source
-        self.problems: list[Problem] = []
 
-    def add(self, key: str, message: str) -> None:
-        self.problems.append(Problem(self.source, key, message))
+def _parse(raw: dict[str, Any], source: str, base_dir: Path, default_name: str) -> SweepSpec:
+    f = build_spec(SpecFile, raw, source)
+    return SweepSpec(source=source, base_dir=base_dir, name=f.name or default_name, description=f.description,
+                     hw=f.base.hw, workloads=tuple(dict.fromkeys(f.base.workload)), seq_len=f.base.seq_len,
+                     batch=f.base.batch, sets=f.base.set, weights=f.base.weights,
+                     axes=tuple(Axis(",".join(_split(k)), v) for k, v in f.axes.items()), mode=f.mode,
+                     samples=f.samples if f.mode == "random" else None, seed=f.seed,
+                     constraints=tuple(expr.parse(t) for t in f.constraints), metrics=f.metrics,
+                     functional=f.functional)
 
 
-def _hint(word: str, options: tuple[str, ...] | list[str]) -> str:
-    close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
-    return f" (did you mean '{close[0]}'?)" if close else f" (allowed: {', '.join(options)})"
+# -- the file as written: specs for the Builder of sim/config/schema.py, with hooks for the sweep grammar ------
+def _one_or_more(raw: Any, report: Report) -> Any:
+    """A single string stands for a one-item list."""
+    if isinstance(raw, str):
+        return [raw]
+    if not isinstance(raw, list):
+        report("", f"expected a string or a list of strings, got {show(raw)}")
+    return raw
+
+
+def _texts(value: tuple[str, ...], report: Report) -> None:
+    for i, v in enumerate(value):
+        if not v.strip():
+            report(f"[{i}]", "must not be empty")
+
+
+def _key_values(value: tuple[str, ...], report: Report) -> None:
+    for i, v in enumerate(value):
+        if "=" not in v:
+            report(f"[{i}]", f"expected KEY=VALUE, e.g. dram.channels=2, got {show(v)}")
+
+
+def _constraints(value: tuple[str, ...], report: Report) -> None:
+    for i, text in enumerate(value):
+        try:
+            expr.parse(text)
+        except expr.ExprError as exc:
+            report(f"[{i}]", str(exc))
+
+
+def _all_metrics(raw: Any, report: Report) -> Any:
+    """``all`` (or nothing) keeps every metric column: None."""
+    if raw == "all" or raw is None:
+        return None
+    if not isinstance(raw, list):
+        report("", f"expected 'all' or a list of metric names / glob patterns, got {show(raw)}")
+    return raw
+
+
+def _known_metrics(value: tuple[str, ...], report: Report) -> None:
+    for i, m in enumerate(value):
+        if not any(ch in m for ch in "*?[") and not is_metric_name(m):
+            report(f"[{i}]", f"unknown metric {show(m)} (scalar metrics: cycles, seconds, energy_pj, area_mm2, "
+                   "dram_read_bytes, dram_write_bytes, utilization, peak_macs_per_cycle, macs, energy_<part>_pj, "
+                   "area_<part>_mm2, stall_<reason>_cycles, functional_*; globs allowed)")
+
+
+def _split(name: str) -> list[str]:
+    """The dotted keys of an axis name (``"a.b, c.d"`` -> ``["a.b", "c.d"]``)."""
+    return [k.strip() for k in name.split(",")]
+
+
+def _axis_key(name: str) -> str | None:
+    """Why ``name`` cannot be an axis (None if it can): the key policy of ``axes``, whose keys are data."""
+    keys = _split(name)
+    if any(not k or any(not p for p in k.split(".")) for k in keys):
+        return "expected a dotted key such as compute.tiles (or linked keys 'a.b,c.d')"
+    column = next((k for k in keys if k in (ID, *TAIL) or is_metric_name(k)), None)
+    if column is not None:
+        return f"'{column}' is a result column, not a parameter"
+    again = next((k for k in keys if keys.count(k) > 1), None)
+    if again is not None:
+        return f"'{again}' is swept by more than one axis"
+    return None
+
+
+def _expand_axes(raw: Any, report: Report) -> Any:
+    """The ``convert`` hook of ``axes``: every axis's values as an explicit tuple (a bad axis is reported and left
+    out; keys the key policy refuses are left to the Builder to report)."""
+    if not isinstance(raw, Mapping):
+        return raw
+    out: dict[Any, Any] = {}
+    for name, spec in raw.items():
+        if not isinstance(name, str) or not name or _axis_key(name):
+            out[name] = spec
+            continue
+        keys = _split(name)
+        values = axis_values(spec, name, report) if len(keys) == 1 else _linked_values(spec, keys, name, report)
+        if values is not None and _check_columns(Axis(",".join(keys), values), name, report):
+            out[name] = values
+    return out
+
+
+def _check_columns(axis: Axis, name: str, report: Report) -> bool:
+    """The special keys' values: positive integers (seq_len, batch), names or paths (workload)."""
+    ok = True
+    for k in axis.keys:
+        col = axis.column(k)
+        if k in ("seq_len", "batch"):
+            wrong = [v for v in col if not _is_int(v) or v < 1]
+            if wrong:
+                report(name, f"{k}: expected positive integers, got {show(wrong[0])}")
+                ok = False
+        if k == "workload" and not all(isinstance(v, str) and v for v in col):
+            report(name, "workload: expected workload names or paths")
+            ok = False
+    return ok
 
 
 def _is_int(v: Any) -> bool:
@@ -168,228 +266,78 @@ def _is_num(v: Any) -> bool:
     return (isinstance(v, (int, float)) and not isinstance(v, bool)) and math.isfinite(v)
 
 
-def _parse(raw: dict[str, Any], source: str, base_dir: Path, default_name: str) -> SweepSpec:
-    c = _Collector(source)
-    for key in raw:
-        if key not in TOP_KEYS:
-            c.add(str(key), f"unknown key{_hint(str(key), TOP_KEYS)}")
-    if raw.get("version") != 1:
-        c.add("version", f"must be 1, got {raw.get('version')!r}")
-    name = raw.get("name", default_name)
-    if not isinstance(name, str) or not name:
-        c.add("name", f"expected a non-empty string, got {name!r}")
-        name = default_name
-    description = raw.get("description", "")
-    if not isinstance(description, str):
-        c.add("description", "expected a string")
-        description = ""
-
-    base = raw.get("base")
-    hw, workloads, seq_len, batch, sets, weights = "", (), None, None, (), None
-    if not isinstance(base, dict):
-        c.add("base", "expected a mapping with at least hw and workload")
-    else:
-        for key in base:
-            if key not in BASE_KEYS:
-                c.add(f"base.{key}", f"unknown key{_hint(str(key), BASE_KEYS)}")
-        hw = base.get("hw")
-        if not isinstance(hw, str) or not hw:
-            c.add("base.hw", f"expected a hardware preset name or path, got {hw!r}")
-            hw = ""
-        wl = base.get("workload")
-        if isinstance(wl, str) and wl:
-            workloads = (wl,)
-        elif isinstance(wl, list) and wl and all(isinstance(w, str) and w for w in wl):
-            workloads = tuple(dict.fromkeys(wl))
-        else:
-            c.add("base.workload", f"expected a workload name or path, or a non-empty list of them, got {wl!r}")
-        for key in ("seq_len", "batch"):
-            v = base.get(key)
-            if v is not None and (not _is_int(v) or v < 1):
-                c.add(f"base.{key}", f"expected a positive integer, got {v!r}")
-        seq_len, batch = base.get("seq_len"), base.get("batch")
-        s = base.get("set", [])
-        if isinstance(s, str):
-            s = [s]
-        if not isinstance(s, list) or not all(isinstance(i, str) and "=" in i for i in s):
-            c.add("base.set", f"expected a list of KEY=VALUE strings, got {s!r}")
-        else:
-            sets = tuple(s)
-        weights = base.get("weights")
-        if weights is not None and not isinstance(weights, str):
-            c.add("base.weights", f"expected a path to a safetensors file, got {weights!r}")
-            weights = None
-
-    axes = _parse_axes(raw.get("axes"), c, multi_workload=len(workloads) > 1)
-
-    mode = raw.get("mode", "grid")
-    if mode not in MODES:
-        c.add("mode", f"expected one of {', '.join(MODES)}, got {mode!r}")
-        mode = "grid"
-    samples, seed = raw.get("samples"), raw.get("seed", 0)
-    if mode == "random":
-        if not _is_int(samples) or samples < 1:
-            c.add("samples", f"mode random needs samples: a positive integer, got {samples!r}")
-            samples = 1
-    elif samples is not None:
-        c.add("samples", f"only used with mode: random (mode is {mode})")
-    if not _is_int(seed) or seed < 0:
-        c.add("seed", f"expected a non-negative integer, got {seed!r}")
-        seed = 0
-    if mode == "zip" and axes:
-        lengths = {a.key: len(a.values) for a in axes}
-        if len(set(lengths.values())) > 1:
-            c.add("axes", "mode zip needs every axis to have the same number of values, got "
-                  + ", ".join(f"{k}: {n}" for k, n in lengths.items()))
-
-    constraints = []
-    cons = raw.get("constraints", [])
-    if isinstance(cons, str):
-        cons = [cons]
-    if not isinstance(cons, list):
-        c.add("constraints", "expected a list of expressions, e.g. ['compute.rows == compute.cols']")
-        cons = []
-    for i, text in enumerate(cons):
-        try:
-            constraints.append(expr.parse(text))
-        except expr.ExprError as exc:
-            c.add(f"constraints[{i}]", str(exc))
-
-    metrics = raw.get("metrics", "all")
-    if metrics == "all" or metrics is None:
-        metrics = None
-    elif isinstance(metrics, list) and all(isinstance(m, str) for m in metrics):
-        for i, m in enumerate(metrics):
-            if not any(ch in m for ch in "*?[") and not is_metric_name(m):
-                c.add(f"metrics[{i}]", f"unknown metric {m!r} (scalar metrics: cycles, seconds, energy_pj, "
-                      "area_mm2, dram_read_bytes, dram_write_bytes, utilization, peak_macs_per_cycle, macs, "
-                      "energy_<part>_pj, area_<part>_mm2, stall_<reason>_cycles, functional_*; globs allowed)")
-        metrics = tuple(metrics)
-    else:
-        c.add("metrics", f"expected 'all' or a list of metric names / glob patterns, got {metrics!r}")
-        metrics = None
-    functional = raw.get("functional", False)
-    if not isinstance(functional, bool):
-        c.add("functional", f"expected true or false, got {functional!r}")
-        functional = False
-    if c.problems:
-        raise ConfigError(c.problems)
-    return SweepSpec(source=source, base_dir=base_dir, name=name, description=description, hw=hw,
-                     workloads=workloads, seq_len=seq_len, batch=batch, sets=sets, weights=weights,
-                     axes=tuple(axes), mode=mode, samples=samples if mode == "random" else None, seed=seed,
-                     constraints=tuple(constraints), metrics=metrics, functional=functional)
+def _is_scalar(v: Any) -> bool:
+    return isinstance(v, (int, float, str, bool)) and not (isinstance(v, float) and not math.isfinite(v))
 
 
-def _parse_axes(axes: Any, c: _Collector, multi_workload: bool) -> list[Axis]:
-    if not isinstance(axes, dict) or not axes:
-        c.add("axes", "expected a mapping of dotted keys to value lists, e.g. {compute.tiles: [8, 16]}")
-        return []
-    out: list[Axis] = []
-    seen: set[str] = set()
-    for key, spec in axes.items():
-        where = f"axes.{key}"
-        keys = [k.strip() for k in str(key).split(",")] if isinstance(key, str) else []
-        if not keys or any(not k or any(not p for p in k.split(".")) for k in keys):
-            c.add(where, "expected a dotted key such as compute.tiles (or linked keys 'a.b,c.d')")
-            continue
-        bad = [k for k in keys if k in (ID, *TAIL) or is_metric_name(k)]
-        if bad:
-            c.add(where, f"'{bad[0]}' is a result column, not a parameter")
-            continue
-        again = [k for k in keys if k in seen or keys.count(k) > 1]
-        if again:
-            c.add(where, f"'{again[0]}' is swept by more than one axis")
-            continue
-        if "workload" in keys and multi_workload:
-            c.add(where, "base.workload is already a list; sweep workloads in one place only")
-            continue
-        if len(keys) == 1:
-            values = axis_values(spec, where, c)
-        else:
-            values = _linked_values(spec, keys, where, c)
-        if values is None:
-            continue
-        axis = Axis(",".join(keys), values)
-        ok = True
-        for k in keys:
-            col = axis.column(k)
-            if k in ("seq_len", "batch"):
-                wrong = [v for v in col if not _is_int(v) or v < 1]
-                if wrong:
-                    c.add(where, f"{k}: expected positive integers, got {wrong[0]!r}")
-                    ok = False
-            if k == "workload" and not all(isinstance(v, str) and v for v in col):
-                c.add(where, "workload: expected workload names or paths")
-                ok = False
-        if ok:
-            seen.update(keys)
-            out.append(axis)
-    return out
-
-
-def _linked_values(spec: Any, keys: list[str], where: str, c: _Collector) -> tuple[tuple[Scalar, ...], ...] | None:
+def _linked_values(spec: Any, keys: list[str], name: str, report: Report) -> tuple[tuple[Scalar, ...], ...] | None:
     """Values of a linked axis: a list of lists, each with one scalar per key."""
     if not isinstance(spec, list) or not spec:
-        c.add(where, f"linked keys need a non-empty list of [{', '.join(keys)}] lists")
+        report(name, f"linked keys need a non-empty list of [{', '.join(keys)}] lists")
         return None
     out = []
     for i, v in enumerate(spec):
-        if not isinstance(v, list) or len(v) != len(keys) or \
-                not all(isinstance(x, (int, float, str, bool)) for x in v):
-            c.add(f"{where}[{i}]", f"expected a list of {len(keys)} values ({', '.join(keys)}), got {v!r}")
+        if not isinstance(v, list) or len(v) != len(keys) or not all(isinstance(x, (int, float, str, bool)) for x in v):
+            inner = next((x for x in v if isinstance(x, (list, Mapping))), None) if isinstance(v, list) else None
+            got = f"a list containing {show(inner)}" if inner is not None else show(v, items=len(keys) + 4)
+            report(f"{name}[{i}]", f"expected a list of {len(keys)} values ({', '.join(keys)}), got {got}")
             return None
         out.append(tuple(v))
     return tuple(dict.fromkeys(out))
 
 
-def axis_values(spec: Any, where: str, c: _Collector) -> tuple[Scalar, ...] | None:
-    """The concrete values of one axis: a list, ``{range: [start, stop, step]}`` or ``{logrange: [start, stop, n]}``."""
+def axis_values(spec: Any, name: str, report: Report) -> tuple[Scalar, ...] | None:
+    """The concrete values of axis ``name``: a list, ``{range: [start, stop, step]}`` or
+    ``{logrange: [start, stop, num]}``; None after reporting a problem."""
     if isinstance(spec, list):
         if not spec:
-            c.add(where, "expected at least one value")
+            report(name, "expected at least one value")
             return None
-        bad = [v for v in spec if not isinstance(v, (int, float, str, bool))
-               or (isinstance(v, float) and not math.isfinite(v))]
+        bad = [v for v in spec if not _is_scalar(v)]
         if bad:
-            c.add(where, f"values must be numbers, strings or booleans, got {bad[0]!r}")
+            report(name, f"values must be numbers, strings or booleans, got {show(bad[0], items=8)}")
             return None
         return tuple(dict.fromkeys(spec))
-    if isinstance(spec, dict) and len(spec) == 1 and next(iter(spec)) in ("range", "logrange"):
+    if isinstance(spec, Mapping) and len(spec) == 1 and next(iter(spec)) in ("range", "logrange"):
         kind, args = next(iter(spec.items()))
+        where = f"{name}.{kind}"
         if not isinstance(args, list) or len(args) != 3 or not all(_is_num(a) for a in args):
             form = "[start, stop, step]" if kind == "range" else "[start, stop, num]"
-            c.add(f"{where}.{kind}", f"expected three numbers {form}, got {args!r}")
+            report(where, f"expected three numbers {form}, got {show(args, items=8)}")
             return None
-        return _range(*args, f"{where}.{kind}", c) if kind == "range" else _logrange(*args, f"{where}.{kind}", c)
-    c.add(where, "expected a list of values, {range: [start, stop, step]} or {logrange: [start, stop, num]}, "
-          f"got {spec!r}")
+        return _range(*args, where, report) if kind == "range" else _logrange(*args, where, report)
+    got = show(spec)
+    if isinstance(spec, Mapping) and spec:
+        got = "a mapping of " + ", ".join(show(str(k)) for k in list(spec)[:4]) + (", ..." if len(spec) > 4 else "")
+    report(name, f"expected a list of values, {{range: [start, stop, step]}} or {{logrange: [start, stop, num]}}, "
+           f"got {got}")
     return None
 
 
-def _range(start: float, stop: float, step: float, where: str, c: _Collector) -> tuple[Scalar, ...] | None:
+def _range(start: float, stop: float, step: float, where: str, report: Report) -> tuple[Scalar, ...] | None:
     """Python ``range`` semantics (stop excluded); ints stay ints, floats are rounded to 12 digits."""
     if step == 0:
-        c.add(where, "step must not be 0")
+        report(where, "step must not be 0")
         return None
     n = math.ceil((stop - start) / step - 1e-9)
     if n <= 0:
-        c.add(where, f"is empty (start {start}, stop {stop} excluded, step {step})")
+        report(where, f"is empty (start {start}, stop {stop} excluded, step {step})")
         return None
-    if n > 100_000:
-        c.add(where, f"has {n} values; at most 100000 per axis")
+    if n > MAX_AXIS_VALUES:
+        report(where, f"has {n} values; at most {MAX_AXIS_VALUES} per axis")
         return None
     if all(_is_int(v) for v in (start, stop, step)):
         return tuple(range(start, stop, step))
     return tuple(round(start + i * step, 12) for i in range(n))
 
 
-def _logrange(start: float, stop: float, num: float, where: str, c: _Collector) -> tuple[Scalar, ...] | None:
+def _logrange(start: float, stop: float, num: float, where: str, report: Report) -> tuple[Scalar, ...] | None:
     """``num`` geometrically spaced values from start to stop, both included; integer ends give rounded ints."""
     if start <= 0 or stop <= 0:
-        c.add(where, f"start and stop must be > 0, got {start}, {stop}")
+        report(where, f"start and stop must be > 0, got {start}, {stop}")
         return None
-    if not _is_int(num) or not 1 <= num <= 100_000:
-        c.add(where, f"num must be an integer from 1 to 100000, got {num!r}")
+    if not _is_int(num) or not 1 <= num <= MAX_AXIS_VALUES:
+        report(where, f"num must be an integer from 1 to {MAX_AXIS_VALUES}, got {num!r}")
         return None
     if num == 1:
         vals = [float(start)]
@@ -400,3 +348,65 @@ def _logrange(start: float, stop: float, num: float, where: str, c: _Collector) 
     if _is_int(start) and _is_int(stop):
         return tuple(dict.fromkeys(int(round(v)) for v in vals))
     return tuple(round(v, 12) for v in vals)
+
+
+@dataclass(frozen=True, kw_only=True)
+class BaseFile:
+    """``base:`` of a sweep spec as written: the point every axis value is applied to."""
+
+    hw: str = spec_field(doc="a hardware preset name or path", min_len=1)
+    workload: tuple[str, ...] = spec_field(doc="a workload name or path, or a non-empty list of them",
+                                           convert=_one_or_more, min_len=1, validate=_texts)
+    seq_len: int | None = spec_field(None, doc="sequence length (tokens), overriding the workload's", ge=1)
+    batch: int | None = spec_field(None, doc="sequences per inference, overriding the workload's", ge=1)
+    set: tuple[str, ...] = spec_field((), doc="hardware overrides KEY=VALUE applied to every point (as sim run --set)",
+                                      convert=_one_or_more, validate=_key_values)
+    weights: str | None = spec_field(None, doc="a safetensors checkpoint (default: seeded synthetic weights)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class SpecFile:
+    """A sweep spec file as written (``version: 1``), before the axes become :class:`Axis` objects."""
+
+    version: int = spec_field(doc="sweep spec format version (1)", choices=(1,))
+    name: str = spec_field("", doc="sweep name (default: the file name)", min_len=1)
+    description: str = spec_field("", doc="one-line description")
+    base: BaseFile = spec_field(doc="the base point: a mapping with at least hw and workload")
+    axes: dict[str, Any] = spec_field(
+        doc="a mapping of dotted keys to value lists, e.g. {compute.tiles: [8, 16]}", min_len=1, keys=_axis_key,
+        partial=True, convert=_expand_axes)
+    mode: str = spec_field("grid", doc="grid (cartesian product), zip (i-th value of every axis) or random",
+                           choices=MODES)
+    samples: int | None = spec_field(None, doc="random only: distinct grid points drawn", ge=1)
+    seed: int = spec_field(0, doc="random only: the seed of the draw", ge=0)
+    constraints: tuple[str, ...] = spec_field(
+        (), doc="expressions, e.g. ['compute.rows == compute.cols']", convert=_one_or_more, validate=_constraints)
+    metrics: tuple[str, ...] | None = spec_field(
+        None, doc="'all' or extra metric columns to keep (glob patterns)", convert=_all_metrics,
+        validate=_known_metrics)
+    functional: bool = spec_field(False, doc="add the bit-accurate functional check per point")
+    source: Any = spec_field(None, doc="informational (written to DIR/spec.yaml), ignored")
+
+    def check(self):
+        """Across axes and fields: each key swept once, workloads swept in one place, samples iff random, zip
+        lengths."""
+        seen: set[str] = set()
+        lengths: dict[str, int] = {}
+        for name, values in self.axes.items():
+            keys = _split(name)
+            again = next((k for k in keys if k in seen), None)
+            if again is not None:
+                yield f"axes.{name}", f"'{again}' is swept by more than one axis"
+                continue
+            if "workload" in keys and len(set(self.base.workload)) > 1:
+                yield f"axes.{name}", "base.workload is already a list; sweep workloads in one place only"
+                continue
+            seen.update(keys)
+            lengths[",".join(keys)] = len(values)
+        if self.mode == "random" and self.samples is None:
+            yield "samples", "mode random needs samples: a positive integer"
+        elif self.mode != "random" and self.samples is not None:
+            yield "samples", f"only used with mode: random (mode is {self.mode})"
+        if self.mode == "zip" and len(set(lengths.values())) > 1:
+            yield "axes", ("mode zip needs every axis to have the same number of values, got "
+                           + ", ".join(f"{k}: {n}" for k, n in lengths.items()))
