@@ -176,7 +176,7 @@ def accuracy(out: Path) -> dict:
                   f"weights only: hidden cos {row['weights_only_hidden_cosine_mean']:.4f} | checked {row['checked']}")
     sweep = []
     for alpha in (None, 0.5, 0.6, 0.7, 0.8, 1.0):
-        enc = build_integer_encoder(dims, w, "int8", calib_ids, calib_mask, engine="reference", smooth_alpha=alpha)
+        enc = build_integer_encoder(dims, w, "int8", calib_ids, calib_mask, datapath=None, smooth_alpha=alpha)
         m = metrics(enc.forward(ids, mask).hidden)
         sweep.append({"alpha": alpha, **m})
         print(f"int8 ibert smoothing alpha {alpha}: hidden cos {m['hidden_cosine_mean']:.4f} "

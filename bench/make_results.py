@@ -21,8 +21,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from sim import api  # noqa: E402
-from sim.config import load_hardware  # noqa: E402
 from sim.compute.systolic.timing import SystolicParams, systolic_gemm_timing  # noqa: E402
+from sim.config import load_hardware  # noqa: E402
 from sim.cost.run import price_run  # noqa: E402
 
 DESIGNS = ["gobo", "tcore", "gobo-compress-tcore", "tpu", "gobo-compress-tpu"]
@@ -43,11 +43,11 @@ def _dominant(r) -> str:
 
 
 def compare_section(workload: str, seq_len: int | None = None) -> tuple[str, dict]:
-    rep = api.compare(workload, DESIGNS, seq_len=seq_len)
+    rep = api.compare(workload, DESIGNS, seq_len=seq_len).to_dict()
     rows = []
     runs = {}
     for d in rep["designs"]:
-        r = api.run(d["hw"], workload, seq_len=seq_len)
+        r = api.run(d["hw"], workload, seq_len=seq_len, functional=False)
         runs[d["hw"]] = r
         e = r.energy_breakdown_pj
         rows.append([d["hw"], f"{d['cycles']:,}", f"{d['seconds'] * 1e3:.3f}", f"{r.utilization:.2f}",
@@ -65,9 +65,9 @@ def sensitivity(designs: list[str], key: str, values: list, workload: str = "ber
         row = [v]
         for hw in designs:
             if key == "seq_len":
-                r = api.run(hw, workload, seq_len=v)
+                r = api.run(hw, workload, seq_len=v, functional=False)
             else:
-                r = api.run(load_hardware(hw, [f"{key}={v}"]), workload)
+                r = api.run(load_hardware(hw, [f"{key}={v}"]), workload, functional=False)
             row.append(f"{r.seconds * 1e3:.3f} ms / {r.dram_read_bytes / 1e6:.0f} MB")
         rows.append(row)
     return _table([key] + designs, rows)
@@ -175,7 +175,7 @@ Command: `sim area --hw HW`
 {area_section()}
 
 ## Systolic compute cycles of bert-base GEMMs (one GEMM; utilization in brackets)
-Command: `python -c "from sim.compute.systolic.timing import * print(systolic_gemm_timing(SystolicParams(128, 128, 'ws'), 128, 768, 768))"`
+Command: `python -c "from sim.compute.systolic.timing import *; print(systolic_gemm_timing(SystolicParams(128, 128, 'ws'), 128, 768, 768))"`
 
 {systolic_section()}
 

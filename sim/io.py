@@ -85,9 +85,13 @@ def write_atomic(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]
     fsync_dir(target.parent)
 
 
+def _write_all(fh: BinaryIO, data: bytes) -> None:
+    fh.write(data)
+
+
 def write_bytes_atomic(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` atomically and durably (see :func:`write_atomic`)."""
-    write_atomic(path, lambda fh: fh.write(data))
+    write_atomic(path, lambda fh: _write_all(fh, data))
 
 
 def write_text_atomic(path: str | os.PathLike[str], text: str) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -353,7 +354,8 @@ def fig_pareto(df, metrics: tuple[str, str] = ("seconds", "energy_pj"), title: s
         raise PlotSkipped(f"{why}; choose other axes with --metrics, e.g. --metrics seconds dram_read_bytes")
     swept = _swept_columns(df)
     tasks = [c for c in swept if c in TASK_KEYS and ok[c].nunique() > 1]
-    color_col, color_label = "area_mm2", "area (mm\u00b2)"
+    color_col: str | None = "area_mm2"
+    color_label = "area (mm\u00b2)"
     if _numeric(ok, "area_mm2").isna().all() if "area_mm2" in ok.columns else True:
         numeric = [c for c in swept if c not in tasks and _numeric(ok, c).notna().all() and ok[c].nunique() > 1]
         color_col = numeric[0] if numeric else None
@@ -368,7 +370,7 @@ def fig_pareto(df, metrics: tuple[str, str] = ("seconds", "energy_pj"), title: s
         feas = g["feasible"].map(lambda v: v is not False) if "feasible" in g.columns else np.ones(len(g), bool)
         feas = np.asarray(feas, dtype=bool)
         cvals = _numeric(g, color_col) if color_col else None
-        kw = dict(c=cvals, cmap="viridis") if cvals is not None else dict(color="tab:blue")
+        kw: dict[str, Any] = dict(c=cvals, cmap="viridis") if cvals is not None else dict(color="tab:blue")
         if cvals is not None:
             kw.update(vmin=float(_numeric(ok, color_col).min()), vmax=float(_numeric(ok, color_col).max()))
         key = key if isinstance(key, tuple) else (key,)
@@ -631,14 +633,14 @@ def make_plots(inputs: list[str | Path], out_dir: str | Path, kinds: list[str] |
             fn = fig_energy if kind == "energy" else fig_area
             jobs.append((kind, kind, lambda fn=fn, designs=designs: fn(designs)))
         elif kind in ("energy-ops", "latency", "roofline", "histogram"):
-            fn = {"energy-ops": fig_energy_ops, "latency": fig_latency, "roofline": fig_roofline,
-                  "histogram": None}[kind]
+            run_fig = {"energy-ops": fig_energy_ops, "latency": fig_latency, "roofline": fig_roofline,
+                       "histogram": None}[kind]
             for r in runs:
                 stem = kind if len(runs) == 1 else f"{kind}-{label(r).replace('/', '-')}"
                 if kind == "histogram":
                     jobs.append((kind, stem, ("histogram", r)))
                 else:
-                    jobs.append((kind, stem, lambda fn=fn, r=r: fn(r)))
+                    jobs.append((kind, stem, lambda fn=run_fig, r=r: fn(r)))
         elif kind == "speedup":
             jobs.append((kind, kind, lambda: fig_speedup(data["compare"])))
         elif kind == "pareto":
@@ -655,7 +657,7 @@ def make_plots(inputs: list[str | Path], out_dir: str | Path, kinds: list[str] |
             if isinstance(job, tuple):
                 written.append(histogram_for_run(job[1], path))
             else:
-                written.append(_save(job(), path))
+                written.append(_save(job(), path))  # type: ignore[operator]
         except PlotSkipped as exc:
             skipped.append(f"{stem}: {exc}")
     return written, skipped

@@ -9,7 +9,9 @@ is a :class:`~sim.results.RunResult` with ``functional`` still None (:mod:`sim.f
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 
+from sim.config.hardware import HardwareConfig
 from sim.config.loader import to_dict
 from sim.cost.run import price_run
 from sim.engine.des import STALL_REASONS, Engine
@@ -22,20 +24,22 @@ from sim.results import OpResult, RunResult
 __all__ = ["count_actions", "dram_bytes_per_cycle", "simulate"]
 
 
-def dram_bytes_per_cycle(prep_or_hw) -> float:  # noqa: ANN001 - a PreparedRun or a HardwareConfig
+def dram_bytes_per_cycle(hw: HardwareConfig) -> float:
     """Peak DRAM bandwidth in bytes per core clock cycle."""
-    hw = getattr(prep_or_hw, "hw", prep_or_hw)
     spec = dram_spec(hw.dram.kind, channels=hw.dram.channels)
     return spec.peak_bytes_per_s / hw.clock_hz
 
 
-def count_actions(steps: list[Step], unit: str) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, dict[str, int]]]]:
+Counts = dict[str, dict[str, int]]
+
+
+def count_actions(steps: list[Step], unit: str) -> tuple[Counts, dict[str, Counts]]:
     """(run totals, per operator) component -> action -> count over the mapper's steps (DRAM excluded: the
     engine counts it per transfer). ``unit`` names the matrix unit's component."""
     totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     per_op: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
 
-    def count(op: str, comp: str, acts) -> None:  # noqa: ANN001 - a Mapping[str, int]
+    def count(op: str, comp: str, acts: Mapping[str, int]) -> None:
         bucket, total = per_op[op][comp], totals[comp]
         for k, v in acts.items():
             bucket[k] += v

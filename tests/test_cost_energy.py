@@ -44,7 +44,7 @@ def hws():
 @pytest.fixture(scope="module")
 def reports():
     """Tiny-workload run reports of every preset, as JSON dicts (what `sim run --json` writes)."""
-    return {h: json.loads(json.dumps(run(h, "tiny").to_dict())) for h in PRESETS}
+    return {h: json.loads(json.dumps(run(h, "tiny", functional=False).to_dict())) for h in PRESETS}
 
 
 # -- hand-computed cases -------------------------------------------------------------------------------
@@ -258,7 +258,7 @@ def test_pe_overhead_is_derived_from_the_tpu_floorplan():
 
 
 def test_price_ops_accepts_op_result_objects(hws):
-    result = run("tpu", "tiny")
+    result = run("tpu", "tiny", functional=False)
     e = price(result.actions, hws["tpu"], result.seconds)
     from_objects = price_ops(result.ops, hws["tpu"], e)
     from_dicts = price_ops([o.to_dict() for o in result.ops], hws["tpu"], e)

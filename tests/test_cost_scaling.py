@@ -26,7 +26,7 @@ def test_identity():
     (7, 0.12, 0.059),
 ])
 def test_factors_from_45nm_match_the_reference_notes(node, energy, area):
-    """energy_area.md section 5 table, 'Energy x, same 0.9 V' and 'Area x' columns."""
+    """docs/sources.md section 5 table, 'Energy x, same 0.9 V' and 'Area x' columns."""
     assert energy_scale(45, node) == pytest.approx(energy, abs=0.006)
     assert area_scale(45, node) == pytest.approx(area, abs=0.006)
 

@@ -78,7 +78,7 @@ def runs():
     """Simulated runs of the tiny workload on every design, and a bigger one that splits chunks."""
     out = {}
     for hw in DESIGNS:
-        out[hw] = api.run(hw, "tiny")
+        out[hw] = api.run(hw, "tiny", functional=False)
     return out
 
 
@@ -121,23 +121,23 @@ def test_shrinking_weight_buffer_never_lowers_traffic(hw):
     traffic = []
     for cap in (1 << 21, 1 << 17, 1 << 15, 1 << 14):
         cfg = load_hardware(hw, [f"buffers.weights.capacity_bytes={cap}"])
-        traffic.append(api.run(cfg, wl).dram_read_bytes)
+        traffic.append(api.run(cfg, wl, functional=False).dram_read_bytes)
     assert traffic == sorted(traffic)
 
 
 @pytest.mark.parametrize("hw", ["gobo", "tpu", "tcore", "gobo-compress-tcore"])
 def test_doubling_dram_bandwidth_never_slows(hw):
     wl = _small(seq=128)
-    slow = api.run(load_hardware(hw, ["dram.channels=1"]), wl)
-    fast = api.run(load_hardware(hw, ["dram.channels=2"]), wl)
-    faster = api.run(load_hardware(hw, ["dram.channels=4"]), wl)
+    slow = api.run(load_hardware(hw, ["dram.channels=1"]), wl, functional=False)
+    fast = api.run(load_hardware(hw, ["dram.channels=2"]), wl, functional=False)
+    faster = api.run(load_hardware(hw, ["dram.channels=4"]), wl, functional=False)
     assert slow.cycles >= fast.cycles >= faster.cycles
 
 
 def test_long_sequence_spills_activations():
     wl = _small(seq=512, hidden=512, inter=2048)
     cfg = load_hardware("gobo", ["buffers.activations.capacity_bytes=262144", "buffers.outputs.capacity_bytes=131072"])
-    r = api.run(cfg, wl)
+    r = api.run(cfg, wl, functional=False)
     assert r.dram_write_bytes > 0
     _check_invariants(r, wl, cfg)
 
@@ -148,10 +148,10 @@ def test_amplified_capacity_changes_traffic():
     wl = _small(seq=512, hidden=512, inter=2048)
     sets = ["buffers.weights.capacity_bytes=786432", "buffers.activations.capacity_bytes=262144",
             "buffers.outputs.capacity_bytes=131072"]
-    gobo = api.run(load_hardware("gobo", sets), wl)
+    gobo = api.run(load_hardware("gobo", sets), wl, functional=False)
     ffn = [o for o in gobo.ops if o.name.endswith("ffn2")]
     assert all(o.mapping["weights_resident"] or not o.mapping["input_from_dram"] for o in ffn)
-    tcore = api.run(load_hardware("gobo-compress-tcore", sets), wl)
+    tcore = api.run(load_hardware("gobo-compress-tcore", sets), wl, functional=False)
     ffn_t = [o for o in tcore.ops if o.name.endswith("ffn2")]
     # the same compressed bytes come from DRAM, but decompressed fp16 does not fit: re-read per chunk
     assert sum(o.dram_read_bytes for o in ffn_t) > sum(o.dram_read_bytes for o in ffn)
@@ -159,16 +159,16 @@ def test_amplified_capacity_changes_traffic():
 
 def test_gobo_timing_depends_on_outliers():
     wl = _small()
-    base = api.run("gobo", wl)
-    many = api.run(load_hardware("gobo", ["weights.outlier_threshold=-1.0"]), wl)
+    base = api.run("gobo", wl, functional=False)
+    many = api.run(load_hardware("gobo", ["weights.outlier_threshold=-1.0"]), wl, functional=False)
     assert many.actions["gobo"]["mac_int8x16"] > 5 * base.actions["gobo"]["mac_int8x16"]
     assert many.cycles > base.cycles
 
 
 def test_ivit_kernels_change_vector_cycles():
     wl = _small()
-    ib = api.run("gobo", wl)
-    iv = api.run(load_hardware("gobo", ["vector.kernels=ivit"]), wl)
+    ib = api.run("gobo", wl, functional=False)
+    iv = api.run(load_hardware("gobo", ["vector.kernels=ivit"]), wl, functional=False)
     assert ib.actions["vector"]["vec_mul"] > iv.actions["vector"]["vec_mul"]
     sm_ib = sum(o.compute_cycles for o in ib.ops if o.kind == "softmax")
     sm_iv = sum(o.compute_cycles for o in iv.ops if o.kind == "softmax")

@@ -1,7 +1,7 @@
 """Fuzzing the ``sim`` command line with hypothesis: hardware files, ``--set``, workload files (YAML and Hugging
 Face ``config.json``), ``--seq-len``/``--batch`` and whole argument vectors.
 
-The contract (DESIGN.md, CLI): exit 0, or exit 2 with exactly one line on stderr and no traceback; never exit 1
+The contract (docs/ARCHITECTURE.md, CLI): exit 0, or exit 2 with exactly one line on stderr and no traceback; never exit 1
 on bad input, never a traceback, never a hang. A configuration ``sim validate`` accepts must also *run* on the
 ``tiny`` workload: finish (within the per-case time limit) or be refused with a one-line reason (exit 2).
 

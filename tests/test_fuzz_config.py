@@ -1,7 +1,7 @@
 """Fuzzing the configuration loaders with hypothesis: hardware YAML, workload YAML, Hugging Face ``config.json``
 and ``--set`` overrides, at the library level (``tests/test_fuzz_cli.py`` drives the same inputs through the CLI).
 
-The contract (DESIGN.md, ``sim/errors.py``): every input ends either in a valid, frozen configuration or in a
+The contract (docs/ARCHITECTURE.md, ``sim/errors.py``): every input ends either in a valid, frozen configuration or in a
 :class:`~sim.errors.SimInputError` whose message is one line and names the file (and, for a problem at a key,
 the key path). Never another exception, never a hang: every case runs under a time limit.
 

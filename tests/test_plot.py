@@ -46,7 +46,7 @@ def with_energy(report: dict, scale: float = 1.0) -> dict:
 @pytest.fixture(scope="module")
 def reports(tmp_path_factory):
     d = tmp_path_factory.mktemp("reports")
-    runs = {hw: api.run(hw, "tiny").to_dict() for hw in ("tcore", "gobo", "tpu")}
+    runs = {hw: api.run(hw, "tiny", functional=False).to_dict() for hw in ("tcore", "gobo", "tpu")}
     for hw, rep in runs.items():
         (d / f"run-{hw}.json").write_text(json.dumps(nulled(rep)))
         (d / f"run-{hw}-e.json").write_text(json.dumps(with_energy(rep, {"tcore": 1.0, "gobo": 0.5, "tpu": 0.8}[hw])))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import os
 import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -53,7 +54,7 @@ def _known_path(cls: type, parts: list[str], raw: Mapping[str, Any]) -> str | No
         inner = sub_raw.get(rest[0], {}) if isinstance(sub_raw, Mapping) else {}
         return _known_path(vtype, rest[1:], inner if isinstance(inner, Mapping) else {})
     if dataclasses.is_dataclass(tp):
-        return _known_path(tp, rest, sub_raw if isinstance(sub_raw, Mapping) else {})
+        return _known_path(tp, rest, sub_raw if isinstance(sub_raw, Mapping) else {})  # type: ignore[arg-type]
     return f"'{head}' is a value, not a section"
 
 
@@ -94,7 +95,7 @@ def build_spec(spec: type, raw: Mapping[str, Any], source: str, origin: Mapping[
     return obj
 
 
-def load_hardware_file(name_or_path: str | Path, sets: Iterable[str] = ()) -> tuple[HardwareConfig, Path]:
+def load_hardware_file(name_or_path: str | os.PathLike[str], sets: Iterable[str] = ()) -> tuple[HardwareConfig, Path]:
     """Load, override and validate a hardware YAML (a path or a built-in name such as ``gobo``)."""
     path = resolve(str(name_or_path), "hwconfigs", "hardware preset")
     raw = read_mapping(path)
@@ -102,7 +103,7 @@ def load_hardware_file(name_or_path: str | Path, sets: Iterable[str] = ()) -> tu
     return build_spec(HardwareConfig, raw, _display(path), origin), path
 
 
-def load_hardware(name_or_path: str | Path, sets: Iterable[str] = ()) -> HardwareConfig:
+def load_hardware(name_or_path: str | os.PathLike[str], sets: Iterable[str] = ()) -> HardwareConfig:
     """The validated :class:`HardwareConfig` of a file or built-in preset, with ``--set`` overrides applied."""
     return load_hardware_file(name_or_path, sets)[0]
 

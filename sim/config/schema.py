@@ -177,7 +177,7 @@ class Builder:
         if isinstance(tp, TaggedUnion):
             return self._tagged(tp, raw, key)
         if dataclasses.is_dataclass(tp):
-            return self.build(tp, raw, key)
+            return self.build(tp, raw, key)  # type: ignore[arg-type]
         if origin is dict:
             return self._mapping(typing.get_args(tp)[1], raw, key, meta)
         if origin in (list, tuple):
@@ -411,7 +411,7 @@ def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str, str]]:
             for tag, variant in tp.variants.items():
                 rows.extend(describe(variant, f"{key}[{tp.tag}={tag}]"))
         elif dataclasses.is_dataclass(tp):
-            rows.extend(describe(tp, key))
+            rows.extend(describe(tp, key))  # type: ignore[arg-type]
         elif typing.get_origin(tp) is dict and dataclasses.is_dataclass(typing.get_args(tp)[1]):
             rows.extend(describe(typing.get_args(tp)[1], f"{key}.<name>"))
         else:

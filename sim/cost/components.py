@@ -9,7 +9,7 @@ one component: ``energy_per_action(action)`` (pJ per count of that action), ``ar
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
@@ -101,7 +101,7 @@ def parts_um2(t: Tech, units: Mapping[str, tuple[str, float]], reg_bits: Mapping
 
 
 def logic_model(name: str, category: str, t: Tech, energies: dict[str, float], basis: dict[str, str],
-                 blocks: list[tuple[str, float, Mapping[str, float]]], extra_mm2: Mapping[str, float] | None = None,
+                 blocks: Sequence[tuple[str, float, Mapping[str, float]]], extra_mm2: Mapping[str, float] | None = None,
                  extra_leak_mw: float = 0.0) -> ComponentModel:
     """Assemble a logic component: ``blocks`` = [(prefix, copies, {part: um^2})] times the overhead."""
     parts: dict[str, float] = {}

@@ -10,6 +10,7 @@ node_nm=N)``; ``sim area --hw HW`` is ``area(load_hardware(HW)).to_dict()``.
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,8 @@ def apply_prices(report: Mapping[str, Any], *, table: str | Path | None = None, 
     return out
 
 
-def reprice_file(path: str | Path, *, table: str | Path | None = None, node_nm: int | None = None) -> dict[str, Any]:
+def reprice_file(path: str | os.PathLike[str], *, table: str | Path | None = None,
+                 node_nm: int | None = None) -> dict[str, Any]:
     """:func:`apply_prices` of a run report JSON file."""
     p = Path(path)
     return apply_prices(read_mapping(p), table=table, node_nm=node_nm, source=str(p))

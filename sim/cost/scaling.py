@@ -4,7 +4,7 @@ Source: A. Stillmaker, B. Baas, "Scaling equations for the accurate prediction o
 from 180 nm to 7 nm", Integration 58 (2017) 74-81, doi 10.1016/j.vlsi.2017.02.002. Coefficients as
 tabulated in ``wromaszkan/nodeScale`` ``nodeScale.py`` (energy: HP variants for 45 nm and below, bulk
 65 nm) and ``Accelergy-Project/hwcomponents`` ``hwcomponents/scaling/techscaling.py`` (area: the 45 nm
-row); see ``shared/reference/energy_area.md`` section 5.
+row); see ``docs/sources.md`` section 5.
 
 Model (pure functions; factors are dimensionless multipliers):
 

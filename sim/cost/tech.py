@@ -69,6 +69,7 @@ class Tech:
     def sram_read_64b_pj(self, kib: float) -> float:
         """Energy of one 64-bit read of a ``kib`` KiB SRAM bank (pJ): ``a * KiB^b``, scaled."""
         e = self.table["sram.read_64b"]
+        assert e.exponent is not None  # a power-law fit (the table validator requires it)
         return e.value * kib ** e.exponent * self.factor(e)
 
     def sram_access_pj(self, kib: float, width_bits: float, *, write: bool = False) -> float:
@@ -84,6 +85,7 @@ class Tech:
     def sram_area_mm2(self, kib: float) -> float:
         """Area of one ``kib`` KiB SRAM bank with its periphery (mm^2): ``a * KiB^b``, scaled."""
         e = self.table["sram.area"]
+        assert e.exponent is not None  # a power-law fit (the table validator requires it)
         return e.value * kib ** e.exponent * self.factor(e)
 
     def sram_leakage_mw(self, kib: float) -> float:
@@ -117,7 +119,7 @@ class Tech:
         return self.tpu_pe_area_um2() / self.tpu_pe_bare_um2()
 
     def mac_arith_overhead(self) -> float:
-        """TPUv1 PE area over the bare int8 MAC arithmetic alone (dimensionless; energy_area.md: ~7x)."""
+        """TPUv1 PE area over the bare int8 MAC arithmetic alone (dimensionless; docs/sources.md 4: ~7x)."""
         return self.tpu_pe_area_um2() / self.area_um2("mac_int8_acc32")
 
     # -- DRAM ----------------------------------------------------------------------------------

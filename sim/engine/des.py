@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import simpy
 
-from sim.hw.dram import DramModel
+from sim.hw.dram import DramModel, Pattern
 from sim.mapping.plan import Step, Transfer
 
 STALL_REASONS = ("dram_read", "buffer_full", "vector_busy", "dram_write", "compute_busy")
@@ -85,7 +85,8 @@ class Engine:
     # -- DRAM ------------------------------------------------------------------------------------
     def transfer_cycles(self, t: Transfer) -> int:
         """Cycles of one DRAM transfer (and its counts), given the previous transfer's direction."""
-        pattern, chunk = t.pattern, t.chunk_bytes
+        pattern: Pattern = "scattered" if t.pattern == "scattered" else "stream"
+        chunk = t.chunk_bytes
         spec = self.dram_model.spec
         if pattern == "scattered" and chunk is not None and chunk > spec.channels * spec.row_bytes:
             pattern, chunk = "stream", None  # one chunk spanning whole rows: a stream from a row boundary
@@ -199,7 +200,7 @@ class Engine:
                 if proc.is_alive:
                     t0 = env.now
                     yield proc
-                    st.stalls["dram_write" if step.stores and not step.epilogue else "vector_busy"] += env.now - t0
+                    st.stalls["dram_write" if step.stores and not step.epilogue else "vector_busy"] += int(env.now - t0)
 
         env.process(loader())
         done = env.process(executor())

@@ -8,9 +8,9 @@ Public API (contract)::
     # -> last hidden state, float64 [batch, seq, hidden]
 
 Modules: :mod:`.reference` (float forward, BERT family and ViT), :mod:`.tokenizer` (WordPiece),
-:mod:`.integer` (the integer pipeline;
-its GEMMs run on the design's datapath, ``sim/compute/<kind>/dataflow.py``), :mod:`.calibration`, :mod:`.smoothing`, :mod:`.qweights`, :mod:`.check` (``sim run --functional``),
-:mod:`.metrics`, :mod:`.api`.
+:mod:`.integer` (the integer pipeline; its GEMMs run on the design's datapath,
+``sim/compute/<kind>/dataflow.py``), :mod:`.calibration`, :mod:`.smoothing`, :mod:`.qweights`,
+:mod:`.check` (``sim run --functional``), :mod:`.metrics`, :mod:`.api`.
 """
 
 from __future__ import annotations

@@ -128,7 +128,8 @@ def integer_encoder(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, mo
     if wl.family == "vit":
         raise SimInputError(f"workload {wl.name}: the integer forward supports BERT-family encoders, not ViT")
     dp_key = datapath if isinstance(datapath, str) else (None if datapath is None else datapath.key)
-    key = (_weights_key(weights, seed), _wl_key(wl), mode, nonlinear, dp_key, id(qmodel) if qmodel is not None else None)
+    key = (_weights_key(weights, seed), _wl_key(wl), mode, nonlinear, dp_key,
+           id(qmodel) if qmodel is not None else None)
     if key in _INT:
         _INT.move_to_end(key)
         return _INT[key][0]
@@ -164,7 +165,7 @@ def validate_tokens(token_ids: object, wl: WorkloadSpec, attention_mask: object 
         if a.ndim == 1:
             a = a[None, :]
         if a.ndim != 2:
-            raise SimInputError(f"{name} must be [batch, seq] (or one sequence), got shape {list(np.shape(x))}")
+            raise SimInputError(f"{name} must be [batch, seq] (or one sequence), got shape {list(a.shape)}")
         return a.astype(np.int64)
 
     ids = as_int("token_ids", token_ids)

@@ -47,6 +47,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -130,7 +131,7 @@ class IntegerEncoder:
         self.softmax_bits = int(softmax_bits)
         self.smooth = dict(smooth or {})
         self.asym_gelu = bool(asym_gelu)
-        self._bias: dict[tuple[str, float], np.ndarray] = {}
+        self._bias: dict[tuple[str, float, int], np.ndarray] = {}
         self._trace: dict[str, np.ndarray] | None = None
 
     def _record(self, name: str, q: np.ndarray, s: object) -> None:
@@ -172,7 +173,7 @@ class IntegerEncoder:
     # ---- building blocks ---------------------------------------------------------------------------
 
     def _linear(self, run: GemmRunner, x: np.ndarray, s_x: float, name: str, zp: int = 0
-                ) -> tuple[np.ndarray, object]:
+                ) -> tuple[np.ndarray, Any]:
         """``(x - zp) @ W^T + b`` as int32 accumulators: the datapath computes ``x @ W^T``; the zero-point
         term ``zp * sum_k W[n, k]`` is folded offline into the int32 bias (exact)."""
         lin = self.qw.linears[name]
@@ -188,7 +189,7 @@ class IntegerEncoder:
         return acc, lin.acc_scale(s_x)
 
     @staticmethod
-    def _residual(a: np.ndarray, s_a: object, b: np.ndarray, s_b: object, s_out: float) -> np.ndarray:
+    def _residual(a: np.ndarray, s_a: Any, b: np.ndarray, s_b: Any, s_out: float) -> np.ndarray:
         total = rescale(a, s_a, s_out, RESIDUAL_BITS) + rescale(b, s_b, s_out, RESIDUAL_BITS)
         return saturate(total, RESIDUAL_BITS, True)
 

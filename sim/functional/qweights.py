@@ -69,7 +69,7 @@ class IntLinear:
     @property
     def shape_nk(self) -> tuple[int, int]:
         """``(n, k)``."""
-        return self.gobo.shape if self.gobo is not None else tuple(self.w_nk.shape)  # type: ignore[union-attr,return-value]
+        return self.gobo.shape if self.gobo is not None else tuple(self.w_nk.shape)  # type: ignore[union-attr]
 
     @property
     def in_bits(self) -> int:
@@ -172,7 +172,8 @@ def quantize_weights(w: FloatWeights, fmt: str, *, qmodel: object | None = None,
     if fmt == "gobo":
         if qmodel is None:
             raise ValueError("gobo weights need a quantized model")
-        packed = {canonical_name(n): p for n, p in qmodel.packed.items()}  # type: ignore[attr-defined]
+        packed = {c: p for n, p in qmodel.packed.items()  # type: ignore[attr-defined]
+                  if (c := canonical_name(n)) is not None}
         bits = int(qmodel.params.bits)  # type: ignore[attr-defined]
     elif fmt != "int8":
         raise ValueError(f"unknown integer weight format {fmt!r}")

@@ -146,7 +146,7 @@ class WordPieceTokenizer:
         """Step 4: words split on whitespace, punctuation characters as words of their own."""
         words: list[str] = []
         for chunk in text.split():
-            cur = []
+            cur: list[str] = []
             for ch in chunk:
                 if _is_punctuation(ch):
                     if cur:

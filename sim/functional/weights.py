@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from sim.errors import SimInputError
+from sim.quant import classify_tensor, read_safetensors, synthetic_tensor
 from sim.workload.graph import lower
 from sim.workload.spec import WorkloadSpec
 
@@ -91,13 +92,8 @@ def load_float_weights(path: str | os.PathLike[str], wl: WorkloadSpec) -> FloatW
     Raises :class:`~sim.errors.SimInputError` (one line) on a missing file, a missing tensor or a shape
     that does not match the workload.
     """
-    from sim.quant import QuantError, read_safetensors
-
     p = Path(path)
-    try:
-        raw = read_safetensors(p)
-    except QuantError as exc:
-        raise SimInputError(str(exc)) from None
+    raw = read_safetensors(p)  # a QuantError (a SimInputError) names the file and what is wrong
     try:
         canon = canonical_weights(raw)
     except ValueError as exc:
@@ -107,8 +103,6 @@ def load_float_weights(path: str | os.PathLike[str], wl: WorkloadSpec) -> FloatW
 
 def synthetic_float_weights(wl: WorkloadSpec, seed: int = 0) -> FloatWeights:
     """Seeded synthetic float32 weights for every tensor of ``wl`` (see the module docstring)."""
-    from sim.quant import classify_tensor, synthetic_tensor
-
     out: dict[str, np.ndarray] = {}
     for name, (shape, _ttype) in _expected(wl).items():
         info = classify_tensor(name)

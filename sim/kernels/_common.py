@@ -60,7 +60,7 @@ def shift_by(v: np.ndarray, f: int, *, bound_bits: int, kernel: str, what: str) 
     return v >> (-f)
 
 
-def isqrt_newton(n: np.ndarray, x0: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+def isqrt_newton(n: np.ndarray, x0: np.ndarray | np.integer | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Integer ``floor(sqrt(n))`` by Newton's iteration (I-BERT Algorithm 1), vectorised; with iteration counts.
 
     ``x0=None`` starts at ``2^ceil(bits(n)/2)`` (above the root) and iterates

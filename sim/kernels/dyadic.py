@@ -202,7 +202,7 @@ def fixedpoint_mul_reference(z: np.ndarray, s_in: float, s_out: float, bits: int
     ratio = float(s_in) / float(np.float32(s_out))
     m, e = to_dyadic(ratio, 31, compat="reference")
     zf = np.asarray(z, dtype=np.float64)
-    out = np.round((zf * float(m)) / math.ldexp(1.0, e))
+    out = np.round((zf * float(m)) / math.ldexp(1.0, int(e)))
     lo, hi = int_range(bits, True)
-    return np.clip(out, lo, hi)
+    return np.asarray(np.clip(out, lo, hi))
 

@@ -366,7 +366,7 @@ def _softmax_reference(d: np.ndarray, s: float, output_bits: int, s16: float) ->
     z_int = np.round(e / s_e)
     ratio = float(s_e) / float(np.float32(s16))
     m, ex = to_dyadic(ratio, 31, compat="reference")
-    e16 = np.clip(np.round((z_int * float(m)) / math.ldexp(1.0, ex)), -32768.0, 32767.0)
+    e16 = np.clip(np.round((z_int * float(m)) / math.ldexp(1.0, int(ex))), -32768.0, 32767.0)
     e16 = e16.astype(np.float32).astype(np.float64)
     # QuantAct returns E16 * S16; IntSoftmax divides by S16 again (float64, not always exact)
     e_int = (e16 * s16) / s16

@@ -223,6 +223,7 @@ class Planner:
                         f"batch={w.batch} x heads={w.heads}: the mapping needs over {MAX_STEPS:,} steps (one per head "
                         f"of each attention operator); refused to keep the simulation short: use a smaller batch")
             if op.kind == "gemm" and op.name not in self.fused:
+                assert op.weight is not None
                 self._chunk_cache[op.name] = chunks = self._chunks(op, self.weights[op.weight.name])
                 total += chunks[2].size * SUB_TILES
                 if total > MAX_STEPS:
@@ -296,6 +297,7 @@ class Planner:
     def plan_gemm(self, op: Operator) -> OpPlan:
         """A weight GEMM: weight chunks stream through the weight buffer; activations as resident."""
         d = self.d
+        assert op.weight is not None
         src = self.weights[op.weight.name]
         M, K, N = op.m * op.count, op.k, op.n
         Nc, Kc, on, off = self._chunk_cache.get(op.name) or self._chunks(op, src)
@@ -403,7 +405,7 @@ class Planner:
         out_buf, out_bytes = self.output_bytes(op)
         steps = []
         for _ in range(op.count):
-            loads = ()
+            loads: tuple[Transfer, ...] = ()
             if in_dram:
                 loads = (self._activation_load((op.m * op.k + op.k * op.n) * d.act_bytes),)
             epi = vector_timing(self.vector, ep_cost, op.m, op.n) if ep_cost is not None else None
@@ -414,7 +416,8 @@ class Planner:
                         {"write_bytes": op.m * op.n * out_elem}}
             steps.append(Step(op.name, "matrix", timing, macs=op.m * op.k * op.n, loads=loads, stores=stores,
                               epilogue=epi, sram=sram, epilogue_ops=ep_names if epi else ()))
-        mapping = {"per_head_steps": op.count, "input_from_dram": in_dram, "output_to_dram": spill_out,
+        mapping: dict[str, object] = {
+                   "per_head_steps": op.count, "input_from_dram": in_dram, "output_to_dram": spill_out,
                    "interleaved_with": "softmax per head" if op.name.endswith(".qk") else None,
                    "fused_epilogue": list(ep_names) + (["requant"] if op.epilogue else []),
                    "unit": d.matmul_unit}
@@ -440,7 +443,7 @@ class Planner:
                 loads += self._gather_loads()
             elif self.input_spilled(op):
                 loads.append(self._activation_load(per * op.row_len * in_elem))
-            stores = ()
+            stores: tuple[Transfer, ...] = ()
             if op.name in self.spilled:
                 _, nbytes = self.output_bytes(op)
                 stores = (self._activation_store(nbytes // n_steps),)

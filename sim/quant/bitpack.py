@@ -37,7 +37,7 @@ def pack_bits(indices: np.ndarray, bits: int) -> np.ndarray:
     groups = (n + 7) // 8
     padded = np.zeros(groups * 8, dtype=np.uint64)
     padded[:n] = idx
-    padded = padded.reshape(groups, 8)
+    padded = padded.reshape(groups, 8)  # type: ignore[assignment]
     word = np.zeros(groups, dtype=np.uint64)
     for j in range(8):  # 8 indices of b bits -> one b-byte little-endian word
         word |= padded[:, j] << np.uint64(j * b)

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.io import write_atomic
+from sim.io import write_atomic, write_bytes_atomic
 
 from .checkpoint import load_checkpoint
 from .model import CODE_VERSION, QuantizedModel, quantize_model
@@ -148,10 +148,10 @@ class QuantCache:
         self.dir.mkdir(parents=True, exist_ok=True)
         npz, side = self.paths(key)
         arrays = model_to_arrays(model)
-        write_atomic(npz, lambda fh: np.savez(fh, **arrays))
+        write_atomic(npz, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
         info = {"key": key, "bytes": npz.stat().st_size, "sha256": _sha256_path(npz),
                 "code_version": CODE_VERSION}
-        write_atomic(side, lambda fh: fh.write(json.dumps(info, indent=1).encode("utf-8")))
+        write_bytes_atomic(side, json.dumps(info, indent=1).encode("utf-8"))
 
     def remove(self, key: str) -> None:
         """Delete an entry (missing files are fine)."""

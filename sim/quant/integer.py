@@ -31,10 +31,17 @@ from .errors import QuantError
 class PackedLike(Protocol):
     """What :func:`integerize` reads of a packed tensor (:class:`~sim.quant.packed.PackedTensor` has it)."""
 
-    name: str
-    shape: tuple[int, ...]
-    centroids: np.ndarray
-    outlier_values: np.ndarray
+    @property
+    def name(self) -> str: ...  # noqa: D102
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...  # noqa: D102
+
+    @property
+    def centroids(self) -> np.ndarray: ...  # noqa: D102
+
+    @property
+    def outlier_values(self) -> np.ndarray: ...  # noqa: D102
 
     @property
     def outlier_rows(self) -> np.ndarray: ...  # noqa: D102

@@ -90,7 +90,7 @@ class QuantizedModel:
         }
 
     def report(self) -> dict[str, object]:
-        """The quantize report (JSON-serialisable; DESIGN.md contract plus extensions).
+        """The quantize report (JSON-serialisable; the contract of docs/ARCHITECTURE.md plus extensions).
 
         Top level over all floating tensors (quantized + fp32): ``weights``, ``outliers``,
         ``outlier_fraction``, ``bits_per_weight`` (all storage bits / weights; fp32 tensors count 32),
@@ -99,9 +99,9 @@ class QuantizedModel:
         quantized tensors only (``quantized_*``), ``fp32_weights``, ``params``, ``code_version``.
         """
         layers = [self._layer(n) for n in self.order if n not in self.buffers]
-        weights = sum(int(layer["weights"]) for layer in layers)
-        nbytes = sum(int(layer["nbytes"]) for layer in layers)
-        outliers = sum(int(layer["outliers"]) for layer in layers)
+        weights = sum(int(layer["weights"]) for layer in layers)  # type: ignore[call-overload]
+        nbytes = sum(int(layer["nbytes"]) for layer in layers)  # type: ignore[call-overload]
+        outliers = sum(int(layer["outliers"]) for layer in layers)  # type: ignore[call-overload]
         sq_err = sum(p.sq_error for p in self.packed.values())
         sq_norm_q = sum(p.sq_norm for p in self.packed.values())
         sq_norm_f = sum(float(np.dot(a.reshape(-1).astype(np.float64), a.reshape(-1).astype(np.float64)))

@@ -370,12 +370,12 @@ def synthetic_check(tensors: Mapping[str, np.ndarray], seed: int = 0, threshold:
                     ) -> dict[str, dict[str, float]]:
     """Generate synthetic twins of ``tensors`` (same names and shapes) and measure per kind:
     ``std``, ``kurtosis`` (median) and ``outlier_fraction`` (pooled, GOBO rule)."""
-    measured = {}
+    measured: dict[str, dict[str, float]] = {}
     shapes = shapes_of(tensors)
     twins = synthetic_weights(shapes, seed)
     cal = measure_calibration(twins, threshold)
     for key, e in cal.items():
-        measured[key] = {k: e[k] for k in ("std", "mean", "kurtosis", "outlier_fraction") if k in e}
+        measured[key] = {str(k): e[k] for k in ("std", "mean", "kurtosis", "outlier_fraction") if k in e}
     return measured
 
 

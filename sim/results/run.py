@@ -123,7 +123,7 @@ class RunResult(Report):
             f"  energy          {_fmt(self.energy_pj, 1e-9, 'mJ')}",
             f"  area            {_fmt(self.area_mm2, 1.0, 'mm2')}",
         ]
-        if self.energy_breakdown_pj:
+        if self.energy_breakdown_pj and self.energy_pj:
             parts = ", ".join(f"{k} {v / self.energy_pj:.0%}" for k, v in self.energy_breakdown_pj.items() if v)
             lines.append(f"  energy split    {parts}")
         if self.area_breakdown_mm2:

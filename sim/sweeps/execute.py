@@ -63,8 +63,8 @@ def run_point(task: PointTask) -> dict[str, Any]:
     t0, c0 = time.perf_counter(), time.thread_time()
     try:
         result = run(task.hw, task.workload, seq_len=task.seq_len, batch=task.batch, sets=task.sets,
-                         weights=task.weights, functional=task.functional)
-        out = {"status": "ok", "error": "", "metrics": metrics_of(result)}
+                     weights=task.weights, functional=task.functional)
+        out: dict[str, Any] = {"status": "ok", "error": "", "metrics": metrics_of(result)}
     except Exception as exc:  # a failing point is data, not a crash of the sweep
         out = {"status": "error", "error": one_line(exc), "metrics": {}}
     out.update(wall_s=time.perf_counter() - t0, cpu_s=time.thread_time() - c0)
@@ -169,8 +169,8 @@ class DaskBackend:
         self.workers = workers or os.cpu_count() or 1
         self.scheduler = scheduler
         self.slots = self.workers
-        self.client = None
-        self.cluster = None
+        self.client: Any = None
+        self.cluster: Any = None
         self._config = None
 
     def start(self) -> None:

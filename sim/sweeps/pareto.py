@@ -52,7 +52,7 @@ def pareto_mask(values: np.ndarray) -> np.ndarray:
         block = v[lo:lo + BLOCK]  # is any row of v dominating each row of the block?
         no_worse = (v[None, :, :] <= block[:, None, :]).all(axis=2)
         better = (v[None, :, :] < block[:, None, :]).any(axis=2)
-        mask[lo:lo + BLOCK] = ~(no_worse & better).any(axis=1)
+        mask[lo:lo + BLOCK] = ~np.any(no_worse & better, axis=1)
     return mask
 
 

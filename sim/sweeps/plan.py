@@ -187,7 +187,8 @@ def make_plan(spec: SweepSpec) -> Plan:
 
     # constraints: every name must be known; split into parameter-only and metric-reading ones
     swept = set(spec.swept_keys)
-    param_c, metric_c = [], []
+    param_c: list[Any] = []
+    metric_c: list[Any] = []
     for i, con in enumerate(spec.constraints):
         reads_metric = False
         for name in con.names:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import platform
 import time
 from collections.abc import Mapping
@@ -69,8 +70,8 @@ def _feasible(plan: Plan, point: Point, metrics: Mapping[str, Any]) -> bool | No
     return None if unknown else True
 
 
-def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir: str | Path, backend: str = "local",
-              workers: int | None = None, scheduler: str | None = None, resume: bool = False,
+def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir: str | os.PathLike[str],
+              backend: str = "local", workers: int | None = None, scheduler: str | None = None, resume: bool = False,
               progress: bool | Progress = True):
     """Run every point of a sweep; returns the results table (a pandas DataFrame, one row per point, spec order).
 

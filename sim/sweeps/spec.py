@@ -305,7 +305,8 @@ def axis_values(spec: Any, name: str, report: Report) -> tuple[Scalar, ...] | No
             form = "[start, stop, step]" if kind == "range" else "[start, stop, num]"
             report(where, f"expected three numbers {form}, got {show(args, items=8)}")
             return None
-        return _range(*args, where, report) if kind == "range" else _logrange(*args, where, report)
+        a, b, c = args
+        return _range(a, b, c, where, report) if kind == "range" else _logrange(a, b, c, where, report)
     got = show(spec)
     if isinstance(spec, Mapping) and spec:
         got = "a mapping of " + ", ".join(show(str(k)) for k in list(spec)[:4]) + (", ..." if len(spec) > 4 else "")
@@ -327,7 +328,7 @@ def _range(start: float, stop: float, step: float, where: str, report: Report) -
         report(where, f"has {n} values; at most {MAX_AXIS_VALUES} per axis")
         return None
     if all(_is_int(v) for v in (start, stop, step)):
-        return tuple(range(start, stop, step))
+        return tuple(range(int(start), int(stop), int(step)))
     return tuple(round(start + i * step, 12) for i in range(n))
 
 
@@ -343,7 +344,7 @@ def _logrange(start: float, stop: float, num: float, where: str, report: Report)
         vals = [float(start)]
     else:
         ratio = (stop / start) ** (1.0 / (num - 1))
-        vals = [start * ratio ** i for i in range(num)]
+        vals = [start * ratio ** i for i in range(int(num))]
         vals[-1] = float(stop)
     if _is_int(start) and _is_int(stop):
         return tuple(dict.fromkeys(int(round(v)) for v in vals))

@@ -38,7 +38,7 @@ META = "meta.json"
 LOCK = ".lock"
 
 
-def check_out_dir(out_dir: str | Path) -> None:
+def check_out_dir(out_dir: str | os.PathLike[str]) -> None:
     """Fail (one line) before any work if ``out_dir`` cannot be created or written."""
     check_writable_dir(out_dir, "--out")
 
@@ -71,7 +71,7 @@ def read_results(path: str | Path):
 class ResultStore:
     """The results table of one sweep directory (parent process only)."""
 
-    def __init__(self, out_dir: str | Path, swept: list[str], metrics: list[str], tail: list[str]):
+    def __init__(self, out_dir: str | os.PathLike[str], swept: list[str], metrics: list[str], tail: list[str]):
         """``swept``: key columns; ``metrics``: metric columns known now; ``tail``: feasible?, status, error."""
         self.dir = Path(out_dir)
         self.swept = list(swept)

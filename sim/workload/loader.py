@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
+import os
 from typing import Any
 
 from sim.config.files import read_mapping, resolve
@@ -66,11 +66,12 @@ def from_hf_config(raw: dict[str, Any], source: str) -> dict[str, Any]:
     else:
         positions = out.get("max_positions")
         ok = isinstance(positions, int) and not isinstance(positions, bool) and positions > 0
-        out["seq_len"] = min(DEFAULT_TEXT_SEQ_LEN, positions) if ok else DEFAULT_TEXT_SEQ_LEN  # bad ones: reported
+        out["seq_len"] = min(DEFAULT_TEXT_SEQ_LEN, int(positions)) if ok else DEFAULT_TEXT_SEQ_LEN  # type: ignore[arg-type]  # bad ones: reported
     return out
 
 
-def load_workload(name_or_path: str | Path, seq_len: int | None = None, batch: int | None = None) -> WorkloadSpec:
+def load_workload(name_or_path: str | os.PathLike[str], seq_len: int | None = None,
+                  batch: int | None = None) -> WorkloadSpec:
     """The validated :class:`WorkloadSpec` of a file, built-in name or HF config, with seq/batch overrides."""
     path = resolve(str(name_or_path), "workloads", "workload")
     raw = read_mapping(path)

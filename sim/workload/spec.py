@@ -69,4 +69,4 @@ class WorkloadSpec:
             changes["seq_len"] = seq_len
         if batch is not None:
             changes["batch"] = batch
-        return replace(self, **changes) if changes else self
+        return replace(self, **changes) if changes else self  # type: ignore[arg-type]

@@ -115,14 +115,15 @@ class TensorCoreStepper:
                     if s == 0:
                         rows = slice(op.i * m, (op.i + 1) * m)
                         cols = slice(op.j * n, (op.j + 1) * n)
-                        ks = slice(op.ks * k, (op.ks + 1) * k)
-                        op.a = a_pad[rows, ks].astype(np.float32)
-                        op.b = b_pad[ks, cols].astype(np.float32)
+                        kslice = slice(op.ks * k, (op.ks + 1) * k)
+                        op.a = a_pad[rows, kslice].astype(np.float32)
+                        op.b = b_pad[kslice, cols].astype(np.float32)
                         count("rf_read_bits", frag_bits)
                         count("reg_bits", frag_bits)
                         continue
                     if s == 1:
                         # Exact: an fp16 x fp16 product fits fp32's 24-bit significand.
+                        assert op.a is not None and op.b is not None
                         op.products = op.a[:, :, None] * op.b[None, :, :]  # [m, k, n]
                         ok = op.ks * k
                         valid_m = min(m, M - op.i * m)
@@ -138,6 +139,7 @@ class TensorCoreStepper:
                             acc[u] = c_pad[rows, cols].copy()
                             count("rf_read_bits", acc_bits)
                         cur = acc[u]
+                        assert op.products is not None
                         for kk in range(k):
                             cur = (cur + op.products[:, kk, :]).astype(np.float32)
                         acc[u] = cur
