@@ -1,6 +1,6 @@
 """I-BERT kernels: exact equality with scalar Python-int references, error vs float, quirks, overflow.
 
-The scalar references below are written from the algorithm text (the paper / integer_kernels.md
+The scalar references below are written from the algorithm text (the paper / docs/sources.md 9
 for reference mode, the kernel docstrings for clean mode) with Python ints, ``//`` and
 ``fractions``/``decimal``, independently of the numpy code.
 """

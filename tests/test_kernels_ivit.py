@@ -1,6 +1,6 @@
 """I-ViT kernels: exact equality with scalar Python-int references, error vs float, quirks, overflow.
 
-Scalar references are written from the algorithm text (integer_kernels.md section 4 for
+Scalar references are written from the algorithm text (docs/sources.md 9 for
 reference mode, the kernel docstrings for clean mode) with Python ints and ``fractions``.
 """
 

@@ -3,7 +3,7 @@
 torch is not a dependency; each function below transcribes the reference forward pass
 (HF transformers ``models/ibert/quant_modules.py``, zkkli/I-ViT ``quant_modules.py``) operation
 by operation on float64 numpy arrays, the way the modules compute when run on float64 tensors
-(parameters float32, as in integer_kernels.md). The kernels' reference modes must match these
+(parameters float32, as in docs/sources.md 9). The kernels' reference modes must match these
 bit for bit.
 """
 

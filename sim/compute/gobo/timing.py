@@ -1,4 +1,4 @@
-"""GOBO tile: closed-form timing of blocks of weight GEMMs on GOBO indices (and MAC mode, :mod:`.mac`).
+"""GOBO tile: closed-form timing of blocks of weight GEMMs on GOBO indices (and its MAC mode for attention, at the end).
 
 A block ``Y[R, P] = X[R, K] @ W[K, P]`` runs on one tile: ``R <= rows_per_pe`` activation rows, ``P <= pes``
 output columns (one per PE), ``W`` as b-bit indices into ``C = 2**b`` int8 centroids plus the block's
