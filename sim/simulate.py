@@ -14,14 +14,14 @@ from collections.abc import Mapping
 from sim.config.hardware import HardwareConfig
 from sim.config.loader import to_dict
 from sim.cost.run import price_run
-from sim.engine.des import STALL_REASONS, Engine
+from sim.engine.des import STALL_REASONS, BufferPorts, Engine
 from sim.hw.dram import DramModel, dram_spec
 from sim.mapping.costs import kernel_costs
 from sim.mapping.plan import Planner, Step
 from sim.prepare import PreparedRun
 from sim.results import OpResult, RunResult
 
-__all__ = ["count_actions", "dram_bytes_per_cycle", "simulate"]
+__all__ = ["count_actions", "dram_bytes_per_cycle", "engine_for", "map_steps", "simulate"]
 
 
 def dram_bytes_per_cycle(hw: HardwareConfig) -> float:
@@ -54,22 +54,41 @@ def count_actions(steps: list[Step], unit: str) -> tuple[Counts, dict[str, Count
         decoded = sum(t.decode_weights for t in st.loads)
         if decoded:
             count(st.op, "decompressor", {"dict_read": decoded, "weights_out": decoded})
+        converted = sum(t.convert_values for t in st.loads)
+        if converted:
+            count(st.op, "converter", {"fp32_to_int": converted})
     run_totals = {c: {k: int(v) for k, v in a.items() if v} for c, a in totals.items()}
     ops = {o: {c: {k: int(v) for k, v in a.items() if v} for c, a in comps.items()} for o, comps in per_op.items()}
     return run_totals, ops
 
 
-def simulate(prep: PreparedRun) -> RunResult:
-    """Map and simulate one prepared run (timing, DRAM traffic, actions, energy and area; no functional pass)."""
-    hw_cfg, wl, unit = prep.hw, prep.workload, prep.unit
-    planner = Planner(prep.graph, unit, hw_cfg, prep.weight_sources, kernel_costs(hw_cfg.vector.kernels))
-    plans = planner.plan()
-    steps = planner.order(plans)
+def engine_for(prep: PreparedRun, steps: list[Step], *, trace: bool = False) -> Engine:
+    """The engine of a prepared run's design over a step list (buffers, ports, DRAM, rates from the config)."""
+    hw_cfg = prep.hw
     dram = DramModel(dram_spec(hw_cfg.dram.kind, channels=hw_cfg.dram.channels))
     out_buf = hw_cfg.buffers["outputs"]
-    engine = Engine(steps, dram, hw_cfg.clock_hz, hw_cfg.buffers["weights"].capacity_bytes,
-                    output_slots=2 if out_buf.double_buffered else 1,
-                    decompress_per_cycle=hw_cfg.weights.decompress_per_cycle)
+    ports = {name: BufferPorts(b.banks, b.port_bytes) for name, b in hw_cfg.buffers.items()}
+    return Engine(steps, dram, hw_cfg.clock_hz, hw_cfg.buffers["weights"].capacity_bytes,
+                  stage_capacity_bytes=hw_cfg.buffers["activations"].capacity_bytes // 2,
+                  output_slots=2 if out_buf.double_buffered else 1,
+                  decompress_per_cycle=hw_cfg.weights.decompress_per_cycle,
+                  convert_per_cycle=hw_cfg.weights.convert_per_cycle if hw_cfg.weights.format == "gobo" else None,
+                  ports=ports, trace=trace)
+
+
+def map_steps(prep: PreparedRun) -> tuple[Planner, list, list[Step]]:
+    """The mapper's plans and the global step order of a prepared run."""
+    planner = Planner(prep.graph, prep.unit, prep.hw, prep.weight_sources, kernel_costs(prep.hw.vector.kernels))
+    plans = planner.plan()
+    return planner, plans, planner.order(plans)
+
+
+def simulate(prep: PreparedRun, *, trace: bool = False) -> RunResult:
+    """Map and simulate one prepared run (timing, DRAM traffic, actions, energy and area; no functional pass).
+    ``trace``: also keep the timeline (``RunResult.timeline``, written by ``sim run --trace``)."""
+    hw_cfg, wl, unit = prep.hw, prep.workload, prep.unit
+    _, plans, steps = map_steps(prep)
+    engine = engine_for(prep, steps, trace=trace)
     res = engine.run()
     step_actions, per_op_actions = count_actions(steps, unit.kind)
     step_actions["dram"] = {k: v for k, v in res.dram_actions.items() if v}

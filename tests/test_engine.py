@@ -31,7 +31,7 @@ def test_double_buffering_overlaps_load_with_compute():
     # two steps, each loads 64 KiB of weights (half the buffer) then computes 100k cycles:
     # the second load runs under the first compute, so total = load + 2 x compute
     steps = [Step("op", "matrix", TileTiming(100_000, {}), loads=(Transfer(65536, False, "weights"),),
-                  weight_bytes=65536) for _ in range(2)]
+                  weight_take=65536, weight_free=65536) for _ in range(2)]
     eng, dram = _engine(steps, capacity=131072)
     res = eng.run()
     load = _load_cycles(dram, 65536)
@@ -44,12 +44,14 @@ def test_double_buffering_overlaps_load_with_compute():
 def test_full_buffer_serialises_loads():
     # each chunk fills the whole buffer: the second load waits for the first compute to free it
     steps = [Step("op", "matrix", TileTiming(1000, {}), loads=(Transfer(65536, False, "weights"),),
-                  weight_bytes=65536) for _ in range(2)]
+                  weight_take=65536, weight_free=65536) for _ in range(2)]
     eng, dram = _engine(steps, capacity=65536)
     res = eng.run()
     load = _load_cycles(dram, 65536)
     assert res.cycles == 2 * load + 2000
-    assert res.ops["op"].stalls["buffer_full"] == load
+    # the executor waits for the second transfer, which starts as soon as the first compute frees the
+    # buffer: DRAM time (the loader was not waiting for space while the executor waited)
+    assert res.ops["op"].stalls["dram_read"] == 2 * load and res.ops["op"].stalls["buffer_full"] == 0
 
 
 def test_epilogue_overlaps_next_tile_and_tail_is_vector_busy():

@@ -58,7 +58,7 @@ class ToyUnit(MatrixUnit):
     def sub_tiles(self, M: int, N: int) -> list[tuple[int, int, int, int]]:
         return split_rows(M, N, 1)
 
-    def gemm_sram_reads(self, w_chunk_bytes: int, M: int, K: int, N: int) -> tuple[int, int]:
+    def gemm_sram_reads(self, w_chunk_bytes: int, M: int, K: int, N: int, tile: Any = None) -> tuple[int, int]:
         return w_chunk_bytes, M * K
 
 

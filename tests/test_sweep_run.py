@@ -47,7 +47,7 @@ def test_results_follow_the_contract(tmp_path):
     assert header[-3:] == ["feasible", "status", "error"]
     assert [h for h in header if h.startswith("stall_")] == [
         "stall_dram_read_cycles", "stall_buffer_full_cycles", "stall_vector_busy_cycles",
-        "stall_dram_write_cycles", "stall_compute_busy_cycles"]
+        "stall_dram_write_cycles", "stall_sram_port_cycles"]
     assert len(df) == 4 and (df["status"] == "ok").all()
     assert list(zip(df["compute.rows"], df["compute.dataflow"])) == [(8, "ws"), (8, "os"), (16, "ws"), (16, "os")]
     assert df["feasible"].map(lambda v: v in (True, False)).all()

@@ -105,6 +105,8 @@ class MatrixUnit(abc.ABC):
     """Output columns the unit covers in one pass (weight chunks are multiples of it)."""
     k_granule: int = 1
     """Reduction depth granule for K-splitting."""
+    m_granule: int = 1
+    """Rows the unit processes together (row pieces of a streamed input are whole multiples of it)."""
     chunk_wave: int = 1
     """Output columns one wave of the whole unit covers (chunk widths are also tried in multiples of it)."""
     matmul_unit: str = ""
@@ -132,8 +134,10 @@ class MatrixUnit(abc.ABC):
         vector epilogue of one overlaps the next one's compute."""
 
     @abc.abstractmethod
-    def gemm_sram_reads(self, w_chunk_bytes: int, M: int, K: int, N: int) -> tuple[int, int]:
-        """(weight-buffer bytes read, activation-buffer bytes read) of one weight-GEMM step, by the unit's reuse."""
+    def gemm_sram_reads(self, w_chunk_bytes: int, M: int, K: int, N: int,
+                        tile: WeightTile | None = None) -> tuple[int, int]:
+        """(weight-buffer bytes read, activation-buffer bytes read) of one weight-GEMM step, by the unit's reuse
+        (``tile``: the step's weight tile, for data-dependent reads such as GOBO's outlier unit)."""
 
 
 class Datapath(Protocol):

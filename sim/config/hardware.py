@@ -78,6 +78,9 @@ class WeightSpec:
         -4.0, doc="a weight is an outlier when ln(Gaussian pdf) <= this", ge=-1e6, le=0.0
     )
     seed: int = spec_field(0, doc="seed of the synthetic weight generator (when no checkpoint is given)", ge=0)
+    convert_per_cycle: int = spec_field(
+        1, doc="fp32 dictionary entries and outliers converted to integers per cycle as GOBO weights arrive", ge=1,
+        le=1 << 16)
     decompress_per_cycle: int = spec_field(
         256, doc="GOBO decompressor output in weights per cycle (gobo format on a systolic/tensorcore core)", ge=1)
 

@@ -110,6 +110,22 @@ def decompressor_estimator(hw: HardwareConfig, t: Tech) -> ComponentModel:
                         [("lane", hw.weights.decompress_per_cycle, decompressor_lane_parts_um2(b, out_bits, t))])
 
 
+def has_converter(hw: HardwareConfig) -> bool:
+    """Whether the design converts fp32 dictionaries and outliers to integers on chip (GOBO weights)."""
+    return hw.weights.format == "gobo"
+
+
+def converter_estimator(hw: HardwareConfig, t: Tech) -> ComponentModel:
+    """The fp32 -> integer converter on the GOBO weight path: ``convert_per_cycle`` lanes, each an fp32 multiply
+    by the tensor's 1/scale and a round-to-nearest (charged as an fp32 add), with a 32-bit input and output
+    register; the integer centroids (int8) and outliers (int16) are what the PEs consume."""
+    e, reg = t.energy_pj, t.energy_pj("reg_bit")
+    energies = {"fp32_to_int": e("mul_fp32") + e("add_fp32") + 64 * reg}
+    basis = {"fp32_to_int": "energy.mul_fp32 + energy.add_fp32 (round) + 64 x energy.reg_bit (assumed datapath)"}
+    lane = parts_um2(t, {"multiplier": ("mul_fp32", 1), "rounder": ("add_fp32", 1)}, {"registers": 64})
+    return logic_model("converter", "compute", t, energies, basis, [("lane", hw.weights.convert_per_cycle, lane)])
+
+
 def dram_estimator(hw: HardwareConfig, t: Tech) -> ComponentModel:
     """DRAM: energy per burst (burst bits x pJ/bit) and per row activation; PHY/controller area per data pin.
 
@@ -133,6 +149,8 @@ def estimators(hw: HardwareConfig, t: Tech) -> dict[str, ComponentModel]:
     out = {hw.compute.kind: get_kind(hw.compute.kind).estimator(hw, t), "vector": vector_estimator(hw, t)}
     if has_decompressor(hw):
         out["decompressor"] = decompressor_estimator(hw, t)
+    if has_converter(hw):
+        out["converter"] = converter_estimator(hw, t)
     for name, spec in hw.buffers.items():
         out[f"sram.{name}"] = buffer_estimator(name, spec, t)
     out["dram"] = dram_estimator(hw, t)

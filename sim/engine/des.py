@@ -1,45 +1,45 @@
-"""The discrete-event engine: runs the mapper's steps on simpy resources, per tile and per transfer.
+"""The discrete-event engine: runs the mapper's steps on simpy resources, per step and per transfer.
 
-Components (simpy processes and resources; time is in core clock cycles and advances per step or per
-transfer, never per cycle):
+The semantics are written down in ``docs/hw/engine.md``; the whole-run reference (:mod:`sim.reference.run`)
+implements the same rules cycle by cycle, and the tests require both to agree exactly. In short (time in
+core clock cycles; it advances per step or per transfer, never per cycle):
 
-- **DRAM**: one resource for the whole channel set (a transfer is interleaved over every channel);
-  each transfer's duration comes from the fast DRAM model, including the read/write turnaround when its
-  direction differs from the previous transfer's, and the GOBO decompressor's rate where weights are
-  decompressed on the way in (the slower of the two sets the time).
-- **Weight buffer**: a container of free bytes. The loader takes a step's chunk bytes before loading it
-  and the executor gives them back after the step computed: with chunks of at most half the buffer,
-  the next chunk loads while this one computes (double buffering); the loader runs ahead across
-  operator boundaries (prefetch).
-- **Output slots**: a matmul step with a vector epilogue holds one of two output-buffer halves from its
-  compute until its epilogue (and any store) is done, so the epilogue of tile i overlaps tile i+1.
-- **Vector unit**: one resource shared by the epilogues and the row-wise vector operators.
-- **Executor**: one process walking the steps in order. A step starts when its loads are done, it has
-  an output slot, its unit is free, and (at an operator boundary) the previous operator's epilogues and
-  stores are finished (data dependence). Every cycle of the executor's timeline is either compute of
-  the current step or a wait with a reason, so per-operator cycles, compute cycles and the stall
-  breakdown sum exactly to the total:
-
-  - ``dram_read``: waiting for the step's loads (the DRAM was busy or slow);
-  - ``buffer_full``: waiting for a step whose load had to wait for weight-buffer space (no room to
-    prefetch it: the whole wait counts here);
-  - ``vector_busy``: waiting for the vector unit (epilogues of earlier tiles, or the vector unit held);
-  - ``dram_write``: waiting for earlier stores to drain before an output slot or a dependence frees;
-  - ``compute_busy``: a vector step waiting for the matrix unit (does not occur with in-order issue).
+- **Loader** (one process, steps in program order): takes the step's weight-buffer bytes and activation-
+  staging bytes (waiting while the buffers are full), waits until the DRAM writes of every operator the step's
+  loads read back (``Step.after``: a spilled tensor is read only after its producer wrote all of it), then
+  issues the step's loads one after another on the DRAM. It runs ahead of the executor across operators
+  (prefetch), bounded by the two buffers' capacities.
+- **Executor** (one process, steps in program order): at an operator boundary it waits for the previous
+  operator's epilogues and stores (data dependence); then for the step's loads, an output slot (when the step
+  has an epilogue or stores), and the vector unit (vector steps); it computes for
+  ``max(unit cycles, SRAM port cycles)``; then gives back the step's buffer bytes and hands the epilogue and
+  the stores to a post process, which holds the output slot until both are done.
+- **Shared units** (the DRAM, the vector unit) are granted at the end of a cycle, once everything else that
+  happens in that cycle has happened, to the waiting request of the oldest step (program order; a step's
+  epilogue before a later step's vector work, write-backs before prefetches of later steps).
+- **Stalls**: every executor cycle is compute or a wait attributed to what the unit it waits for is doing in
+  that cycle: the loader's phase (``buffer_full`` while waiting for buffer space, ``dram_write`` while waiting
+  for a producer's writes, ``dram_read`` while its transfers queue or run), the slot-holding post process's
+  phase (``vector_busy`` for its epilogue, ``dram_write`` for its stores), ``vector_busy`` for the vector
+  unit, ``sram_port`` for the part of a step the buffers' ports (banks x port width per cycle) make longer
+  than the unit's own cycles.
 """
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import defaultdict
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import simpy
 
 from sim.hw.dram import DramModel, Pattern
 from sim.mapping.plan import Step, Transfer
 
-STALL_REASONS = ("dram_read", "buffer_full", "vector_busy", "dram_write", "compute_busy")
+STALL_REASONS = ("dram_read", "buffer_full", "vector_busy", "dram_write", "sram_port")
 
 
 @dataclass
@@ -54,6 +54,18 @@ class OpStats:
     dram_write_bytes: int = 0
 
 
+@dataclass(frozen=True)
+class Span:
+    """One interval of the timeline: ``track`` (a unit), ``name`` (the operator), ``cat`` (what it is)."""
+
+    track: str
+    name: str
+    cat: str
+    start: int
+    end: int
+    args: Mapping[str, Any] = field(default_factory=dict)
+
+
 @dataclass
 class EngineResult:
     """Totals and per-operator statistics of one simulation."""
@@ -63,28 +75,140 @@ class EngineResult:
     dram_actions: dict[str, int]
     events: int  # simpy events processed (for the speed benchmark)
     busy_cycles: dict[str, int]  # unit -> busy cycles (matrix, vector, dram)
+    spans: list[Span] = field(default_factory=list)  # the timeline (with ``trace=True``)
+    counters: list[tuple[str, int, int]] = field(default_factory=list)  # (buffer, cycle, bytes in use)
+
+
+@dataclass(frozen=True)
+class BufferPorts:
+    """A buffer's port organisation: ``banks`` banks, each one access of ``port_bytes`` per cycle."""
+
+    banks: int
+    port_bytes: int
+
+
+def sram_cycles(step: Step, ports: Mapping[str, BufferPorts]) -> int:
+    """Cycles the buffers' ports need for the step's compute-side accesses: per buffer, ``ceil(read/port) +
+    ceil(write/port)`` accesses spread over its banks (addresses interleaved across banks), the slowest buffer."""
+    worst = 0
+    for name, (read, write) in step.ports.items():
+        p = ports.get(name)
+        if p is None or read + write == 0:
+            continue
+        accesses = -(-read // p.port_bytes) + -(-write // p.port_bytes)
+        worst = max(worst, -(-accesses // p.banks))
+    return worst
+
+
+class _Intervals:
+    """The phases of one actor (the loader, a post process) as consecutive labelled intervals."""
+
+    __slots__ = ("end", "items", "pos")
+
+    def __init__(self) -> None:
+        self.items: list[tuple[int, int, str]] = []
+        self.pos = 0
+        self.end = -1  # when the actor finished (post processes)
+
+    def add(self, start: int, end: int, label: str) -> None:
+        if end > start:
+            self.items.append((start, end, label))
+
+    def attribute(self, start: int, end: int, into: dict[str, int],
+                  forward: bool = False) -> list[tuple[int, int, str]]:
+        """Add the overlap of ``[start, end)`` with each interval to ``into[label]``; returns the overlapping
+        pieces. ``forward``: the queries come in increasing time (the loader's), so intervals before ``start``
+        are skipped for good."""
+        items = self.items
+        i = self.pos if forward else 0
+        while i < len(items) and items[i][1] <= start:
+            i += 1
+        if forward:
+            self.pos = i
+        covered = 0
+        pieces = []
+        while i < len(items) and items[i][0] < end:
+            s, e, label = items[i]
+            a, b = max(s, start), min(e, end)
+            if b > a:
+                into[label] += b - a
+                covered += b - a
+                pieces.append((a, b, label))
+            i += 1
+        if covered != end - start:
+            raise RuntimeError(f"engine: a wait of {end - start} cycles at {start} is covered only {covered} cycles")
+        return pieces
+
+
+class _Arbiter:
+    """End-of-cycle arbitration of the shared units: a request waits until everything else scheduled in the
+    current cycle has run, then the free unit goes to the request with the smallest key (program order)."""
+
+    def __init__(self, env: simpy.Environment, names: tuple[str, ...]) -> None:
+        self.env = env
+        self.free = {n: True for n in names}
+        self.queue: dict[str, list[tuple[tuple[int, int], int, simpy.Event]]] = {n: [] for n in names}
+        self._seq = 0
+        self._wake = env.event()
+        env.process(self._loop())
+
+    def request(self, name: str, key: tuple[int, int]) -> simpy.Event:
+        ev = self.env.event()
+        heapq.heappush(self.queue[name], (key, self._seq, ev))
+        self._seq += 1
+        self._poke()
+        return ev
+
+    def release(self, name: str) -> None:
+        self.free[name] = True
+        self._poke()
+
+    def _poke(self) -> None:
+        if not self._wake.triggered:
+            self._wake.succeed()
+
+    def _loop(self) -> Generator[simpy.Event, Any, Any]:
+        env = self.env
+        while True:
+            yield self._wake
+            self._wake = env.event()
+            while env.peek() == env.now:  # let everything else of this cycle happen first
+                yield env.timeout(0)
+            for name, q in self.queue.items():
+                if self.free[name] and q:
+                    _, _, ev = heapq.heappop(q)
+                    self.free[name] = False
+                    ev.succeed()
 
 
 class Engine:
-    """Runs a step list; ``run()`` returns an :class:`EngineResult`."""
+    """Runs a step list; ``run()`` returns an :class:`EngineResult` (see the module docstring)."""
 
-    def __init__(self, steps: list[Step], dram: DramModel, clock_hz: float, weight_capacity_bytes: int,
-                 output_slots: int = 2, decompress_per_cycle: int | None = None):
+    def __init__(self, steps: list[Step], dram: DramModel, clock_hz: float, weight_capacity_bytes: int, *,
+                 stage_capacity_bytes: int | None = None, output_slots: int = 2,
+                 decompress_per_cycle: int | None = None, convert_per_cycle: int | None = None,
+                 ports: Mapping[str, BufferPorts] | None = None, trace: bool = False):
         self.steps = steps
         self.dram_model = dram
         self.clock_hz = clock_hz
         self.capacity = weight_capacity_bytes
+        self.stage_capacity = stage_capacity_bytes
         self.output_slots = output_slots
         self.decompress_per_cycle = decompress_per_cycle
+        self.convert_per_cycle = convert_per_cycle
+        self.ports = dict(ports or {})
+        self.trace = trace
         self.env = simpy.Environment()
         self._last_write: bool | None = None
-        self._events = 0
         self.dram_actions: dict[str, int] = defaultdict(int)
         self.busy = {"matrix": 0, "vector": 0, "dram": 0}
+        self.spans: list[Span] = []
+        self.counters: list[tuple[str, int, int]] = []
 
     # -- DRAM ------------------------------------------------------------------------------------
     def transfer_cycles(self, t: Transfer) -> int:
-        """Cycles of one DRAM transfer (and its counts), given the previous transfer's direction."""
+        """Cycles of one DRAM transfer (and its counts), given the previous transfer's direction; the on-chip
+        decompressor and the fp32-to-integer converter on the way in may set a longer time."""
         pattern: Pattern = "scattered" if t.pattern == "scattered" else "stream"
         chunk = t.chunk_bytes
         spec = self.dram_model.spec
@@ -97,114 +221,190 @@ class Engine:
             self.dram_actions[name] += int(getattr(res, name))
         cycles = math.ceil(res.time_ns * self.clock_hz / 1e9 - 1e-9)
         if t.decode_weights and self.decompress_per_cycle:
-            cycles = max(cycles, math.ceil(t.decode_weights / self.decompress_per_cycle))
+            cycles = max(cycles, -(-t.decode_weights // self.decompress_per_cycle))
+        if t.convert_values and self.convert_per_cycle:
+            cycles = max(cycles, -(-t.convert_values // self.convert_per_cycle))
         return cycles
 
-    def _transfer(self, dram: simpy.Resource, t: Transfer, stats: OpStats):
-        with dram.request() as req:
-            yield req
-            cycles = self.transfer_cycles(t)
-            self.busy["dram"] += cycles
-            self._events += 2
-            yield self.env.timeout(cycles)
-        if t.write:
-            stats.dram_write_bytes += t.nbytes
-        else:
-            stats.dram_read_bytes += t.nbytes
+    def _span(self, track: str, name: str, cat: str, start: int, end: int, **args: Any) -> None:
+        if self.trace and end > start:
+            self.spans.append(Span(track, name, cat, start, end, args))
 
     # -- the run ---------------------------------------------------------------------------------
     def run(self) -> EngineResult:
         """Simulate every step; returns the totals and per-operator statistics."""
         env = self.env
-        n = len(self.steps)
-        dram = simpy.Resource(env, 1)
-        vector = simpy.Resource(env, 1)
+        steps = self.steps
+        n = len(steps)
+        arb = _Arbiter(env, ("dram", "vector"))
         slots = simpy.Resource(env, self.output_slots)
         wbuf = simpy.Container(env, capacity=self.capacity, init=self.capacity)
+        stage_cap = self.stage_capacity if self.stage_capacity is not None else max(
+            [s.stage_take for s in steps] + [1])
+        stage = simpy.Container(env, capacity=stage_cap, init=stage_cap)
         loaded = [env.event() for _ in range(n)]
-        delayed = [False] * n  # the step's load had to wait for weight-buffer space
         stats: dict[str, OpStats] = defaultdict(OpStats)
+        loader_phases = _Intervals()
+        # a spilled tensor is read back only after every store of it issued by earlier steps has completed
+        stored = {i: env.event() for i, s in enumerate(steps) if s.stores}
+        last_store: dict[str, list[int]] = defaultdict(list)
+        waits: dict[int, list[int]] = {}
+        for i, s in enumerate(steps):
+            if s.after:
+                waits[i] = [k for dep in s.after for k in last_store.get(dep, ())]
+            if s.stores:
+                last_store[s.op].append(i)
+        releaser: list[_Intervals] = []  # the post process that released the output slot last
+        trace = self.trace
 
-        def loader():
-            for i, step in enumerate(self.steps):
-                if step.weight_bytes:
-                    if step.weight_bytes > self.capacity:
-                        raise ValueError(f"{step.op}: a {step.weight_bytes}-byte weight chunk exceeds the "
+        def level(name: str, container: simpy.Container, cap: int) -> None:
+            if trace:
+                self.counters.append((name, int(env.now), int(cap - container.level)))
+
+        def transfer(t: Transfer, key: tuple[int, int], op: str) -> Generator[simpy.Event, Any, Any]:
+            req = arb.request("dram", key)
+            yield req
+            cycles = self.transfer_cycles(t)
+            self.busy["dram"] += cycles
+            start = int(env.now)
+            yield env.timeout(cycles)
+            arb.release("dram")
+            self._span("dram", op, "store" if t.write else "load", start, int(env.now), what=t.what,
+                       bytes=t.nbytes, tensor=t.tensor)
+            st = stats[op]
+            if t.write:
+                st.dram_write_bytes += t.nbytes
+            else:
+                st.dram_read_bytes += t.nbytes
+
+        def loader() -> Generator[simpy.Event, Any, Any]:
+            for i, step in enumerate(steps):
+                t0 = int(env.now)
+                if step.weight_take:
+                    if step.weight_take > self.capacity:
+                        raise ValueError(f"{step.op}: a {step.weight_take}-byte weight chunk exceeds the "
                                          f"{self.capacity}-byte weight buffer")
-                    delayed[i] = wbuf.level < step.weight_bytes
-                    yield wbuf.get(step.weight_bytes)
-                    self._events += 1
+                    yield wbuf.get(step.weight_take)
+                    level("weights", wbuf, self.capacity)
+                if step.stage_take:
+                    if step.stage_take > stage_cap:
+                        raise ValueError(f"{step.op}: a {step.stage_take}-byte activation load exceeds the "
+                                         f"{stage_cap}-byte staging half of the activation buffer")
+                    yield stage.get(step.stage_take)
+                    level("activations", stage, stage_cap)
+                loader_phases.add(t0, int(env.now), "buffer_full")
+                for k in waits.get(i, ()):
+                    if not stored[k].triggered:
+                        t1 = int(env.now)
+                        yield stored[k]
+                        loader_phases.add(t1, int(env.now), "dram_write")
                 for t in step.loads:
-                    yield from self._transfer(dram, t, stats[step.op])
+                    t1 = int(env.now)
+                    yield from transfer(t, (i, 0), step.op)
+                    loader_phases.add(t1, int(env.now), "dram_read")
                 loaded[i].succeed()
 
-        def post(step: Step, slot_req, st: OpStats):
+        def post(i: int, step: Step, slot_req: Any, phases: _Intervals) -> Generator[simpy.Event, Any, Any]:
+            st = stats[step.op]
             if step.epilogue is not None:
-                with vector.request() as req:
-                    yield req
-                    self.busy["vector"] += step.epilogue.cycles
-                    st.vector_cycles += step.epilogue.cycles
-                    self._events += 2
-                    yield env.timeout(step.epilogue.cycles)
+                t0 = int(env.now)
+                req = arb.request("vector", (i, 0))
+                yield req
+                start = int(env.now)
+                self.busy["vector"] += step.epilogue.cycles
+                st.vector_cycles += step.epilogue.cycles
+                yield env.timeout(step.epilogue.cycles)
+                arb.release("vector")
+                phases.add(t0, int(env.now), "vector_busy")
+                self._span("vector", step.op, "epilogue", start, int(env.now), ops=",".join(step.epilogue_ops))
             for t in step.stores:
-                yield from self._transfer(dram, t, st)
+                t0 = int(env.now)
+                yield from transfer(t, (i, 1), step.op)
+                phases.add(t0, int(env.now), "dram_write")
+            if step.stores:
+                stored[i].succeed()
+            phases.end = int(env.now)
             if slot_req is not None:
+                releaser[:] = [phases]
                 slots.release(slot_req)
 
-        def executor():
-            pending: list[tuple[simpy.Process, Step]] = []
+        def wait_posts(pending: list[tuple[simpy.Process, _Intervals]], st: OpStats,
+                       op: str) -> Generator[Any, Any, Any]:
+            alive = [(p, ph) for p, ph in pending if p.is_alive]
+            if not alive:
+                return
+            t0 = int(env.now)
+            for proc, _ in alive:
+                if proc.is_alive:
+                    yield proc
+            if int(env.now) > t0:
+                last = max((ph for _, ph in alive), key=lambda ph: ph.end)  # the critical path
+                self._stalls(op, last.attribute(t0, int(env.now), st.stalls))
+
+        def executor() -> Generator[Any, Any, Any]:
+            pending: list[tuple[simpy.Process, _Intervals]] = []
             prev_op = None
-            for i, step in enumerate(self.steps):
+            for i, step in enumerate(steps):
                 st = stats[step.op]
                 if prev_op is not None and step.op != prev_op:
-                    yield from wait_pending(pending, stats[prev_op])
+                    yield from wait_posts(pending, stats[prev_op], prev_op)
                     pending = []
                 prev_op = step.op
                 if not loaded[i].triggered:
-                    t0 = env.now
+                    t0 = int(env.now)
                     yield loaded[i]
-                    # data late because its load could not start (no buffer space to prefetch into), or
-                    # because the DRAM was busy or slow
-                    st.stalls["buffer_full" if delayed[i] else "dram_read"] += env.now - t0
+                    self._stalls(step.op, loader_phases.attribute(t0, int(env.now), st.stalls, forward=True))
                 slot_req = None
                 if step.epilogue is not None or step.stores:
                     slot_req = slots.request()
-                    t0 = env.now
+                    t0 = int(env.now)
                     yield slot_req
-                    if env.now > t0:
-                        busy_storing = any(p.is_alive and not s.epilogue for p, s in pending)
-                        st.stalls["dram_write" if busy_storing else "vector_busy"] += env.now - t0
+                    if int(env.now) > t0:
+                        self._stalls(step.op, releaser[0].attribute(t0, int(env.now), st.stalls))
                 if step.unit == "vector":
-                    t0 = env.now
-                    req = vector.request()
-                    yield req
-                    st.stalls["vector_busy"] += env.now - t0
-                    self.busy["vector"] += step.compute.cycles
-                    yield env.timeout(step.compute.cycles)
-                    vector.release(req)
-                else:
-                    self.busy["matrix"] += step.compute.cycles
-                    yield env.timeout(step.compute.cycles)
-                st.compute_cycles += step.compute.cycles
-                self._events += 2
-                freed = (0 if step.hold_weights else step.weight_bytes) + step.free_weights
-                if freed:
-                    yield wbuf.put(freed)
+                    t0 = int(env.now)
+                    yield arb.request("vector", (i, 1))
+                    st.stalls["vector_busy"] += int(env.now) - t0
+                    self._stalls(step.op, [(t0, int(env.now), "vector_busy")])
+                unit_cycles = step.compute.cycles
+                duration = max(unit_cycles, sram_cycles(step, self.ports))
+                start = int(env.now)
+                self.busy["matrix" if step.unit == "matrix" else "vector"] += unit_cycles
+                yield env.timeout(duration)
+                if step.unit == "vector":
+                    arb.release("vector")
+                st.compute_cycles += unit_cycles
+                st.stalls["sram_port"] += duration - unit_cycles
+                track = "compute" if step.unit == "matrix" else "vector"
+                self._span(track, step.op, "compute", start, start + unit_cycles)
+                self._span("executor", step.op, "compute", start, start + unit_cycles)
+                if duration > unit_cycles:
+                    self._span("executor", step.op, "sram_port", start + unit_cycles, start + duration)
+                    for name, (r, w) in step.ports.items():
+                        if r + w:
+                            self._span(f"sram.{name}", step.op, "port", start, start + duration, read=r, write=w)
+                if step.weight_free:
+                    yield wbuf.put(step.weight_free)
+                    level("weights", wbuf, self.capacity)
+                if step.stage_free:
+                    yield stage.put(step.stage_free)
+                    level("activations", stage, stage_cap)
                 if step.epilogue is not None or step.stores:
-                    pending.append((env.process(post(step, slot_req, st)), step))
+                    phases = _Intervals()
+                    pending.append((env.process(post(i, step, slot_req, phases)), phases))
             if prev_op is not None:
-                yield from wait_pending(pending, stats[prev_op])
-
-        def wait_pending(pending, st: OpStats):
-            for proc, step in pending:
-                if proc.is_alive:
-                    t0 = env.now
-                    yield proc
-                    st.stalls["dram_write" if step.stores and not step.epilogue else "vector_busy"] += int(env.now - t0)
+                yield from wait_posts(pending, stats[prev_op], prev_op)
 
         env.process(loader())
         done = env.process(executor())
         env.run(until=done)
         for st in stats.values():
             st.cycles = st.compute_cycles + sum(st.stalls.values())
-        return EngineResult(int(env.now), dict(stats), dict(self.dram_actions), self._events, dict(self.busy))
+        events = next(env._eid)  # simpy's event counter: events scheduled so far
+        return EngineResult(int(env.now), dict(stats), dict(self.dram_actions), int(events), dict(self.busy),
+                            self.spans, self.counters)
+
+    def _stalls(self, op: str, pieces: list[tuple[int, int, str]]) -> None:
+        """Record the executor's waiting intervals, each with its reason (trace only)."""
+        for a, b, label in pieces:
+            self._span("executor", op, label, a, b)

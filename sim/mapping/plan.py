@@ -40,6 +40,7 @@ from sim.errors import SimInputError
 from sim.hw.timing import TileTiming
 from sim.hw.vector import KernelCost, VectorParams, vector_timing
 from sim.mapping.weights import EMBEDDING_TYPES
+from sim.quant.packed import OUTLIER_BYTES as OUTLIER_STORED_BYTES
 from sim.workload.graph import Operator, OperatorGraph
 
 FUSABLE = {"gelu", "add", "tanh"}  # element-wise consumers fused into a producing matmul's epilogue
@@ -52,15 +53,37 @@ class Transfer:
 
     nbytes: int
     write: bool
-    what: str  # weights, outliers, activations, embeddings
+    what: str  # weights, outliers, activations, embeddings, ids, outputs
     pattern: str = "stream"
     chunk_bytes: int | None = None
     decode_weights: int = 0  # weights the on-chip GOBO decompressor produces from this transfer
+    convert_values: int = 0  # fp32 dictionary entries and outliers converted to integers on the way in
+    tensor: str = ""  # the operator whose data this is (a store's producer, a spilled load's source)
+
+
+@dataclass(frozen=True)
+class Work:
+    """What a step's compute (or epilogue) part is, for the whole-run reference and the traces.
+
+    ``kind``: ``weight-gemm`` (``m x k`` activations times a ``k x n`` weight ``tile``; ``first``: the
+    tensor's first step, which loads its dictionary), ``matmul`` (both operands dense on chip) or ``vector``
+    (``kernel`` over ``rows x row_len`` elements)."""
+
+    kind: str
+    m: int = 0
+    k: int = 0
+    n: int = 0
+    tile: WeightTile | None = None
+    first: bool = False
+    kernel: KernelCost | None = None
+    rows: int = 0
+    row_len: int = 0
+    k_accumulate: bool = False  # a later K chunk: the partial sums are added in the output buffer
 
 
 @dataclass(frozen=True)
 class Step:
-    """One unit of work the engine schedules."""
+    """One unit of work the engine schedules (see ``docs/hw/engine.md`` for the semantics)."""
 
     op: str  # operator name (report row)
     unit: str  # "matrix" or "vector": the unit the compute part occupies
@@ -68,12 +91,18 @@ class Step:
     macs: int = 0
     loads: tuple[Transfer, ...] = ()
     stores: tuple[Transfer, ...] = ()
-    weight_bytes: int = 0  # weight-buffer bytes the loads fill (taken at load, freed after compute)
-    hold_weights: bool = False  # keep the bytes after compute (a resident chunk reused by later steps)
-    free_weights: int = 0  # extra weight-buffer bytes freed after this step's compute (resident chunks)
+    weight_take: int = 0  # weight-buffer bytes the loader takes before this step's loads
+    weight_free: int = 0  # weight-buffer bytes given back after this step's compute
+    stage_take: int = 0  # activation-staging bytes the loader takes before this step's loads
+    stage_free: int = 0  # activation-staging bytes given back after this step's compute
+    after: tuple[str, ...] = ()  # operators whose DRAM writes must be complete before this step's loads start
     epilogue: TileTiming | None = None  # vector work on this step's output tile
-    sram: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # buffer -> action -> count
+    sram: Mapping[str, Mapping[str, int]] = field(default_factory=dict)  # buffer -> action -> count (energy)
+    ports: Mapping[str, tuple[int, int]] = field(default_factory=dict)  # buffer -> (read, write) bytes the
+    # compute part moves through the buffer's ports (timing; DMA fills and drains use a separate port)
     epilogue_ops: tuple[str, ...] = ()  # fused operators whose work `epilogue` includes
+    work: Work | None = None
+    epilogue_work: Work | None = None
 
 
 @dataclass
@@ -84,6 +113,7 @@ class OpPlan:
     steps: list[Step]
     mapping: dict[str, object]
     fused_into: str | None = None
+    groups: list[list[Step]] | None = None  # per (batch, head) for attention operators (interleaved by order)
 
 
 @dataclass(frozen=True)
@@ -149,6 +179,7 @@ class Planner:
             if op.kind in FUSABLE and op.inputs and self._by_name(op.inputs[0]).is_matmul:
                 self.fused[op.name] = op.inputs[0]
         self.spilled = self._residency()
+        self._outputs = self.model_outputs
         self._chunk_cache: dict[str, tuple[int, int, np.ndarray, np.ndarray]] = {}
 
     def _by_name(self, name: str) -> Operator:
@@ -209,9 +240,8 @@ class Planner:
 
     # -- planning --------------------------------------------------------------------------------
     def plan(self) -> list[OpPlan]:
-        """Every operator's plan, in execution order (attention interleaved per head)."""
+        """Every operator's plan, in graph order (``order`` interleaves attention per head)."""
         plans: list[OpPlan] = []
-        by_name: dict[str, OpPlan] = {}
         # chunk every weight GEMM first (cheap), so an oversized mapping is refused before any is built
         total = 0
         w = self.graph.workload
@@ -242,7 +272,6 @@ class Planner:
             else:
                 p = self.plan_vector(op)
             plans.append(p)
-            by_name[op.name] = p
         return plans
 
     def order(self, plans: list[OpPlan]) -> list[Step]:
@@ -253,19 +282,70 @@ class Planner:
             p = plans[i]
             if p.op.kind == "bmm" and p.op.name.endswith(".qk") and i + 2 < len(plans):
                 qk, sm, av = plans[i], plans[i + 1], plans[i + 2]
-                for a, b, c in zip(qk.steps, sm.steps, av.steps):
-                    steps += [a, b, c]
+                assert qk.groups is not None and sm.groups is not None and av.groups is not None
+                for a, b, c in zip(qk.groups, sm.groups, av.groups, strict=True):
+                    steps += a + b + c
                 i += 3
                 continue
             steps += p.steps
             i += 1
         return steps
 
-    def _activation_load(self, nbytes: int) -> Transfer:
-        return Transfer(int(nbytes), False, "activations")
+    # -- on-chip staging and data dependences -----------------------------------------------------
+    @property
+    def stage_capacity(self) -> int:
+        """Bytes of the activation buffer that stream spilled inputs in (the half not holding resident
+        tensors): every activation load must fit it, so the mapper cuts loads into row pieces."""
+        return self.hw.buffers["activations"].capacity_bytes // 2
 
-    def _activation_store(self, nbytes: int) -> Transfer:
-        return Transfer(int(nbytes), True, "activations")
+    def spilled_inputs(self, op: Operator) -> tuple[str, ...]:
+        """The producers (after fusion) of the operator's inputs that were written to DRAM."""
+        out = []
+        for src in op.inputs:
+            prod = self.fused.get(src, src)
+            if prod in self.spilled and prod not in out:
+                out.append(prod)
+        return tuple(out)
+
+
+    @property
+    def model_outputs(self) -> set[str]:
+        """Operators (after fusion) whose results leave the chip: the last hidden state (the graph's last
+        LayerNorm) and every result no operator consumes (the pooler or classifier output)."""
+        out = set()
+        ops = [o for o in self.graph.ops if o.name not in self.fused]
+        for o in ops:
+            tail = next((c for c in self.consumers.get(o.name, []) if self.fused.get(c.name) == o.name), None)
+            consumers = self.consumers.get((tail or o).name, [])
+            if not consumers:
+                out.add(o.name)
+        norms = [o for o in ops if o.kind == "layernorm"]
+        if norms:
+            out.add(norms[-1].name)
+        return out
+
+    def writes_to_dram(self, op: Operator) -> bool:
+        """The operator's (post-epilogue) result is written to DRAM: spilled, or a model output."""
+        return op.name in self.spilled or op.name in self._outputs
+
+    def _pieces(self, rows: int, bytes_per_row: int, cap: int, granule: int = 1, what: str = "") -> list[int]:
+        """Row counts of consecutive pieces whose ``rows x bytes_per_row`` fit ``cap`` bytes (whole granules)."""
+        if bytes_per_row <= 0 or rows * bytes_per_row <= cap:
+            return [rows]
+        fit = (cap // bytes_per_row) // granule * granule
+        if fit < 1:
+            fit = cap // bytes_per_row
+        if fit < 1:
+            raise SimInputError(f"buffers.activations.capacity_bytes={self.hw.buffers['activations'].capacity_bytes}: "
+                                f"{what}: one row ({bytes_per_row} bytes) does not fit the activation staging half "
+                                f"({cap} bytes)")
+        return [min(fit, rows - r) for r in range(0, rows, fit)]
+
+    def _load(self, nbytes: int, source: str, what: str = "activations") -> Transfer:
+        return Transfer(int(nbytes), False, what, tensor=source)
+
+    def _store(self, nbytes: int, op: str) -> Transfer:
+        return Transfer(int(nbytes), True, "outputs", tensor=op)
 
     def _chunks(self, op: Operator, src: WeightSource) -> tuple[int, int, np.ndarray, np.ndarray]:
         """Choose (Nc, Kc) for a weight GEMM and return the per-chunk on/off-chip byte grids."""
@@ -294,8 +374,11 @@ class Planner:
             f"{op.name}: even one {g}-column x {d.k_granule}-deep weight chunk does not fit "
             f"buffers.weights.capacity_bytes={wbuf.capacity_bytes}")
 
+    # -- weight GEMMs ------------------------------------------------------------------------------
     def plan_gemm(self, op: Operator) -> OpPlan:
-        """A weight GEMM: weight chunks stream through the weight buffer; activations as resident."""
+        """A weight GEMM: weight chunks stream through the weight buffer; a spilled input streams through the
+        activation staging in row pieces; the loop order (weights-outer or activations-outer) is the one that
+        moves fewer DRAM bytes."""
         d = self.d
         assert op.weight is not None
         src = self.weights[op.weight.name]
@@ -303,128 +386,197 @@ class Planner:
         Nc, Kc, on, off = self._chunk_cache.get(op.name) or self._chunks(op, src)
         nN, nK = on.shape
         ep_cost, ep_names = self.epilogue_cost(op)
-        a_bytes = M * K * d.act_bytes
-        a_in_dram = self.input_spilled(op) or op.stage == "embeddings" and op.name == "emb.patch_proj"
+        deps = self.spilled_inputs(op)
+        from_input = op.stage == "embeddings" and op.name == "emb.patch_proj"  # the image comes from DRAM
+        a_in_dram = bool(deps) or from_input
+        source = deps[0] if deps else "input"
         out_buf, _ = self.output_bytes(op)
         out_elem = 4 if out_buf == "outputs" else d.act_bytes
-        spill_out = op.name in self.spilled
-        abuf = self.hw.buffers["activations"].capacity_bytes // 2
-        # loop order when A is in DRAM: weights-outer re-reads A per weight-column chunk
-        m_chunks = 1
-        if a_in_dram and a_bytes > abuf:
-            rows_fit = max(1, abuf // (K * d.act_bytes))
-            m_chunks = _ceil(M, rows_fit)
+        to_dram = self.writes_to_dram(op)
+        cap = self.stage_capacity
         total_w = int(on.sum())
-        resident = m_chunks > 1 and total_w <= self.hw.buffers["weights"].capacity_bytes
-        w_traffic_outer_a = int(off.sum()) * (1 if resident else m_chunks)
-        a_traffic_outer_w = a_bytes * nN if a_in_dram else 0
+        w_off = int(off.sum())
+        granule = d.m_granule
+        # row pieces of A: for weights-outer one K chunk deep, for activations-outer the whole K
+        pieces_w = self._pieces(M, Kc * d.act_bytes, cap, granule, op.name) if a_in_dram else [M]
+        pieces_a = self._pieces(M, K * d.act_bytes, cap, granule, op.name) if a_in_dram else [M]
+        resident = total_w <= self.hw.buffers["weights"].capacity_bytes
+        a_total = M * K * d.act_bytes if a_in_dram else 0
+        traffic_w_outer = w_off + a_total * nN
+        traffic_a_outer = w_off * (1 if resident else len(pieces_a)) + a_total
         order = "weights-outer"
-        if a_in_dram and m_chunks > 1 and w_traffic_outer_a + a_bytes < int(off.sum()) + a_traffic_outer_w:
+        if a_in_dram and len(pieces_a) > 1 and traffic_a_outer < traffic_w_outer:
             order = "activations-outer"
-        else:
-            m_chunks = 1
         operand = d.weight_operand(src, Nc, Kc)
         side_store = src.outlier_bytes(Nc, Kc) if src.packed_format and src.outlier_bytes else None
         bias_bytes = op.n * 4  # fp32/int32 bias, loaded with the first chunk
         steps: list[Step] = []
-        rows = [M] if m_chunks == 1 else [min(_ceil(M, m_chunks), M - i * _ceil(M, m_chunks)) for i in range(m_chunks)]
+
+        def weight_loads(ni: int, ki: int, first: bool) -> list[Transfer]:
+            n0, n1 = ni * Nc, min(N, (ni + 1) * Nc)
+            k0, k1 = ki * Kc, min(K, (ki + 1) * Kc)
+            nbytes = int(off[ni, ki]) + (src.dictionary_bytes + bias_bytes if first else 0)
+            if side_store is None:
+                return [Transfer(nbytes, False, "weights", tensor=op.name)]
+            ob = int(side_store[ni, ki])
+            decode = (n1 - n0) * (k1 - k0) if src.packed_format != d.native_format else 0
+            dict_values = (src.dictionary_bytes // 4) if first else 0  # fp32 centroids
+            out = [Transfer(nbytes - ob, False, "weights", decode_weights=decode, convert_values=dict_values,
+                            tensor=op.name)]
+            if ob:  # the side store: a separate short read in another DRAM row
+                out.append(Transfer(ob, False, "outliers", "scattered", chunk_bytes=ob,
+                                    convert_values=ob // OUTLIER_STORED_BYTES, tensor=op.name))
+            return out
+
+        def compute_steps(m0: int, m1: int, ni: int, ki: int, first: bool, loads: list[Transfer],
+                          w_take: int, w_free: int, s_take: int, s_free: int) -> list[Step]:
+            n0, n1 = ni * Nc, min(N, (ni + 1) * Nc)
+            k0, k1 = ki * Kc, min(K, (ki + 1) * Kc)
+            last_k = ki == nK - 1
+            subs = d.sub_tiles(m1 - m0, n1 - n0)
+            out = []
+            for si, (sm0, sm1, sn0, sn1) in enumerate(subs):
+                m_rows, n_cols = sm1 - sm0, sn1 - sn0
+                tile = WeightTile(operand, n0 + sn0, n0 + sn1, k0, k1, ki)
+                dict_load = first and si == 0
+                timing = d.weight_gemm_timing(m_rows, k1 - k0, n_cols, tile, first=dict_load)
+                if ki > 0:  # partial sums of K chunks accumulate in the output buffer
+                    timing = timing + TileTiming(0, {"add_int32": m_rows * n_cols})
+                epi = epi_work = None
+                if ep_cost is not None and last_k:
+                    epi = vector_timing(self.vector, ep_cost, m_rows, n_cols)
+                    epi_work = Work("vector", kernel=ep_cost, rows=m_rows, row_len=n_cols)
+                stores = (self._store(m_rows * n_cols * out_elem, op.name),) if to_dram and last_k else ()
+                w_chunk = int(on[ni, ki]) * n_cols // (n1 - n0)
+                w_reads, a_reads = d.gemm_sram_reads(w_chunk, m_rows, k1 - k0, n_cols, tile)
+                o_write = m_rows * n_cols * (out_elem if last_k else 4)
+                o_read = m_rows * n_cols * 4 if ki > 0 else 0
+                sram = {"sram.weights": {"write_bytes": w_take if si == 0 else 0, "read_bytes": w_reads},
+                        "sram.activations": {"read_bytes": a_reads,
+                                             "write_bytes": sum(t.nbytes for t in loads if t.what == "activations")
+                                             if si == 0 else 0},
+                        "sram.outputs": {"write_bytes": o_write, "read_bytes": o_read
+                                         + sum(t.nbytes for t in stores)}}
+                ports = {"weights": (w_reads, 0), "activations": (a_reads, 0), "outputs": (o_read, o_write)}
+                last_sub = si == len(subs) - 1
+                out.append(Step(
+                    op.name, "matrix", timing, macs=m_rows * (k1 - k0) * n_cols,
+                    loads=tuple(loads) if si == 0 else (), stores=stores,
+                    weight_take=w_take if si == 0 else 0, weight_free=w_free if last_sub else 0,
+                    stage_take=s_take if si == 0 else 0, stage_free=s_free if last_sub else 0,
+                    after=deps if si == 0 and loads and any(t.what == "activations" for t in loads) else (),
+                    epilogue=epi, sram=sram, ports=ports, epilogue_ops=ep_names if epi else (),
+                    work=Work("weight-gemm", m_rows, k1 - k0, n_cols, tile=tile, first=dict_load, k_accumulate=ki > 0),
+                    epilogue_work=epi_work))
+            return out
+
         first = True
-        for mi, Mm in enumerate(rows):
+        if order == "weights-outer":
+            row_starts = [sum(pieces_w[:i]) for i in range(len(pieces_w))]
             for ni in range(nN):
-                n0, n1 = ni * Nc, min(N, (ni + 1) * Nc)
                 for ki in range(nK):
                     k0, k1 = ki * Kc, min(K, (ki + 1) * Kc)
-                    last_k = ki == nK - 1
-                    loads: list[Transfer] = []
-                    weight_load = (mi == 0) or not resident
-                    if weight_load:
-                        nbytes = int(off[ni, ki]) + (src.dictionary_bytes + bias_bytes if first else 0)
-                        if side_store is not None:
-                            ob = int(side_store[ni, ki])
-                            decode = (n1 - n0) * (k1 - k0) if src.packed_format != d.native_format else 0
-                            loads.append(Transfer(nbytes - ob, False, "weights", decode_weights=decode))
-                            if ob:  # the side store: a separate short read in another DRAM row
-                                loads.append(Transfer(ob, False, "outliers", "scattered", chunk_bytes=ob))
-                        else:
-                            loads.append(Transfer(nbytes, False, "weights"))
-                    if a_in_dram and (order == "weights-outer" or ni == 0 and ki == 0):
-                        loads.append(self._activation_load(Mm * (k1 - k0) * d.act_bytes))
-                    chunk_bytes = int(on[ni, ki]) if weight_load else 0
-                    subs = d.sub_tiles(Mm, n1 - n0)
-                    for si, (sm0, sm1, sn0, sn1) in enumerate(subs):
-                        m_rows, n_cols = sm1 - sm0, sn1 - sn0
-                        tile = WeightTile(operand, n0 + sn0, n0 + sn1, k0, k1, ki)
-                        timing = d.weight_gemm_timing(m_rows, k1 - k0, n_cols, tile, first=first and si == 0)
-                        if ki > 0:  # partial sums of K chunks accumulate in the output buffer
-                            timing = timing + TileTiming(0, {"add_int32": m_rows * n_cols})
-                        out_tile = m_rows * n_cols
-                        epi = None
-                        if ep_cost is not None and last_k:
-                            epi = vector_timing(self.vector, ep_cost, m_rows, n_cols)
-                        stores = (self._activation_store(out_tile * out_elem),) if spill_out and last_k else ()
-                        sram = self._gemm_sram(chunk_bytes if si == 0 else 0, int(on[ni, ki]) * n_cols // (n1 - n0),
-                                               m_rows, k1 - k0, n_cols, ki, out_elem if last_k else 4)
-                        last_sub = si == len(subs) - 1
-                        frees = 0
-                        if last_sub and not resident:
-                            frees = chunk_bytes
-                        elif resident and last_sub and mi == len(rows) - 1 and ni == nN - 1 and last_k:
-                            frees = total_w
-                        steps.append(Step(op.name, "matrix", timing, macs=m_rows * (k1 - k0) * n_cols,
-                                          loads=tuple(loads) if si == 0 else (), stores=stores,
-                                          weight_bytes=chunk_bytes if si == 0 else 0, hold_weights=True,
-                                          free_weights=frees, epilogue=epi, sram=sram,
-                                          epilogue_ops=ep_names if epi else ()))
+                    chunk = int(on[ni, ki])
+                    for pi, (r0, rows) in enumerate(zip(row_starts, pieces_w, strict=True)):
+                        loads = weight_loads(ni, ki, first) if pi == 0 else []
+                        a_load = rows * (k1 - k0) * d.act_bytes if a_in_dram else 0
+                        if a_load:
+                            loads.append(self._load(a_load, source))
+                        steps += compute_steps(r0, r0 + rows, ni, ki, first and pi == 0, loads,
+                                               chunk if pi == 0 else 0, chunk if pi == len(pieces_w) - 1 else 0,
+                                               a_load, a_load)
                     first = False
+        else:  # activations-outer: each row piece of A (whole K) once; weights re-read unless resident
+            row_starts = [sum(pieces_a[:i]) for i in range(len(pieces_a))]
+            for pi, (r0, rows) in enumerate(zip(row_starts, pieces_a, strict=True)):
+                a_load = rows * K * d.act_bytes
+                for ni in range(nN):
+                    for ki in range(nK):
+                        fetch = pi == 0 or not resident
+                        chunk = int(on[ni, ki])
+                        loads = weight_loads(ni, ki, first) if fetch else []
+                        if ni == 0 and ki == 0:
+                            loads.append(self._load(a_load, source))
+                        last_piece = pi == len(pieces_a) - 1
+                        w_free = chunk if (not resident or last_piece) else 0
+                        steps += compute_steps(r0, r0 + rows, ni, ki, first, loads, chunk if fetch else 0, w_free,
+                                               a_load if ni == 0 and ki == 0 else 0,
+                                               a_load if ni == nN - 1 and ki == nK - 1 else 0)
+                        first = False
+        pieces = pieces_w if order == "weights-outer" else pieces_a
         mapping = {"weight_chunk_n": Nc, "weight_chunk_k": Kc, "chunks": nN * nK, "loop_order": order,
-                   "sub_tiles_per_chunk": len(d.sub_tiles(rows[0], min(N, Nc))),
-                   "activation_chunks": m_chunks, "weights_resident": resident,
-                   "input_from_dram": bool(a_in_dram), "output_to_dram": spill_out,
+                   "sub_tiles_per_chunk": len(d.sub_tiles(pieces[0], min(N, Nc))),
+                   "activation_chunks": len(pieces), "weights_resident": resident and order == "activations-outer",
+                   "input_from_dram": bool(a_in_dram), "output_to_dram": to_dram,
                    "fused_epilogue": list(ep_names) + (["requant"] if op.epilogue else []),
                    "weight_chunk_bytes_max": int(on.max())}
         return OpPlan(op, steps, mapping)
 
-    def _gemm_sram(self, w_written: int, w_chunk: int, M: int, K: int, N: int, ki: int,
-                   out_elem: int) -> dict[str, dict[str, int]]:
-        """Buffer accesses of one weight-GEMM step (bytes), by the compute unit's reuse pattern."""
-        w_reads, a_reads = self.d.gemm_sram_reads(w_chunk, M, K, N)
-        out = {"sram.weights": {"write_bytes": w_written, "read_bytes": w_reads},
-               "sram.activations": {"read_bytes": a_reads},
-               "sram.outputs": {"write_bytes": M * N * out_elem}}
-        if ki > 0:
-            out["sram.outputs"]["read_bytes"] = M * N * 4
-        return out
-
+    # -- attention matmuls -------------------------------------------------------------------------
     def plan_bmm(self, op: Operator) -> OpPlan:
-        """Attention matmul: one step per (batch, head); both operands are activations on chip."""
+        """Attention matmul: per (batch, head) one step; when an operand comes back from DRAM or the result goes
+        to DRAM and does not fit the staging, tiles of rows (and, when one head's second operand alone does
+        not fit half the staging, of columns too); both operands are activations."""
         d = self.d
-        timing = d.dense_timing(op.m, op.k, op.n)
         ep_cost, ep_names = self.epilogue_cost(op)
-        in_dram = self.input_spilled(op)
-        spill_out = op.name in self.spilled
-        out_buf, out_bytes = self.output_bytes(op)
-        steps = []
+        deps = self.spilled_inputs(op)
+        to_dram = self.writes_to_dram(op)
+        out_buf, _ = self.output_bytes(op)
+        out_elem = 4 if out_buf == "outputs" else d.act_bytes
+        cap = self.stage_capacity
+        act = d.act_bytes
+        cols = [op.n]
+        if deps and op.k * op.n * act > cap // 2:  # column tiles of the second operand
+            cols = self._pieces(op.n, op.k * act, cap // 2, d.n_granule, op.name)
+        b_max = op.k * max(cols) * act if deps else 0
+        per_row = max(op.k * act if deps else 0, max(cols) * out_elem if to_dram else 0)
+        rows = self._pieces(op.m, per_row, cap - b_max, d.m_granule, op.name)
+        groups: list[list[Step]] = []
+        dst = "sram.outputs" if out_buf == "outputs" else "sram.activations"
         for _ in range(op.count):
-            loads: tuple[Transfer, ...] = ()
-            if in_dram:
-                loads = (self._activation_load((op.m * op.k + op.k * op.n) * d.act_bytes),)
-            epi = vector_timing(self.vector, ep_cost, op.m, op.n) if ep_cost is not None else None
-            out_elem = 4 if out_buf == "outputs" else d.act_bytes
-            stores = (self._activation_store(op.m * op.n * out_elem),) if spill_out else ()
-            sram = {"sram.activations": {"read_bytes": (op.m * op.k + op.k * op.n) * d.act_bytes},
-                    "sram.outputs" if out_buf == "outputs" else "sram.activations":
-                        {"write_bytes": op.m * op.n * out_elem}}
-            steps.append(Step(op.name, "matrix", timing, macs=op.m * op.k * op.n, loads=loads, stores=stores,
-                              epilogue=epi, sram=sram, epilogue_ops=ep_names if epi else ()))
+            group = []
+            for nc in cols:
+                for ri, mr in enumerate(rows):
+                    take = 0
+                    loads: tuple[Transfer, ...] = ()
+                    if deps:
+                        b_part = op.k * nc * act if ri == 0 else 0
+                        take = mr * op.k * act + b_part
+                        loads = (self._load(take, deps[0]),)
+                    timing = d.dense_timing(mr, op.k, nc)
+                    epi = vector_timing(self.vector, ep_cost, mr, nc) if ep_cost is not None else None
+                    stores = (self._store(mr * nc * out_elem, op.name),) if to_dram else ()
+                    a_read = (mr * op.k + op.k * nc) * act
+                    out_write = mr * nc * out_elem
+                    sram: dict[str, dict[str, int]] = {"sram.activations": {"read_bytes": a_read, "write_bytes": take}}
+                    sram.setdefault(dst, {})["write_bytes"] = sram.get(dst, {}).get("write_bytes", 0) + out_write
+                    if stores:
+                        sram[dst]["read_bytes"] = sram[dst].get("read_bytes", 0) + stores[0].nbytes
+                    ports = {"activations": (a_read, 0 if dst == "sram.outputs" else out_write)}
+                    if dst == "sram.outputs":
+                        ports["outputs"] = (0, out_write)
+                    free = 0
+                    if deps:
+                        free = mr * op.k * act + (op.k * nc * act if ri == len(rows) - 1 else 0)
+                    group.append(Step(op.name, "matrix", timing, macs=mr * op.k * nc, loads=loads, stores=stores,
+                                      stage_take=take, stage_free=free, after=deps if deps else (),
+                                      epilogue=epi, sram=sram, ports=ports, epilogue_ops=ep_names if epi else (),
+                                      work=Work("matmul", mr, op.k, nc),
+                                      epilogue_work=Work("vector", kernel=ep_cost, rows=mr, row_len=nc)
+                                      if ep_cost is not None else None))
+            groups.append(group)
         mapping: dict[str, object] = {
-                   "per_head_steps": op.count, "input_from_dram": in_dram, "output_to_dram": spill_out,
+                   "per_head_steps": len(rows) * len(cols), "heads": op.count, "input_from_dram": bool(deps),
+                   "output_to_dram": to_dram,
                    "interleaved_with": "softmax per head" if op.name.endswith(".qk") else None,
                    "fused_epilogue": list(ep_names) + (["requant"] if op.epilogue else []),
                    "unit": d.matmul_unit}
-        return OpPlan(op, steps, mapping)
+        return OpPlan(op, [s for g in groups for s in g], mapping, groups=groups)
 
+    # -- vector operators ----------------------------------------------------------------------------
     def plan_vector(self, op: Operator) -> OpPlan:
-        """A row-wise or standalone element-wise operator on the vector unit."""
+        """A row-wise or standalone element-wise operator on the vector unit (per head for softmax), in row
+        pieces when a spilled input or a result written to DRAM does not fit the staging."""
         d = self.d
         w = self.graph.workload
         kernel = {"softmax": "softmax", "layernorm": "layernorm", "add": "residual_add", "gather": "gather",
@@ -432,44 +584,72 @@ class Planner:
         cost = self.costs[kernel]
         if op.kind in ("softmax", "layernorm", "gelu"):
             cost = cost + self.costs["requant"] if op.kind != "softmax" else cost
-        per = op.rows // (w.batch * w.heads) if op.kind == "softmax" else op.rows
-        n_steps = w.batch * w.heads if op.kind == "softmax" else 1
+        heads = w.batch * w.heads if op.kind == "softmax" else 1
+        per = op.rows // heads
         in_elem = 4 if op.in_dtype == "int32" else d.act_bytes
-        steps = []
-        for _ in range(n_steps):
-            timing = vector_timing(self.vector, cost, per, op.row_len)
-            loads: list[Transfer] = []
-            if op.kind == "gather":
-                loads += self._gather_loads()
-            elif self.input_spilled(op):
-                loads.append(self._activation_load(per * op.row_len * in_elem))
-            stores: tuple[Transfer, ...] = ()
-            if op.name in self.spilled:
-                _, nbytes = self.output_bytes(op)
-                stores = (self._activation_store(nbytes // n_steps),)
-            out_elem = 4 if op.out_dtype == "int32" else d.act_bytes
-            src_buf = "sram.outputs" if in_elem == 4 else "sram.activations"
-            dst_buf = "sram.outputs" if out_elem == 4 else "sram.activations"
-            sram: dict[str, dict[str, int]] = {src_buf: {"read_bytes": per * op.row_len * in_elem}}
-            sram.setdefault(dst_buf, {})["write_bytes"] = per * op.row_len * out_elem
-            steps.append(Step(op.name, "vector", timing, loads=tuple(loads), stores=stores, sram=sram))
-        return OpPlan(op, steps, {"unit": "vector", "steps": n_steps, "kernel": cost.name,
-                                  "input_from_dram": self.input_spilled(op) or op.kind == "gather",
-                                  "output_to_dram": op.name in self.spilled})
+        out_elem = 4 if op.out_dtype == "int32" else d.act_bytes
+        deps = self.spilled_inputs(op)
+        to_dram = self.writes_to_dram(op)
+        cap = self.stage_capacity
+        if op.kind == "gather":
+            bytes_per_row = sum(t.nbytes for t in self._gather_loads(1)) // 1
+            pieces = self._pieces(w.tokens, bytes_per_row, cap, 1, op.name)
+        else:
+            per_row = max(op.row_len * in_elem if deps else 0, op.row_len * out_elem if to_dram else 0)
+            pieces = self._pieces(per, per_row, cap, 1, op.name)
+        src_buf = "sram.outputs" if in_elem == 4 else "sram.activations"
+        dst_buf = "sram.outputs" if out_elem == 4 else "sram.activations"
+        groups: list[list[Step]] = []
+        tables = max(1, op.rows // max(1, w.tokens)) if op.kind == "gather" else 1
+        for _ in range(heads):
+            group = []
+            for rows in pieces:
+                elems_rows = rows * tables if op.kind == "gather" else rows
+                timing = vector_timing(self.vector, cost, elems_rows, op.row_len)
+                loads: list[Transfer] = []
+                if op.kind == "gather":
+                    loads += self._gather_loads(rows)
+                elif deps:
+                    loads.append(self._load(rows * op.row_len * in_elem, deps[0]))
+                take = sum(t.nbytes for t in loads)
+                stores = (self._store(elems_rows * op.row_len * out_elem if op.kind != "gather"
+                                      else rows * op.row_len * out_elem, op.name),) if to_dram else ()
+                read = elems_rows * op.row_len * in_elem
+                write = elems_rows * op.row_len * out_elem
+                sram: dict[str, dict[str, int]] = {src_buf: {"read_bytes": read}}
+                sram.setdefault(dst_buf, {})["write_bytes"] = write
+                if take:
+                    sram.setdefault("sram.activations", {})["write_bytes"] = \
+                        sram.get("sram.activations", {}).get("write_bytes", 0) + take
+                if stores:
+                    sram[dst_buf]["read_bytes"] = sram[dst_buf].get("read_bytes", 0) + stores[0].nbytes
+                ports: dict[str, tuple[int, int]] = {src_buf[5:]: (read, 0)}
+                r0, w0 = ports.get(dst_buf[5:], (0, 0))
+                ports[dst_buf[5:]] = (r0, w0 + write)
+                group.append(Step(op.name, "vector", timing, loads=tuple(loads), stores=stores, stage_take=take,
+                                  stage_free=take, after=deps if deps and loads else (), sram=sram, ports=ports,
+                                  work=Work("vector", kernel=cost, rows=elems_rows, row_len=op.row_len)))
+            groups.append(group)
+        return OpPlan(op, [s for g in groups for s in g], {
+            "unit": "vector", "steps": heads * len(pieces), "kernel": cost.name,
+            "input_from_dram": bool(deps) or op.kind == "gather", "output_to_dram": to_dram}, groups=groups)
 
-    def _gather_loads(self) -> list[Transfer]:
-        """Embedding rows: word rows are scattered (one chunk per token), positions a stream."""
+    def _gather_loads(self, tokens: int) -> list[Transfer]:
+        """Embedding rows of ``tokens`` tokens: word rows are scattered (one chunk per token), positions a stream;
+        the int32 token ids come first."""
         w = self.graph.workload
-        loads = [Transfer(w.tokens * 4, False, "activations")]  # int32 token ids
+        seq_share = min(w.seq_len, tokens)
+        loads = [Transfer(tokens * 4, False, "ids", tensor="input")]  # int32 token ids
         for t in self.graph.tensors:
             if t.tensor_type not in EMBEDDING_TYPES:
                 continue
             row_bytes = max(1, math.ceil(self.weights[t.name].offchip_bytes(1, t.shape[1]).sum() / t.shape[0])) \
                 if t.name in self.weights else t.shape[1] * 4
             if t.tensor_type == "word_emb":
-                loads.append(Transfer(row_bytes * w.tokens, False, "embeddings", "scattered", chunk_bytes=row_bytes))
+                loads.append(Transfer(row_bytes * tokens, False, "embeddings", "scattered", chunk_bytes=row_bytes,
+                                      tensor=t.name))
             elif t.tensor_type == "pos_emb":
-                loads.append(Transfer(row_bytes * w.seq_len, False, "embeddings"))
+                loads.append(Transfer(row_bytes * seq_share, False, "embeddings", tensor=t.name))
             else:
-                loads.append(Transfer(row_bytes, False, "embeddings"))
+                loads.append(Transfer(row_bytes, False, "embeddings", tensor=t.name))
         return loads

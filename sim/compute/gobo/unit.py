@@ -23,6 +23,7 @@ class GoboUnit(MatrixUnit):
         self.params = params
         self.tiles = tiles
         self.n_granule = params.pes
+        self.m_granule = params.rows_per_pe
         self.chunk_wave = params.pes * tiles
 
     def dense_timing(self, M: int, K: int, N: int) -> TileTiming:
@@ -63,6 +64,13 @@ class GoboUnit(MatrixUnit):
         block anyway."""
         return split_rows(M, N, self.params.rows_per_pe)
 
-    def gemm_sram_reads(self, w_chunk_bytes: int, M: int, K: int, N: int) -> tuple[int, int]:
-        """Index FIFOs refill per row block; each block column reads its R x K int8 activations."""
-        return w_chunk_bytes * ceil_div(M, self.params.rows_per_pe), M * K * ceil_div(N, self.params.pes)
+    def gemm_sram_reads(self, w_chunk_bytes: int, M: int, K: int, N: int,
+                        tile: WeightTile | None = None) -> tuple[int, int]:
+        """Index FIFOs refill per row block; each block column's broadcast reads its R x K int8 activations; the
+        outlier unit reads, through its own port, one activation per outlier and row."""
+        g = self.params
+        outlier_reads = 0
+        if tile is not None and tile.operand is not None:
+            counts = tile.operand[tile.n0 // g.pes:ceil_div(tile.n1, g.pes), tile.k_chunk]
+            outlier_reads = int(np.asarray(counts, dtype=np.int64).sum()) * M
+        return w_chunk_bytes * ceil_div(M, g.rows_per_pe), M * K * ceil_div(N, g.pes) + outlier_reads

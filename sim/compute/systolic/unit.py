@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.compute.base import MatrixUnit, split_cols, split_rows
+from sim.compute.base import MatrixUnit, WeightTile, split_cols, split_rows
 from sim.compute.systolic.timing import SystolicParams, systolic_gemm_timing
 from sim.hw.timing import TileTiming, ceil_div
 
@@ -19,6 +19,7 @@ class SystolicUnit(MatrixUnit):
         self.params = params
         self.n_granule = params.cols
         self.k_granule = params.rows
+        self.m_granule = params.cols if params.dataflow == "is" else 1
         self.chunk_wave = params.cols
 
     def dense_timing(self, M: int, K: int, N: int) -> TileTiming:
@@ -32,6 +33,7 @@ class SystolicUnit(MatrixUnit):
             return split_rows(M, N, self.params.cols)
         return split_cols(M, N, self.params.cols)
 
-    def gemm_sram_reads(self, w_chunk_bytes: int, M: int, K: int, N: int) -> tuple[int, int]:
+    def gemm_sram_reads(self, w_chunk_bytes: int, M: int, K: int, N: int,
+                        tile: WeightTile | None = None) -> tuple[int, int]:
         """Stationary weights enter the array once; activations are re-read per column fold."""
         return w_chunk_bytes, M * K * ceil_div(N, self.params.cols) * self.act_bytes

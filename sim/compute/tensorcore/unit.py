@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sim.compute.base import MatrixUnit, split_rows
+from sim.compute.base import MatrixUnit, WeightTile, split_rows
 from sim.compute.tensorcore.timing import TensorCoreParams, tensorcore_block_timing
 from sim.hw.timing import TileTiming, ceil_div
 
@@ -22,6 +22,7 @@ class TensorCoreUnit(MatrixUnit):
         self.params = params
         self.n_granule = params.mma_n
         self.k_granule = params.mma_k
+        self.m_granule = params.mma_m
         self.chunk_wave = params.mma_n
 
     def dense_timing(self, M: int, K: int, N: int) -> TileTiming:
@@ -32,6 +33,7 @@ class TensorCoreUnit(MatrixUnit):
         """Along M, whole MMA row tiles at a time."""
         return split_rows(M, N, self.params.mma_m)
 
-    def gemm_sram_reads(self, w_chunk_bytes: int, M: int, K: int, N: int) -> tuple[int, int]:
+    def gemm_sram_reads(self, w_chunk_bytes: int, M: int, K: int, N: int,
+                        tile: WeightTile | None = None) -> tuple[int, int]:
         """Weight fragments re-read per 64-row A panel, activations per 64-column panel of the output."""
         return w_chunk_bytes * ceil_div(M, PANEL_ROWS), M * K * ceil_div(N, PANEL_ROWS) * self.act_bytes
