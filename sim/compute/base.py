@@ -128,6 +128,18 @@ class MatrixUnit(abc.ABC):
         """
         return self.dense_timing(M, K, N)
 
+    # -- the per-cycle reference (the whole-run reference composes these; slow, small shapes only) ---------
+    def reference_dense(self, M: int, K: int, N: int, rng: np.random.Generator) -> TileTiming:
+        """What :meth:`dense_timing` describes, measured by running the kind's per-cycle stepper on random
+        operands of that shape (cycles and the actions it counted). Kinds without a stepper raise."""
+        raise NotImplementedError(f"compute kind {self.kind!r} has no per-cycle reference stepper")
+
+    def reference_weight_gemm(self, M: int, K: int, N: int, tile: WeightTile, *, first: bool,
+                              rng: np.random.Generator) -> TileTiming:
+        """What :meth:`weight_gemm_timing` describes, measured by the kind's per-cycle stepper on random
+        operands with the tile's layout (e.g. GOBO's outlier count per block). Default: the dense reference."""
+        return self.reference_dense(M, K, N, rng)
+
     @abc.abstractmethod
     def sub_tiles(self, M: int, N: int) -> list[tuple[int, int, int, int]]:
         """Split one weight chunk's output (``M x N``) into compute steps ``(m0, m1, n0, n1)`` so that the

@@ -254,7 +254,7 @@ class Engine:
                 waits[i] = [k for dep in s.after for k in last_store.get(dep, ())]
             if s.stores:
                 last_store[s.op].append(i)
-        releaser: list[_Intervals] = []  # the post process that released the output slot last
+        released: list[tuple[int, _Intervals]] = []  # (step, phases) of post processes that released a slot
         trace = self.trace
 
         def level(name: str, container: simpy.Container, cap: int) -> None:
@@ -325,7 +325,7 @@ class Engine:
                 stored[i].succeed()
             phases.end = int(env.now)
             if slot_req is not None:
-                releaser[:] = [phases]
+                released.append((i, phases))
                 slots.release(slot_req)
 
         def wait_posts(pending: list[tuple[simpy.Process, _Intervals]], st: OpStats,
@@ -359,8 +359,11 @@ class Engine:
                     slot_req = slots.request()
                     t0 = int(env.now)
                     yield slot_req
-                    if int(env.now) > t0:
-                        self._stalls(step.op, releaser[0].attribute(t0, int(env.now), st.stalls))
+                    if int(env.now) > t0:  # charged to the post that freed the slot (the oldest, on a tie)
+                        now = int(env.now)
+                        rel = min((r for r in released if r[1].end == now), key=lambda r: r[0])[1]
+                        self._stalls(step.op, rel.attribute(t0, now, st.stalls))
+                    released.clear()
                 if step.unit == "vector":
                     t0 = int(env.now)
                     yield arb.request("vector", (i, 1))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim.compute.base import MatrixUnit, WeightTile, split_rows
+from sim.compute.gobo.stepper import GoboBlock, GoboMacStepper, GoboTileStepper
 from sim.compute.gobo.timing import GoboTileParams, gobo_mac_blocks_timing, gobo_parallel_timing
 from sim.hw.timing import TileTiming, ceil_div
 
@@ -58,6 +59,74 @@ class GoboUnit(MatrixUnit):
         mb = ceil_div(M, g.rows_per_pe)
         seq_all = np.repeat(np.asarray(counts[nb0:nb1, tile.k_chunk], dtype=np.int64), mb)  # column-major
         return gobo_parallel_timing(g, g.rows_per_pe, K, g.pes, seq_all, self.tiles, load_dictionary=first)
+
+    # -- per-cycle reference (written apart from the closed forms above: it deals the blocks itself) --------
+    def _deal(self, n_blocks: int) -> list[list[int]]:
+        """Block indices per tile: block i (column-major issue order) goes to tile i mod tiles."""
+        per: list[list[int]] = [[] for _ in range(min(self.tiles, n_blocks))]
+        for i in range(n_blocks):
+            per[i % self.tiles].append(i)
+        return per
+
+    def reference_dense(self, M: int, K: int, N: int, rng: np.random.Generator) -> TileTiming:
+        """MAC mode stepped per block on the tiles: every block runs the full R x P schedule (its padded rows
+        and columns are gated: their cycles pass, their MACs are not counted)."""
+        g = self.params
+        R, P = g.rows_per_pe, g.pes
+        blocks = [(r0, p0) for p0 in range(0, N, P) for r0 in range(0, M, R)]  # column-major
+        stepper = GoboMacStepper(g)
+        cycles = 0
+        actions: dict[str, int] = {}
+        padded_cycles: dict[int, int] = {}
+        for tile_blocks in self._deal(len(blocks)):
+            t = 0
+            for i in tile_blocks:
+                r0, p0 = blocks[i]
+                rows, cols = min(R, M - r0), min(P, N - p0)
+                x = rng.integers(-128, 128, size=(rows, K), dtype=np.int64)
+                b = rng.integers(-128, 128, size=(K, cols), dtype=np.int64)
+                real = stepper.run(x, b)
+                for k, v in real.actions.items():
+                    actions[k] = actions.get(k, 0) + v
+                if rows == R:
+                    t += real.cycles
+                else:  # the static schedule of a whole block: step a zero-padded one for its cycles
+                    if K not in padded_cycles:
+                        padded_cycles[K] = stepper.run(np.zeros((R, K), np.int64), np.zeros((K, 1), np.int64)).cycles
+                    t += padded_cycles[K]
+            cycles = max(cycles, t)
+        return TileTiming(cycles, actions)
+
+    def reference_weight_gemm(self, M: int, K: int, N: int, tile: WeightTile, *, first: bool,
+                              rng: np.random.Generator) -> TileTiming:
+        """GOBO mode stepped per tile: random indices, centroids and activations, and in each block as many
+        outliers (at random positions) as the packed tensor has in that block and K chunk."""
+        counts = tile.operand
+        if counts is None:
+            return self.reference_dense(M, K, N, rng)
+        g = self.params
+        R, P, C = g.rows_per_pe, g.pes, g.centroids
+        col_blocks = range(tile.n0 // P, ceil_div(tile.n1, P))
+        row_blocks = ceil_div(M, R)
+        seq = [int(counts[j, tile.k_chunk]) for j in col_blocks for _ in range(row_blocks)]
+        centroids = rng.integers(-128, 128, size=C, dtype=np.int64)
+        stepper = GoboTileStepper(g)
+        cycles = 0
+        actions: dict[str, int] = {}
+        for tile_blocks in self._deal(len(seq)):
+            blocks = []
+            for i in tile_blocks:
+                n = seq[i]
+                flat = rng.choice(K * P, size=n, replace=False)
+                pos = np.stack([flat // P, flat % P], axis=1).astype(np.int64)
+                blocks.append(GoboBlock(rng.integers(-128, 128, size=(R, K), dtype=np.int64),
+                                        rng.integers(0, C, size=(K, P), dtype=np.int64), pos,
+                                        rng.integers(-32768, 32768, size=n, dtype=np.int64)))
+            res = stepper.run_blocks(blocks, centroids, load_dictionary=first)
+            cycles = max(cycles, res.cycles)
+            for k, v in res.actions.items():
+                actions[k] = actions.get(k, 0) + v
+        return TileTiming(cycles, actions)
 
     def sub_tiles(self, M: int, N: int) -> list[tuple[int, int, int, int]]:
         """Along M in whole row blocks: the weights stay in the buffer and the index FIFOs re-read them per row

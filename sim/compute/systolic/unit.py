@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from sim.compute.base import MatrixUnit, WeightTile, split_cols, split_rows
+from sim.compute.systolic.stepper import SystolicStepper
 from sim.compute.systolic.timing import SystolicParams, systolic_gemm_timing
 from sim.hw.timing import TileTiming, ceil_div
 
@@ -25,6 +28,12 @@ class SystolicUnit(MatrixUnit):
     def dense_timing(self, M: int, K: int, N: int) -> TileTiming:
         """The GEMM's fold timing (closed form)."""
         return systolic_gemm_timing(self.params, M, K, N)
+
+    def reference_dense(self, M: int, K: int, N: int, rng: np.random.Generator) -> TileTiming:
+        """The array stepped cycle by cycle on random int8 operands of the shape."""
+        a = rng.integers(-128, 128, size=(M, K), dtype=np.int64)
+        b = rng.integers(-128, 128, size=(K, N), dtype=np.int64)
+        return SystolicStepper(self.params).run(a, b).timing
 
     def sub_tiles(self, M: int, N: int) -> list[tuple[int, int, int, int]]:
         """Along the dimension the PE columns hold (N for ws/os, M for is), whole folds at a time, so no

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from sim.compute.base import MatrixUnit, WeightTile, split_rows
+from sim.compute.tensorcore.stepper import TensorCoreStepper
 from sim.compute.tensorcore.timing import TensorCoreParams, tensorcore_block_timing
 from sim.hw.timing import TileTiming, ceil_div
 
@@ -28,6 +31,12 @@ class TensorCoreUnit(MatrixUnit):
     def dense_timing(self, M: int, K: int, N: int) -> TileTiming:
         """The MMA schedule's closed form."""
         return tensorcore_block_timing(self.params, M, K, N)
+
+    def reference_dense(self, M: int, K: int, N: int, rng: np.random.Generator) -> TileTiming:
+        """The units stepped cycle by cycle on random fp16 operands of the shape."""
+        a = rng.standard_normal((M, K)).astype(np.float16)
+        b = rng.standard_normal((K, N)).astype(np.float16)
+        return TensorCoreStepper(self.params).run(a, b).timing
 
     def sub_tiles(self, M: int, N: int) -> list[tuple[int, int, int, int]]:
         """Along M, whole MMA row tiles at a time."""
