@@ -153,7 +153,8 @@ class _Run:
         self.e_prev_op: str | None = None
         self.posts_wait: int | None = None
         self.pending: list[_Post] = []
-        self.posts: list[_Post] = []
+        self.posts: list[_Post] = []  # the post processes still running
+        self.recent: list[_Post] = []  # those that finished in this cycle
         self.finished = False
 
     # -- measured quantities -------------------------------------------------------------------------
@@ -291,7 +292,7 @@ class _Run:
                         return moved
                     self.slots -= 1
                     if self.now > self.e_wait_start:
-                        rel = min((p for p in self.posts if p.end == self.now), key=lambda p: p.i)
+                        rel = min((p for p in self.recent if p.end == self.now), key=lambda p: p.i)
                         self._attribute(s.op, [rel.label(c) for c in range(self.e_wait_start, self.now)])
                 self.e_state, self.e_wait_start, moved = "vector", self.now, True
                 if s.unit == "vector":
@@ -373,6 +374,8 @@ class _Run:
             if self.finished:
                 break
             self.l_labels.append(self.loader_label())
+            self.posts = [p for p in self.posts if p.end is None]
+            self.recent = []
             for p in self.posts:
                 p.record()
             running = [a for a in (self.l_act if self.l_state == "load_run" else None,
@@ -435,6 +438,7 @@ class _Post:
                     r.stored[self.i] = True
                     self.end = r.now
                     r.slots += 1
+                    r.recent.append(self)
                     return True
                 r.dram.request((self.i, 1), self)
                 self.state, moved = "store_wait", True

@@ -1,0 +1,109 @@
+"""Randomized small runs for checking the engine against the whole-run reference (tests and ``bench/``).
+
+:func:`random_case` draws a small encoder (layers, width, heads, FFN width, sequence length, batch) and
+hardware overrides of one built-in design (buffer capacities small enough to spill, banks and port widths,
+output slots, DRAM kind and channels, vector lanes and divider, the compute unit's size and, for the
+systolic array, its dataflow). :func:`compare_case` runs both models on it and lists every difference.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.errors import SimInputError
+from sim.prepare import prepare
+from sim.reference.run import machine_for, reference_run
+from sim.simulate import count_actions, engine_for, map_steps
+from sim.workload import load_workload
+
+DESIGNS = ("gobo", "tpu", "tcore", "gobo-compress-tcore", "gobo-compress-tpu")
+
+_COMPUTE = {
+    "gobo": lambda r: [f"compute.tiles={r.choice([1, 2, 4, 16])}", f"compute.pes_per_tile={r.choice([8, 16, 64])}",
+                       f"compute.rows_per_pe={r.choice([1, 2, 4])}",
+                       f"compute.outlier_macs_per_cycle={r.choice([1, 4, 16])}",
+                       f"compute.double_buffered_bins={r.choice(['true', 'false'])}"],
+    "tpu": lambda r: [f"compute.rows={r.choice([4, 8, 16, 64])}", f"compute.cols={r.choice([4, 8, 16, 64])}",
+                      f"compute.dataflow={r.choice(['ws', 'os', 'is'])}",
+                      f"compute.weight_preload_overlap={r.choice(['true', 'false'])}"],
+    "tcore": lambda r: [f"compute.units={r.choice([1, 4, 16, 64])}",
+                        f"compute.pipeline_latency_cycles={r.choice([1, 4])}"],
+}
+_COMPUTE["gobo-compress-tpu"] = _COMPUTE["tpu"]
+_COMPUTE["gobo-compress-tcore"] = _COMPUTE["tcore"]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One randomized run: a design, ``--set`` overrides and a workload."""
+
+    design: str
+    sets: tuple[str, ...]
+    workload: object  # a WorkloadSpec
+
+    def describe(self) -> str:
+        w = self.workload
+        shape = (f"L={w.layers} H={w.hidden} heads={w.heads} I={w.intermediate} "  # type: ignore[attr-defined]
+                 f"seq={w.seq_len} batch={w.batch}")  # type: ignore[attr-defined]
+        return f"{self.design} [{shape}] " + " ".join(self.sets)
+
+
+def random_case(seed: int, design: str) -> Case:
+    """A reproducible random small run of ``design`` (see the module docstring)."""
+    r = np.random.default_rng(seed)
+    heads = int(r.choice([1, 2, 4]))
+    hidden = heads * int(r.choice([4, 8, 16]))
+    wl = dataclasses.replace(load_workload("tiny"), name=f"random-{seed}", layers=int(r.integers(1, 3)),
+                             hidden=hidden, heads=heads, intermediate=hidden * int(r.choice([1, 2, 4])),
+                             seq_len=int(r.integers(2, 25)), batch=int(r.choice([1, 1, 2])), vocab=50,
+                             max_positions=32, pooler=bool(r.integers(0, 2)))
+    sets = [f"buffers.weights.capacity_bytes={int(r.choice([2048, 8192, 65536, 1 << 21]))}",
+            f"buffers.activations.capacity_bytes={int(r.choice([256, 1024, 4096, 1 << 20]))}",
+            f"buffers.outputs.capacity_bytes={int(r.choice([256, 1024, 4096, 1 << 19]))}",
+            f"buffers.outputs.double_buffered={r.choice(['true', 'false'])}",
+            f"buffers.weights.double_buffered={r.choice(['true', 'false'])}",
+            f"dram.kind={r.choice(['ddr4-3200', 'lpddr4-3200', 'hbm2'])}",
+            f"dram.channels={int(r.choice([1, 2, 4]))}",
+            f"vector.lanes={int(r.choice([4, 16, 256]))}", f"vector.divider_cycles={int(r.choice([1, 8, 32]))}"]
+    for name in ("weights", "activations", "outputs"):
+        sets += [f"buffers.{name}.banks={int(r.choice([1, 2, 16]))}",
+                 f"buffers.{name}.port_bytes={int(r.choice([1, 4, 16, 64]))}"]
+    sets += _COMPUTE[design](r)
+    return Case(design, tuple(sets), wl)
+
+
+def compare_case(case: Case, seed: int = 0) -> tuple[list[str], dict[str, int]] | None:
+    """Run the engine and the whole-run reference on ``case``; returns (differences, sizes) or None when the
+    configuration is refused as bad input (e.g. one row does not fit the staging)."""
+    try:
+        prep = prepare(case.design, case.workload, sets=case.sets)  # type: ignore[arg-type]
+        _, _, steps = map_steps(prep)
+    except SimInputError:
+        return None
+    eng = engine_for(prep, steps).run()
+    ref = reference_run(steps, machine_for(prep), seed=seed)
+    acts, _ = count_actions(steps, prep.unit.kind)
+    acts["dram"] = {k: v for k, v in eng.dram_actions.items() if v}
+    diffs = []
+    if eng.cycles != ref.cycles:
+        diffs.append(f"cycles: engine {eng.cycles} reference {ref.cycles}")
+    for op in sorted(set(eng.ops) | set(ref.ops)):
+        e, r = eng.ops.get(op), ref.ops.get(op)
+        if e is None or r is None:
+            diffs.append(f"{op}: only in {'reference' if e is None else 'engine'}")
+            continue
+        for f in ("cycles", "compute_cycles", "vector_cycles", "dram_read_bytes", "dram_write_bytes"):
+            if getattr(e, f) != getattr(r, f):
+                diffs.append(f"{op}.{f}: engine {getattr(e, f)} reference {getattr(r, f)}")
+        for k in set(e.stalls) | set(r.stalls):
+            if e.stalls.get(k, 0) != r.stalls.get(k, 0):
+                diffs.append(f"{op}.stall.{k}: engine {e.stalls.get(k, 0)} reference {r.stalls.get(k, 0)}")
+    for comp in sorted(set(acts) | set(ref.actions)):
+        if acts.get(comp, {}) != ref.actions.get(comp, {}):
+            diffs.append(f"actions.{comp}: engine {acts.get(comp)} reference {ref.actions.get(comp)}")
+    spilled = sum(1 for s in steps for t in s.loads if t.what == "activations")
+    stalls = {k: sum(o.stalls[k] for o in eng.ops.values()) for k in next(iter(eng.ops.values())).stalls}
+    return diffs, {"cycles": eng.cycles, "steps": len(steps), "spilled_loads": spilled, **stalls}
