@@ -2,9 +2,10 @@
 
 Model: ``lanes`` integer lanes; each lane retires one simple integer operation (add/sub, multiply,
 shift, compare/select, logic, count-leading-zeros) per cycle, and an integer division occupies one lane for
-``divider_cycles`` cycles (an iterative divider: a division is never split across lanes). A kernel is described by its operation counts per element and per row
-(:class:`KernelCost`), taken from the integer kernels the hardware executes (``sim.kernels``), so a
-kernel with fewer operations (I-ViT's shifts against I-BERT's polynomials) takes fewer cycles:
+``divider_cycles`` cycles (an iterative divider: a division is never split across lanes). A kernel is
+described by its operation counts per element and per row (:class:`KernelCost`), taken from the integer
+kernels the hardware executes (``sim.kernels``), so a kernel with fewer operations (I-ViT's shifts against
+I-BERT's polynomials) takes fewer cycles:
 
     cycles = ceil(simple_ops / lanes) + ceil(divisions / lanes) * divider_cycles
 
