@@ -29,14 +29,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     check_writable(args.json, "--json")
     check_writable(args.csv, "--csv")
+    check_writable(args.trace, "--trace")
     result = api.run(args.hw, args.workload, seq_len=args.seq_len, batch=args.batch, sets=args.set,
-                     weights=args.weights, functional=args.functional)
+                     weights=args.weights, functional=args.functional, trace=args.trace)
     if args.json:  # files first: a closed stdout (e.g. `| head`) must not lose them
         result.to_json(args.json)
     if args.csv:
         result.to_csv(args.csv)
     print(result.summary())
-    for path in (args.json, args.csv):
+    for path in (args.json, args.csv, args.trace):
         if path:
             print(f"wrote {path}")
     return 0
@@ -225,6 +226,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="run the bit-accurate integer model through the design's dataflow and check it")
     r.add_argument("--json", help="write the report as JSON")
     r.add_argument("--csv", help="write the per-operator table as CSV")
+    r.add_argument("--trace", metavar="OUT.json",
+                   help="write the timeline as a Chrome trace-event JSON (open in Perfetto or chrome://tracing): "
+                        "one track per unit (executor: compute and stalls; compute; vector; each DRAM channel; "
+                        "each SRAM buffer's ports), spans named by operator with their category (load, compute, "
+                        "epilogue, store, port or the stall reason), buffer-occupancy counters; timestamps in "
+                        "microseconds of simulated time, exact cycles in each event's args")
     r.set_defaults(func=_cmd_run)
 
     c = sub.add_parser("compare", help="run several designs on one workload, side by side")

@@ -6,6 +6,7 @@ the same run (no simulation), used by the invariant tests.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Iterable
 
@@ -13,18 +14,27 @@ from sim.config.hardware import HardwareConfig
 from sim.config.loader import to_dict
 from sim.engine.roofline import compulsory_traffic, operator_bound
 from sim.functional.check import functional_check
+from sim.io import check_writable, write_text_atomic
 from sim.prepare import PreparedRun, prepare, resolve_inputs
 from sim.results import OpResult, RunResult
-from sim.simulate import dram_bytes_per_cycle, simulate
+from sim.simulate import dram_bytes_per_cycle, simulate, simulate_with_engine, trace_document
 from sim.workload.graph import lower
 from sim.workload.spec import WorkloadSpec
 
 __all__ = ["run", "run_bound", "run_prepared"]
 
 
-def run_prepared(prep: PreparedRun, *, functional: bool = True) -> RunResult:
-    """Simulate a prepared run and, with ``functional``, run the design's functional pass on it."""
-    result = simulate(prep)
+def run_prepared(prep: PreparedRun, *, functional: bool = True,
+                 trace: str | os.PathLike[str] | None = None) -> RunResult:
+    """Simulate a prepared run and, with ``functional``, run the design's functional pass on it. ``trace``: also
+    write the timeline there as a Chrome trace-event JSON (:mod:`sim.engine.trace`; checked writable first)."""
+    if trace:
+        check_writable(trace, "trace")
+        result, res = simulate_with_engine(prep, trace=True)
+        doc = trace_document(prep, result, res)
+        write_text_atomic(trace, json.dumps(doc, separators=(",", ":"), allow_nan=False) + "\n")
+    else:
+        result = simulate(prep)
     if functional:
         result.functional = functional_check(prep)
     return result
@@ -32,10 +42,13 @@ def run_prepared(prep: PreparedRun, *, functional: bool = True) -> RunResult:
 
 def run(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.PathLike[str] | WorkloadSpec, *,
         seq_len: int | None = None, batch: int | None = None, sets: Iterable[str] = (),
-        weights: str | os.PathLike[str] | None = None, functional: bool = True) -> RunResult:
-    """Simulate a workload on a design: the run report of ``sim run`` (the functional pass on by default)."""
+        weights: str | os.PathLike[str] | None = None, functional: bool = True,
+        trace: str | os.PathLike[str] | None = None) -> RunResult:
+    """Simulate a workload on a design: the run report of ``sim run`` (the functional pass on by default).
+    ``trace``: a path for the timeline (Chrome trace-event JSON, ``sim run --trace``), checked before any work."""
+    check_writable(trace, "trace")
     prep = prepare(hw, workload, seq_len=seq_len, batch=batch, sets=sets, weights=weights)
-    return run_prepared(prep, functional=functional)
+    return run_prepared(prep, functional=functional, trace=trace)
 
 
 def run_bound(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.PathLike[str] | WorkloadSpec, *,

@@ -14,14 +14,15 @@ from collections.abc import Mapping
 from sim.config.hardware import HardwareConfig
 from sim.config.loader import to_dict
 from sim.cost.run import price_run
-from sim.engine.des import STALL_REASONS, BufferPorts, Engine
+from sim.engine.des import STALL_REASONS, BufferPorts, Engine, EngineResult
 from sim.hw.dram import DramModel, dram_spec
 from sim.mapping.costs import kernel_costs
 from sim.mapping.plan import Planner, Step
 from sim.prepare import PreparedRun
 from sim.results import OpResult, RunResult
 
-__all__ = ["count_actions", "dram_bytes_per_cycle", "engine_for", "map_steps", "simulate"]
+__all__ = ["count_actions", "dram_bytes_per_cycle", "engine_for", "map_steps", "simulate", "simulate_with_engine",
+           "trace_document"]
 
 
 def dram_bytes_per_cycle(hw: HardwareConfig) -> float:
@@ -83,9 +84,15 @@ def map_steps(prep: PreparedRun) -> tuple[Planner, list, list[Step]]:
     return planner, plans, planner.order(plans)
 
 
-def simulate(prep: PreparedRun, *, trace: bool = False) -> RunResult:
-    """Map and simulate one prepared run (timing, DRAM traffic, actions, energy and area; no functional pass).
-    ``trace``: also keep the timeline (``RunResult.timeline``, written by ``sim run --trace``)."""
+def simulate(prep: PreparedRun) -> RunResult:
+    """Map and simulate one prepared run (timing, DRAM traffic, actions, energy and area; no functional pass)."""
+    return simulate_with_engine(prep)[0]
+
+
+def simulate_with_engine(prep: PreparedRun, *, trace: bool = False) -> tuple[RunResult, EngineResult]:
+    """:func:`simulate`, also returning the engine's own result; ``trace``: the engine keeps the timeline
+    (``EngineResult.spans`` and ``counters``; :func:`sim.engine.trace.chrome_trace` turns it into the file
+    ``sim run --trace`` writes). The timeline never changes the timing."""
     hw_cfg, wl, unit = prep.hw, prep.workload, prep.unit
     _, plans, steps = map_steps(prep)
     engine = engine_for(prep, steps, trace=trace)
@@ -124,4 +131,15 @@ def simulate(prep: PreparedRun, *, trace: bool = False) -> RunResult:
         config={"hw": to_dict(hw_cfg), "workload": to_dict(wl)}, peak_macs_per_cycle=peak,
         dram_bytes_per_cycle=dram_bytes_per_cycle(hw_cfg), actions=step_actions, timing_model="simulated",
         notes=notes, events=res.events)
-    return price_run(result, hw_cfg)
+    return price_run(result, hw_cfg), res
+
+
+def trace_document(prep: PreparedRun, result: RunResult, res: EngineResult) -> dict:
+    """The Chrome trace-event document of a traced run (see :mod:`sim.engine.trace`)."""
+    from sim.engine.trace import chrome_trace
+
+    hw_cfg = prep.hw
+    return chrome_trace(res, clock_hz=hw_cfg.clock_hz, dram=dram_spec(hw_cfg.dram.kind, channels=hw_cfg.dram.channels),
+                        title=f"{result.hw} on {result.workload} (seq {result.seq_len}, batch {result.batch})",
+                        meta={"hw": result.hw, "workload": result.workload, "seq_len": result.seq_len,
+                              "batch": result.batch, "version": result.version})

@@ -93,11 +93,16 @@ def sram_cycles(step: Step, ports: Mapping[str, BufferPorts]) -> int:
     worst = 0
     for name, (read, write) in step.ports.items():
         p = ports.get(name)
-        if p is None or read + write == 0:
-            continue
-        accesses = -(-read // p.port_bytes) + -(-write // p.port_bytes)
-        worst = max(worst, -(-accesses // p.banks))
+        if p is not None:
+            worst = max(worst, port_cycles(read, write, p))
     return worst
+
+
+def port_cycles(read: int, write: int, p: BufferPorts) -> int:
+    """Cycles one buffer's ports need for ``read`` + ``write`` bytes: ``ceil(ceil(read/port) +
+    ceil(write/port)) / banks)``."""
+    accesses = -(-read // p.port_bytes) + -(-write // p.port_bytes)
+    return -(-accesses // p.banks)
 
 
 class _Intervals:
@@ -270,7 +275,7 @@ class Engine:
             yield env.timeout(cycles)
             arb.release("dram")
             self._span("dram", op, "store" if t.write else "load", start, int(env.now), what=t.what,
-                       bytes=t.nbytes, tensor=t.tensor)
+                       bytes=t.nbytes, tensor=t.tensor, step=key[0], pattern=t.pattern)
             st = stats[op]
             if t.write:
                 st.dram_write_bytes += t.nbytes
@@ -316,7 +321,8 @@ class Engine:
                 yield env.timeout(step.epilogue.cycles)
                 arb.release("vector")
                 phases.add(t0, int(env.now), "vector_busy")
-                self._span("vector", step.op, "epilogue", start, int(env.now), ops=",".join(step.epilogue_ops))
+                self._span("vector", step.op, "epilogue", start, int(env.now), ops=",".join(step.epilogue_ops),
+                           step=i)
             for t in step.stores:
                 t0 = int(env.now)
                 yield from transfer(t, (i, 1), step.op)
@@ -329,7 +335,7 @@ class Engine:
                 slots.release(slot_req)
 
         def wait_posts(pending: list[tuple[simpy.Process, _Intervals]], st: OpStats,
-                       op: str) -> Generator[Any, Any, Any]:
+                       op: str, step_index: int) -> Generator[Any, Any, Any]:
             alive = [(p, ph) for p, ph in pending if p.is_alive]
             if not alive:
                 return
@@ -339,7 +345,7 @@ class Engine:
                     yield proc
             if int(env.now) > t0:
                 last = max((ph for _, ph in alive), key=lambda ph: ph.end)  # the critical path
-                self._stalls(op, last.attribute(t0, int(env.now), st.stalls))
+                self._stalls(op, last.attribute(t0, int(env.now), st.stalls), step_index)
 
         def executor() -> Generator[Any, Any, Any]:
             pending: list[tuple[simpy.Process, _Intervals]] = []
@@ -347,13 +353,13 @@ class Engine:
             for i, step in enumerate(steps):
                 st = stats[step.op]
                 if prev_op is not None and step.op != prev_op:
-                    yield from wait_posts(pending, stats[prev_op], prev_op)
+                    yield from wait_posts(pending, stats[prev_op], prev_op, i - 1)
                     pending = []
                 prev_op = step.op
                 if not loaded[i].triggered:
                     t0 = int(env.now)
                     yield loaded[i]
-                    self._stalls(step.op, loader_phases.attribute(t0, int(env.now), st.stalls, forward=True))
+                    self._stalls(step.op, loader_phases.attribute(t0, int(env.now), st.stalls, forward=True), i)
                 slot_req = None
                 if step.epilogue is not None or step.stores:
                     slot_req = slots.request()
@@ -362,13 +368,13 @@ class Engine:
                     if int(env.now) > t0:  # charged to the post that freed the slot (the oldest, on a tie)
                         now = int(env.now)
                         rel = min((r for r in released if r[1].end == now), key=lambda r: r[0])[1]
-                        self._stalls(step.op, rel.attribute(t0, now, st.stalls))
+                        self._stalls(step.op, rel.attribute(t0, now, st.stalls), i)
                     released.clear()
                 if step.unit == "vector":
                     t0 = int(env.now)
                     yield arb.request("vector", (i, 1))
                     st.stalls["vector_busy"] += int(env.now) - t0
-                    self._stalls(step.op, [(t0, int(env.now), "vector_busy")])
+                    self._stalls(step.op, [(t0, int(env.now), "vector_busy")], i)
                 unit_cycles = step.compute.cycles
                 duration = max(unit_cycles, sram_cycles(step, self.ports))
                 start = int(env.now)
@@ -379,13 +385,16 @@ class Engine:
                 st.compute_cycles += unit_cycles
                 st.stalls["sram_port"] += duration - unit_cycles
                 track = "compute" if step.unit == "matrix" else "vector"
-                self._span(track, step.op, "compute", start, start + unit_cycles)
-                self._span("executor", step.op, "compute", start, start + unit_cycles)
+                self._span(track, step.op, "compute", start, start + unit_cycles, step=i)
+                self._span("executor", step.op, "compute", start, start + unit_cycles, step=i)
                 if duration > unit_cycles:
-                    self._span("executor", step.op, "sram_port", start + unit_cycles, start + duration)
+                    self._span("executor", step.op, "sram_port", start + unit_cycles, start + duration, step=i)
+                if trace:  # each buffer's ports are busy for their own share of the step (from its start)
                     for name, (r, w) in step.ports.items():
-                        if r + w:
-                            self._span(f"sram.{name}", step.op, "port", start, start + duration, read=r, write=w)
+                        p = self.ports.get(name)
+                        busy = port_cycles(r, w, p) if p is not None else 0
+                        self._span(f"sram.{name}", step.op, "port", start, start + busy, read_bytes=r,
+                                   write_bytes=w, step=i)
                 if step.weight_free:
                     yield wbuf.put(step.weight_free)
                     level("weights", wbuf, self.capacity)
@@ -396,7 +405,7 @@ class Engine:
                     phases = _Intervals()
                     pending.append((env.process(post(i, step, slot_req, phases)), phases))
             if prev_op is not None:
-                yield from wait_posts(pending, stats[prev_op], prev_op)
+                yield from wait_posts(pending, stats[prev_op], prev_op, n - 1)
 
         env.process(loader())
         done = env.process(executor())
@@ -407,7 +416,8 @@ class Engine:
         return EngineResult(int(env.now), dict(stats), dict(self.dram_actions), int(events), dict(self.busy),
                             self.spans, self.counters)
 
-    def _stalls(self, op: str, pieces: list[tuple[int, int, str]]) -> None:
-        """Record the executor's waiting intervals, each with its reason (trace only)."""
+    def _stalls(self, op: str, pieces: list[tuple[int, int, str]], step: int) -> None:
+        """Record the executor's waiting intervals, each with its reason (trace only); ``step``: the index of
+        the step the executor waits to start (at an operator boundary: the operator's last step)."""
         for a, b, label in pieces:
-            self._span("executor", op, label, a, b)
+            self._span("executor", op, label, a, b, step=step)

@@ -1,16 +1,20 @@
 """Vector unit: softmax, GELU, LayerNorm, residual adds and requantization on integer lanes.
 
 Model: ``lanes`` integer lanes; each lane retires one simple integer operation (add/sub, multiply,
-shift, compare/select, logic, count-leading-zeros) per cycle, and an integer division occupies a lane for
-``divider_cycles``
-cycles (an iterative divider). A kernel is described by its operation counts per element and per row
-(:class:`KernelCost`), taken from the integer kernels the hardware executes (``sim.kernels``), so a
-kernel with fewer operations (I-ViT's shifts against I-BERT's polynomials) takes fewer cycles:
+shift, compare/select, logic, count-leading-zeros) per cycle, and an integer division occupies one lane for
+``divider_cycles`` cycles (an iterative divider: a division is never split across lanes). A kernel is
+described by its operation counts per element and per row (:class:`KernelCost`), taken from the integer
+kernels the hardware executes (``sim.kernels``), so a kernel with fewer operations (I-ViT's shifts against
+I-BERT's polynomials) takes fewer cycles:
 
-    cycles = ceil(simple_ops / lanes) + ceil(divisions * divider_cycles / lanes)
+    cycles = ceil(simple_ops / lanes) + ceil(divisions / lanes) * divider_cycles
 
-with ``simple_ops = elements * e + rows * r`` summed over the simple operation kinds. Operations are
-assumed to pipeline perfectly across lanes (no lane-level dependency stalls; stated simplification).
+with ``simple_ops = elements * e + rows * r`` summed over the simple operation kinds. Issue order (the one
+the per-cycle reference :func:`sim.hw.vector_stepper.step_vector` steps through): every simple operation of
+the tile first, ``lanes`` per cycle; then, once they have all retired, the divisions in waves, each free lane
+starting one and staying busy for ``divider_cycles`` cycles (the last wave may leave lanes idle; so may the
+last cycle of the simple phase: the divisions wait for it). Operations are assumed to pipeline perfectly
+across lanes otherwise (no lane-level dependency stalls inside a phase; stated simplification).
 Actions are counted per operation kind as ``vec_<kind>`` (one 32-bit integer operation each; ``div``:
 one 32-bit division).
 """
@@ -66,5 +70,5 @@ def vector_timing(params: VectorParams, cost: KernelCost, rows: int, row_len: in
     elements = rows * row_len
     counts = {k: elements * cost.per_element.get(k, 0) + rows * cost.per_row.get(k, 0) for k in ALL_OPS}
     simple = sum(counts[k] for k in SIMPLE_OPS)
-    cycles = math.ceil(simple / params.lanes) + math.ceil(counts["div"] * params.divider_cycles / params.lanes)
+    cycles = math.ceil(simple / params.lanes) + math.ceil(counts["div"] / params.lanes) * params.divider_cycles
     return TileTiming(cycles, {f"vec_{k}": v for k, v in counts.items() if v})

@@ -97,10 +97,11 @@ _TABLE: dict[str, dict[str, OpCount]] = {
     "ibert.int_softmax": {
         "clean": OpCount(
             "ibert.int_softmax", "clean",
-            # row max: cmp 1; d = q - max: add 1; saturating working shift: cmp 1, shift 1;
+            # row max: cmp 1; d = q - max: add 1; working shift: shift 1 (checked, not saturated);
             # clamp at 16 x0: cmp 1; divmod by x0: div 1; P = (r + b) r + c: add 2, mul 1;
             # E = P >> (sh + z): add 1, shift 1; row sum: add 1;
-            # normalise (_common.normalize_rows): E * f mul 1, + half add 1, >> 28 shift 1, saturate cmp 1
+            # normalise (_common.normalize_rows): E * f mul 1, + half add 1, >> 28 shift 1, saturate to
+            # [0, 2^ob - 1] cmp 2 (one per bound)
             _c(add=6, mul=2, shift=3, cmp=4, div=1),
             per_row=_c(div=1),  # f = 2^36 // sum
         ),
@@ -123,8 +124,8 @@ _TABLE: dict[str, dict[str, OpCount]] = {
             _c(add=4 + _RHE["add"], mul=3, shift=2 + _RHE["shift"], cmp=2 + _RHE["cmp"], logic=_RHE["logic"]),
             # mean: (total << g+1) + C: shift 1, add 1, // 2C: div 1; sqrt start 2^ceil(bits/2): clz 1,
             # add 1, shift 2; reciprocal: L = bits(std) clz 1, R + L add 1, 1 << (R+L) shift 1, // std div 1,
-            # shift amount L + R - F add 1
-            per_row=_c(add=4, shift=4, div=2, clz=2),
+            # shift amount L + R - F add 1; zero-variance guard (std == 0 -> f = 0): cmp 1, select cmp 1
+            per_row=_c(add=4, shift=4, div=2, clz=2, cmp=2),
             per_sqrt_iteration=_SQRT_ITER,
             notes="sqrt iterations: Newton (Algorithm 1) from 2^ceil(bits(var)/2), data-dependent",
         ),
@@ -145,8 +146,9 @@ _TABLE: dict[str, dict[str, OpCount]] = {
             # row max cmp 1; d = q - max add 1; saturating working shift cmp 1, shift 1;
             # ShiftExp (ivit._shift_exp_clean): clamp cmp 1, x + x>>1 - x>>4 shift 2 add 2, clamp cmp 1,
             # divmod div 1, ((r - 2 x0) << 7) >> z add 1 shift 2; row sum add 1;
-            # normalise (_common.normalize_rows): E * f mul 1, + half add 1, >> 28 shift 1, saturate cmp 1
-            _c(add=6, mul=1, shift=6, cmp=5, div=1),
+            # normalise (_common.normalize_rows): E * f mul 1, + half add 1, >> 28 shift 1, saturate to
+            # [0, 2^ob - 1] cmp 2 (one per bound)
+            _c(add=6, mul=1, shift=6, cmp=6, div=1),
             per_row=_c(div=1),
             notes="one multiply per element (the normalisation); the exponential has none",
         ),
@@ -185,8 +187,8 @@ _TABLE: dict[str, dict[str, OpCount]] = {
             "ivit.int_layernorm", "clean",
             _c(add=4 + _RHE["add"], mul=3, shift=2 + _RHE["shift"], cmp=2 + _RHE["cmp"], logic=_RHE["logic"]),
             # as ibert clean but the sqrt starts at the constant 2^16 (no clz/shift set-up);
-            # the unconditional first Newton step is counted as one sqrt iteration
-            per_row=_c(add=3, shift=2, div=2, clz=1),
+            # the unconditional first Newton step is counted as one sqrt iteration; zero-variance guard cmp 2
+            per_row=_c(add=3, shift=2, div=2, clz=1, cmp=2),
             per_sqrt_iteration=_SQRT_ITER,
             notes="sqrt iterations: from 2^16 to convergence, data-dependent",
         ),

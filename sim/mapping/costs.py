@@ -22,6 +22,10 @@ from sim.kernels.opcounts import op_counts, sqrt_iteration_counts
 # Dyadic requantization (sim.kernels.dyadic.requantize) per element: q * m (mul 1), round half to
 # even by shifts and masks (round_shift: shift 2, logic 2, cmp 2, add 1), saturate (cmp 2).
 REQUANT = {"mul": 1, "shift": 2, "logic": 2, "cmp": 4, "add": 1}
+# Residual add (sim.functional.integer: both terms requantized to the residual scale, added, saturated to
+# 22 bits): 2 x REQUANT, add 1, saturate cmp 2. The matmul feeding it (out_proj, ffn2) has no requantizing
+# epilogue of its own, so both requantizations are charged here.
+RESIDUAL_ADD = {k: 2 * v + {"add": 1, "cmp": 2}.get(k, 0) for k, v in REQUANT.items()}
 
 
 @cache
@@ -46,7 +50,7 @@ def _cost(name: str, kernel: str, variant: str | None = None) -> KernelCost:
 def kernel_costs(kernel_set: str) -> dict[str, KernelCost]:
     """Costs of every vector kernel the mapper uses, for the ``ibert`` or ``ivit`` kernel set."""
     requant = KernelCost("requant", REQUANT)
-    residual = KernelCost("residual_add", {k: v + (1 if k == "add" else 0) for k, v in REQUANT.items()})
+    residual = KernelCost("residual_add", RESIDUAL_ADD)
     if kernel_set == "ibert":
         gelu = _cost("ibert.int_gelu", "ibert.int_gelu")
         softmax = _cost("ibert.int_softmax", "ibert.int_softmax")
