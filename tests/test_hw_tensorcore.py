@@ -12,6 +12,7 @@ from sim.compute.tensorcore.timing import (
     TensorCoreParams,
     tensorcore_block_timing,
     tensorcore_peak_macs_per_cycle,
+    tensorcore_rf_fetch_cycles,
 )
 
 
@@ -47,6 +48,7 @@ def test_random_shapes_stepper_equals_closed_form() -> None:
             mma_n=int(rng.integers(1, 6)),
             mma_k=int(rng.integers(1, 6)),
             pipeline_latency_cycles=int(rng.integers(1, 7)),
+            rf_read_bytes_per_cycle=int(rng.integers(1, 80)),
         )
         M, K, N = (int(v) for v in rng.integers(1, 21, 3))
         _check(params, M, K, N, rng)
@@ -93,3 +95,48 @@ def test_default_accumulator_and_errors() -> None:
         tensorcore_block_timing(TensorCoreParams(), 0, 4, 4)
     with pytest.raises(ValueError):
         TensorCoreParams(pipeline_latency_cycles=0)
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    M=st.integers(1, 20), K=st.integers(1, 20), N=st.integers(1, 20), units=st.integers(1, 6),
+    mma=st.tuples(st.integers(1, 6), st.integers(1, 6), st.integers(1, 6)), latency=st.integers(1, 5),
+    rf=st.integers(1, 100), seed=st.integers(0, 2**16),
+)
+def test_property_rf_read_port(M: int, K: int, N: int, units: int, mma: tuple[int, int, int], latency: int,
+                               rf: int, seed: int) -> None:
+    """Closed form == stepper with the register-file read port as a per-cycle resource, any width."""
+    m, n, k = mma
+    _check(TensorCoreParams(units=units, mma_m=m, mma_n=n, mma_k=k, pipeline_latency_cycles=latency,
+                            rf_read_bytes_per_cycle=rf), M, K, N, np.random.default_rng(seed))
+
+
+def test_rf_read_port_binds() -> None:
+    """A narrower register-file port slows the MMA issue by ceil(fragment bytes / port) (fails if ignored)."""
+    rng = np.random.default_rng(11)
+    a = rng.standard_normal((16, 16)).astype(np.float16)
+    b = rng.standard_normal((16, 16)).astype(np.float16)
+    wide = TensorCoreParams(units=8, rf_read_bytes_per_cycle=64)  # 4x4x4 fp16: 32 B of A + 32 B of B
+    narrow = TensorCoreParams(units=8, rf_read_bytes_per_cycle=24)  # ceil(64 / 24) = 3 fetch cycles
+    assert tensorcore_rf_fetch_cycles(wide) == 1 and tensorcore_rf_fetch_cycles(narrow) == 3
+    # 16 sub-tiles on 8 units -> 2 each x 4 k-steps = 8 MMAs on the busiest unit; + 4 execution stages
+    assert TensorCoreStepper(wide).run(a, b).cycles == 8 + 4
+    assert TensorCoreStepper(narrow).run(a, b).cycles == 8 * 3 + 4
+    assert tensorcore_block_timing(narrow, 16, 16, 16).cycles == 8 * 3 + 4
+    # the bytes read are the same: the port limits when, not how much
+    assert (TensorCoreStepper(narrow).run(a, b).actions["rf_read_bits"]
+            == tensorcore_block_timing(wide, 16, 16, 16).action("rf_read_bits"))
+    # a port wider than one MMA's fragments gains nothing
+    assert tensorcore_block_timing(TensorCoreParams(units=8, rf_read_bytes_per_cycle=4096), 16, 16, 16).cycles == 12
+
+
+def test_rf_read_port_through_the_preset() -> None:
+    """The compute.rf_read_bytes_per_cycle key reaches the engine's MMA timing."""
+    from sim.compute.registry import get_kind
+    from sim.config import load_hardware
+
+    hw = load_hardware("tcore")
+    assert hw.compute.rf_read_bytes_per_cycle == 64  # type: ignore[attr-defined]
+    base = get_kind("tensorcore").unit(hw).dense_timing(128, 64, 128).cycles
+    narrow = load_hardware("tcore", ["compute.rf_read_bytes_per_cycle=16"])
+    assert get_kind("tensorcore").unit(narrow).dense_timing(128, 64, 128).cycles == (base - 4) * 4 + 4

@@ -151,6 +151,11 @@ class MatrixUnit(abc.ABC):
         """(weight-buffer bytes read, activation-buffer bytes read) of one weight-GEMM step, by the unit's reuse
         (``tile``: the step's weight tile, for data-dependent reads such as GOBO's outlier unit)."""
 
+    def dense_sram_reads(self, M: int, K: int, N: int) -> int:
+        """Activation-buffer bytes an attention matmul (both operands activations) reads. Default: each operand
+        once (the unit keeps what it reuses)."""
+        return (M * K + K * N) * self.act_bytes
+
 
 class Datapath(Protocol):
     """The functional dataflow of a compute kind: integer GEMMs as the hardware computes them."""

@@ -546,7 +546,7 @@ class Planner:
                     timing = d.dense_timing(mr, op.k, nc)
                     epi = vector_timing(self.vector, ep_cost, mr, nc) if ep_cost is not None else None
                     stores = (self._store(mr * nc * out_elem, op.name),) if to_dram else ()
-                    a_read = (mr * op.k + op.k * nc) * act
+                    a_read = d.dense_sram_reads(mr, op.k, nc)
                     out_write = mr * nc * out_elem
                     sram: dict[str, dict[str, int]] = {"sram.activations": {"read_bytes": a_read, "write_bytes": take}}
                     sram.setdefault(dst, {})["write_bytes"] = sram.get(dst, {}).get("write_bytes", 0) + out_write

@@ -44,5 +44,20 @@ class SystolicUnit(MatrixUnit):
 
     def gemm_sram_reads(self, w_chunk_bytes: int, M: int, K: int, N: int,
                         tile: WeightTile | None = None) -> tuple[int, int]:
-        """Stationary weights enter the array once; activations are re-read per column fold."""
-        return w_chunk_bytes, M * K * ceil_div(N, self.params.cols) * self.act_bytes
+        """The stationary operand enters the array once; the streamed one once per fold of the other operand's
+        dimension (ws: activations per column fold of N; is: weights per column fold of M; os: activations per
+        column fold of N and weights per row fold of M). Only real elements are read (edge folds pad in the
+        array, not in the buffer)."""
+        p = self.params
+        a_bytes = M * K * self.act_bytes
+        if p.dataflow == "ws":
+            return w_chunk_bytes, a_bytes * ceil_div(N, p.cols)
+        if p.dataflow == "is":
+            return w_chunk_bytes * ceil_div(M, p.cols), a_bytes
+        return w_chunk_bytes * ceil_div(M, p.rows), a_bytes * ceil_div(N, p.cols)
+
+    def dense_sram_reads(self, M: int, K: int, N: int) -> int:
+        """Attention matmuls read both operands from the activation buffer with the same reuse as a weight GEMM
+        (the second operand in the weights' place)."""
+        w, a = self.gemm_sram_reads(K * N * self.act_bytes, M, K, N)
+        return w + a

@@ -18,6 +18,9 @@ class TensorCoreCompute(ComputeConfig):
     mma_n: int = spec_field(4, doc="MMA tile columns per unit per cycle", ge=1)
     mma_k: int = spec_field(4, doc="MMA reduction depth per unit per cycle", ge=1)
     pipeline_latency_cycles: int = spec_field(4, doc="MMA pipeline latency in cycles", ge=1)
+    rf_read_bytes_per_cycle: int = spec_field(
+        64, doc="register-file read bandwidth into one unit's operand-fetch stage (bytes per cycle; A and B "
+                "fragments)", ge=1, le=1 << 20)
 
     def peak_macs_per_cycle(self) -> int:
         """FMAs per cycle with every unit busy."""

@@ -14,11 +14,14 @@ if TYPE_CHECKING:
 
 def tensorcore_unit_parts_um2(c: TensorCoreCompute, t: Tech) -> dict[str, float]:
     """One tensor-core unit's logic, before the overhead factor (part -> um^2): ``m*n*k`` fp16 x fp16 +
-    fp32 FMA lanes, fp16 operand registers ``16*(m*k + k*n)`` and fp32 accumulators ``32*m*n`` (the
-    registers docs/hw/tensorcore.md counts; inner pipeline registers are not modelled)."""
+    fp32 FMA lanes, fp16 operand registers ``16*(m*k + k*n)``, fp32 accumulators ``32*m*n`` (the
+    registers docs/hw/tensorcore.md counts; inner pipeline registers are not modelled) and the register-file
+    read port's output latch, one register bit per bit of ``rf_read_bytes_per_cycle`` (the port's width; the
+    cell array's extra read port is in ``tensorcore.rf_area_factor``)."""
     m, n, k = c.mma_m, c.mma_n, c.mma_k
     return parts_um2(t, {"fma_lanes": ("fma_fp16_acc32", m * n * k)},
-                      {"operand_registers": 16 * (m * k + k * n), "accumulator_registers": 32 * m * n})
+                      {"operand_registers": 16 * (m * k + k * n), "accumulator_registers": 32 * m * n,
+                       "rf_read_port": 8 * c.rf_read_bytes_per_cycle})
 
 
 def tensorcore_estimator(hw: HardwareConfig, t: Tech) -> ComponentModel:
@@ -31,7 +34,8 @@ def tensorcore_estimator(hw: HardwareConfig, t: Tech) -> ComponentModel:
                 "rf_read_bits": e("rf_bit"), "rf_write_bits": e("rf_bit"), "add_int32": e("add_int32")}
     basis = {"fma_fp16": "energy.fma_fp16_acc32 (= mul_fp16 + add_fp32)",
              "fma_fp16_padded": "energy.fma_fp16_acc32 (a padded lane is issued and spends a full FMA)",
-             "reg_bits": "energy.reg_bit per bit written", "rf_read_bits": "energy.rf_bit per bit",
+             "reg_bits": "energy.reg_bit per bit written",
+             "rf_read_bits": "energy.rf_bit per bit (8 x rf_bit per operand byte through the read port)",
              "rf_write_bits": "energy.rf_bit per bit",
              "add_int32": "energy.add_int32, as the action is named (K-chunk partial-sum merges)"}
     rf_kib = t.value("tensorcore.rf_bytes_per_unit") / KIB

@@ -42,7 +42,8 @@ class TensorCoreKind(ComputeKind):
         """The units as the mapper sees them."""
         c = hw.compute
         assert isinstance(c, TensorCoreCompute)
-        return TensorCoreUnit(TensorCoreParams(c.units, c.mma_m, c.mma_n, c.mma_k, c.pipeline_latency_cycles))
+        return TensorCoreUnit(TensorCoreParams(c.units, c.mma_m, c.mma_n, c.mma_k, c.pipeline_latency_cycles,
+                                              c.rf_read_bytes_per_cycle))
 
     def estimator(self, hw: HardwareConfig, tech: Tech) -> ComponentModel:
         """FMA lanes and registers plus a register file per unit."""

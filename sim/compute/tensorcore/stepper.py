@@ -1,7 +1,9 @@
 """Tensor-Core-like unit array: the per-cycle reference stepper (slow; :mod:`.timing`'s closed form is tested
 against it). Each unit has an MMA queue (its round-robin sub-tiles x k-steps), an operand-fetch stage with
-operand registers, ``pipeline_latency_cycles`` execution stages and an fp32 accumulator register; it issues
-one MMA per unit per cycle and counts every action. It shares no formula with the closed form: only the
+operand registers filled from the register file through a read port of ``rf_read_bytes_per_cycle`` bytes per
+cycle, ``pipeline_latency_cycles`` execution stages and an fp32 accumulator register; an MMA leaves the fetch
+stage once all its operand bytes have arrived, and the unit issues the next one into the freed stage. Every
+action is counted. It shares no formula with the closed form: only the
 parameter record :class:`~.timing.TensorCoreParams`.
 """
 
@@ -25,10 +27,11 @@ def _tiles(extent: int, size: int) -> int:
 class _Mma:
     """One MMA instruction in flight: sub-tile (i, j), k-step, and its products once computed."""
 
-    __slots__ = ("i", "j", "ks", "a", "b", "products")
+    __slots__ = ("i", "j", "ks", "a", "b", "products", "fetched")
 
     def __init__(self, i: int, j: int, ks: int) -> None:
         self.i, self.j, self.ks = i, j, ks
+        self.fetched = 0  # operand bytes read from the register file so far
         self.a: np.ndarray | None = None
         self.b: np.ndarray | None = None
         self.products: np.ndarray | None = None
@@ -38,8 +41,9 @@ class TensorCoreStepper:
     """Per-cycle reference model of the unit array (slow; for tests).
 
     Each unit has an MMA queue (its round-robin sub-tiles x k-steps), an operand-fetch stage
-    with operand registers, ``pipeline_latency_cycles`` execution stages and an fp32
-    accumulator register. Issues one MMA per unit per cycle and counts every action.
+    with operand registers and a register-file read port, ``pipeline_latency_cycles`` execution
+    stages and an fp32 accumulator register. Issues an MMA whenever the fetch stage is free and
+    counts every action.
     """
 
     def __init__(self, params: TensorCoreParams) -> None:
@@ -102,24 +106,33 @@ class TensorCoreStepper:
             if value:
                 counts[name] = counts.get(name, 0) + int(value)
 
+        port = p.rf_read_bytes_per_cycle
+        a_frag_bytes = 2 * m * k  # fp16 elements of the A fragment, then the B fragment, in this order
+        b_frag_bytes = 2 * k * n
         cycle = 0
         while any(queues) or any(s is not None for st in stages for s in st):
             for u in range(p.units):
                 st = stages[u]
-                if queues[u]:
-                    st[0] = queues[u].popleft()  # issue
+                if st[0] is None and queues[u]:
+                    st[0] = queues[u].popleft()  # issue into the free fetch stage
+                fetched_now = False
                 for s in range(L, -1, -1):
                     op = st[s]
                     if op is None:
                         continue
                     if s == 0:
-                        rows = slice(op.i * m, (op.i + 1) * m)
-                        cols = slice(op.j * n, (op.j + 1) * n)
-                        kslice = slice(op.ks * k, (op.ks + 1) * k)
-                        op.a = a_pad[rows, kslice].astype(np.float32)
-                        op.b = b_pad[kslice, cols].astype(np.float32)
-                        count("rf_read_bits", frag_bits)
-                        count("reg_bits", frag_bits)
+                        # the read port delivers at most `port` bytes this cycle
+                        take = min(port, a_frag_bytes + b_frag_bytes - op.fetched)
+                        op.fetched += take
+                        count("rf_read_bits", 8 * take)
+                        if op.fetched == a_frag_bytes + b_frag_bytes:
+                            rows = slice(op.i * m, (op.i + 1) * m)
+                            cols = slice(op.j * n, (op.j + 1) * n)
+                            kslice = slice(op.ks * k, (op.ks + 1) * k)
+                            op.a = a_pad[rows, kslice].astype(np.float32)
+                            op.b = b_pad[kslice, cols].astype(np.float32)
+                            count("reg_bits", frag_bits)
+                            fetched_now = True
                         continue
                     if s == 1:
                         # Exact: an fp16 x fp16 product fits fp32's 24-bit significand.
@@ -147,10 +160,13 @@ class TensorCoreStepper:
                         if op.ks == tk - 1:
                             out_pad[rows, cols] = cur
                             count("rf_write_bits", acc_bits)
-                # advance the pipeline at the end of the cycle
-                for s in range(L, 0, -1):
+                # advance the pipeline at the end of the cycle; the fetch stage holds an MMA still waiting for
+                # operand bytes and sends a bubble down the execution stages
+                for s in range(L, 1, -1):
                     st[s] = st[s - 1]
-                st[0] = None
+                st[1] = st[0] if fetched_now else None
+                if fetched_now:
+                    st[0] = None
             cycle += 1
 
         return StepperResult(out_pad[:M, :N].copy(), cycle, counts)

@@ -3,9 +3,12 @@
 ``C[M, N] += A[M, K] @ B[K, N]`` (fp16 operands, fp32 accumulation) on ``units`` units, each one
 ``mma_m x mma_n x mma_k`` MMA per cycle. The output is cut into ``Tm x Tn`` sub-tiles dealt round-robin to
 the units; each issues ``Tk = ceil(K / mma_k)`` MMAs per sub-tile back to back through an operand-fetch
-stage and ``L = pipeline_latency_cycles`` execution stages:
+stage and ``L = pipeline_latency_cycles`` execution stages. The operand-fetch stage reads an MMA's A and B
+fragments (``2*(m*k + k*n)`` bytes, fp16) from the unit's register file at ``rf_read_bytes_per_cycle``; an
+MMA stays in it ``F = ceil(2*(m*k + k*n) / rf_read_bytes_per_cycle)`` cycles (no fragment is reused across
+MMAs: k is the innermost loop, so consecutive MMAs share neither fragment):
 
-    cycles = ceil(Tm*Tn / units) * Tk + L
+    cycles = ceil(Tm*Tn / units) * Tk * F + L
 
 Actions: ``fma_fp16`` (``M*N*K``), ``fma_fp16_padded`` (issued on padded lanes), ``reg_bits``,
 ``rf_read_bits``, ``rf_write_bits`` (see ``docs/hw/tensorcore.md``, which also gives the pipeline and its
@@ -35,9 +38,12 @@ class TensorCoreParams:
     """Reduction depth per MMA (Volta: 4)."""
     pipeline_latency_cycles: int = 4
     """Execution stages after the operand-fetch cycle (cycles, >= 1; assumed, see module doc)."""
+    rf_read_bytes_per_cycle: int = 64
+    """Register-file read bandwidth into one unit's operand-fetch stage (bytes per cycle; default: one 4x4x4
+    fp16 A + B fragment pair per cycle)."""
 
     def __post_init__(self) -> None:
-        for name in ("units", "mma_m", "mma_n", "mma_k", "pipeline_latency_cycles"):
+        for name in ("units", "mma_m", "mma_n", "mma_k", "pipeline_latency_cycles", "rf_read_bytes_per_cycle"):
             _pos_int(name, getattr(self, name))
 
     @property
@@ -61,8 +67,8 @@ def tensorcore_block_timing(params: TensorCoreParams, M: int, K: int, N: int) ->
         M, K, N: block shape (each >= 1).
 
     Returns:
-        ``TileTiming`` with cycles ``ceil(Tm*Tn/units)*Tk + pipeline_latency_cycles`` and the
-        actions listed in the module docstring.
+        ``TileTiming`` with cycles ``ceil(Tm*Tn/units)*Tk*F + pipeline_latency_cycles`` (``F`` the
+        operand-fetch cycles of one MMA) and the actions listed in the module docstring.
     """
     tm, tn, tk = _grid(params, M, K, N)
     m, n, k = params.mma_m, params.mma_n, params.mma_k
@@ -72,6 +78,7 @@ def tensorcore_block_timing(params: TensorCoreParams, M: int, K: int, N: int) ->
     useful = M * N * K
     frag_bits = 16 * (m * k + k * n)
     acc_bits = 32 * m * n
+    fetch = _cdiv(frag_bits // 8, params.rf_read_bytes_per_cycle)
     actions = {
         "fma_fp16": useful,
         "fma_fp16_padded": steps * params.fmas_per_mma - useful,
@@ -79,7 +86,12 @@ def tensorcore_block_timing(params: TensorCoreParams, M: int, K: int, N: int) ->
         "rf_read_bits": steps * frag_bits + tiles * acc_bits,
         "rf_write_bits": tiles * acc_bits,
     }
-    return TileTiming(busiest + params.pipeline_latency_cycles, actions)
+    return TileTiming(busiest * fetch + params.pipeline_latency_cycles, actions)
+
+
+def tensorcore_rf_fetch_cycles(params: TensorCoreParams) -> int:
+    """Cycles one MMA spends in the operand-fetch stage: ``ceil(2*(m*k + k*n) / rf_read_bytes_per_cycle)``."""
+    return _cdiv(2 * (params.mma_m * params.mma_k + params.mma_k * params.mma_n), params.rf_read_bytes_per_cycle)
 
 
 def tensorcore_peak_macs_per_cycle(params: TensorCoreParams) -> int:
