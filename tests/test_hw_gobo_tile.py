@@ -139,7 +139,8 @@ def test_property_stepper_equals_closed_form(
 
 
 def test_hand_computed_default_block() -> None:
-    p = GoboTileParams()  # pes 16, R<=4, 3 bits, decode 1, add 1, 4 outlier MACs/cycle, 1 multiplier
+    # pes 16, R<=4, 3 bits, decode 1, add 1, 4 outlier MACs/cycle, 1 multiplier, one comparator lane
+    p = GoboTileParams(outlier_positions_per_cycle=1)
     # G = 10 + 1 + 1 = 12; B = max(ceil(4*8/1), 4) + 3 + 1 = 36; no outliers -> 48.
     t = gobo_block_timing(p, 4, 10, 4, 0, comparator_stall_cycles=0)
     assert t.cycles == 48

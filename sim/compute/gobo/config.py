@@ -22,7 +22,7 @@ class GoboCompute(ComputeConfig):
         doc="int8 x int16 MACs per cycle of each tile's outlier unit", ge=1
     )
     outlier_positions_per_cycle: int = spec_field(
-        1, doc="outlier positions each tile's comparator matches against the index stream per cycle (a column "
+        2, doc="outlier positions each tile's comparator matches against the index stream per cycle (a column "
                "with more outliers stalls the Gaussian pass)", ge=1, le=1 << 16
     )
     outlier_port_bytes: int = spec_field(

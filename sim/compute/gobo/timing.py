@@ -53,7 +53,7 @@ class GoboTileParams:
     """Add pipeline stages (cycles), >= 1; the accumulate itself is the last, single-cycle one."""
     outlier_macs_per_cycle: int = 4
     """int8 x int16 MACs per cycle of the tile's shared outlier unit (assumed default)."""
-    outlier_positions_per_cycle: int = 1
+    outlier_positions_per_cycle: int = 2
     """Outlier positions the tile's comparator matches against the index stream per cycle; a column with
     more outliers holds the Gaussian fetch for the extra cycles (assumed default)."""
     outlier_port_bytes: int = 4
