@@ -298,11 +298,11 @@ class GoboTileStepper:
                 mac_lanes, port_bytes = p.outlier_macs_per_cycle, p.outlier_port_bytes
                 while mac_lanes and port_bytes and f.outlier_queue:
                     k, pe, val, r = f.outlier_queue.popleft()
-                    act = int(f.x[r, k])  # read through the outlier port
+                    operand = int(f.x[r, k])  # read through the outlier port
                     port_bytes -= 1
                     count("outlier_act_bytes", 1)
                     mac_lanes -= 1
-                    new = int(oacc[f.buf][pe, r]) + act * val
+                    new = int(oacc[f.buf][pe, r]) + operand * val
                     _i32(new, "outlier accumulate")
                     oacc[f.buf][pe, r] = new
                     count("mac_int8x16", 1)
