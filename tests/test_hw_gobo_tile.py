@@ -14,6 +14,7 @@ from sim.compute.gobo.timing import (
     GoboTileParams,
     gobo_block_timing,
     gobo_blocks_timing,
+    gobo_comparator_stall_cycles,
     gobo_peak_macs_per_cycle,
     gobo_post_cycles,
 )
@@ -42,16 +43,29 @@ def _random_params(rng: np.random.Generator, double_buffered: bool | None = None
         decode_latency_cycles=int(rng.integers(0, 3)),
         add_latency_cycles=int(rng.integers(1, 3)),
         outlier_macs_per_cycle=int(rng.integers(1, 7)),
+        outlier_positions_per_cycle=int(rng.integers(1, 10)),
+        outlier_port_bytes=int(rng.integers(1, 9)),
         multipliers_per_pe=int(rng.choice([1, 2, 3, 8, 20])),
         double_buffered_bins=bool(rng.integers(0, 2)) if double_buffered is None else double_buffered,
         dict_load_cycles=None if rng.random() < 0.7 else int(rng.integers(1, 20)),
     )
 
 
+def _columns(blk: GoboBlock) -> np.ndarray:
+    """Outliers per index-stream column k of a block."""
+    pos = np.asarray(blk.outlier_pos, dtype=np.int64).reshape(-1, 2)
+    return np.bincount(pos[:, 0], minlength=blk.shape[1])
+
+
+def _stalls(params: GoboTileParams, blocks: list[GoboBlock]) -> np.ndarray:
+    return np.array([int(gobo_comparator_stall_cycles(params, _columns(b))) for b in blocks])
+
+
 def _check(params: GoboTileParams, blocks: list[GoboBlock], cent: np.ndarray, load: bool) -> TileTiming:
     res = GoboTileStepper(params).run_blocks(blocks, cent, load_dictionary=load)
     R, K, P = blocks[0].shape
-    closed = gobo_blocks_timing(params, R, K, P, np.array([len(b.outlier_pos) for b in blocks]), load_dictionary=load)
+    closed = gobo_blocks_timing(params, R, K, P, np.array([len(b.outlier_pos) for b in blocks]), load_dictionary=load,
+                                comparator_stall_cycles=_stalls(params, blocks))
     assert res.cycles == closed.cycles
     assert dict(res.actions) == dict(closed.actions)
     assert res.timing == closed
@@ -75,7 +89,8 @@ def test_single_blocks_random_stepper_equals_closed_form() -> None:
         res = GoboTileStepper(params).run_block(
             blk.x, blk.idx, cent, blk.outlier_pos, blk.outlier_vals, load_dictionary=load
         )
-        closed = gobo_block_timing(params, R, K, P, len(blk.outlier_pos), load_dictionary=load)
+        closed = gobo_block_timing(params, R, K, P, len(blk.outlier_pos), load_dictionary=load,
+                                   comparator_stall_cycles=int(_stalls(params, [blk])[0]))
         assert res.timing == closed, (params, R, K, P)
         w = reconstruct_weights(blk.idx, cent, blk.outlier_pos, blk.outlier_vals)
         np.testing.assert_array_equal(res.output, blk.x.astype(np.int64) @ w)
@@ -102,6 +117,8 @@ def test_sequences_random_stepper_equals_closed_form(double_buffered: bool) -> N
     P=st.integers(1, 8),
     bits=st.integers(1, 4),
     rate=st.integers(1, 8),
+    positions=st.integers(1, 9),
+    port=st.integers(1, 8),
     mults=st.integers(1, 16),
     double_buffered=st.booleans(),
     density=st.sampled_from(DENSITIES),
@@ -109,12 +126,12 @@ def test_sequences_random_stepper_equals_closed_form(double_buffered: bool) -> N
     seed=st.integers(0, 2**16),
 )
 def test_property_stepper_equals_closed_form(
-    R: int, K: int, P: int, bits: int, rate: int, mults: int, double_buffered: bool,
+    R: int, K: int, P: int, bits: int, rate: int, positions: int, port: int, mults: int, double_buffered: bool,
     density: float, n_blocks: int, seed: int,
 ) -> None:
     params = GoboTileParams(
-        pes=8, rows_per_pe=4, bits=bits, outlier_macs_per_cycle=rate,
-        multipliers_per_pe=mults, double_buffered_bins=double_buffered,
+        pes=8, rows_per_pe=4, bits=bits, outlier_macs_per_cycle=rate, outlier_positions_per_cycle=positions,
+        outlier_port_bytes=port, multipliers_per_pe=mults, double_buffered_bins=double_buffered,
     )
     rng = np.random.default_rng(seed)
     blocks = [_block(rng, R, K, P, bits, density) for _ in range(n_blocks)]
@@ -122,21 +139,32 @@ def test_property_stepper_equals_closed_form(
 
 
 def test_hand_computed_default_block() -> None:
-    p = GoboTileParams()  # pes 16, R<=4, 3 bits, decode 1, add 1, 4 outlier MACs/cycle, 1 multiplier
+    # pes 16, R<=4, 3 bits, decode 1, add 1, 4 outlier MACs/cycle, 1 multiplier, one comparator lane
+    p = GoboTileParams(outlier_positions_per_cycle=1)
     # G = 10 + 1 + 1 = 12; B = max(ceil(4*8/1), 4) + 3 + 1 = 36; no outliers -> 48.
-    t = gobo_block_timing(p, 4, 10, 4, 0)
+    t = gobo_block_timing(p, 4, 10, 4, 0, comparator_stall_cycles=0)
     assert t.cycles == 48
     assert t.action("add_int32") == 4 * 10 * 4 + 4 * 4 * 8  # bins + (tree 7 + merge 1) per output
     assert t.action("mul_int8x32") == 4 * 4 * 8 == t.action("dict_read")
     assert t.action("index_read_bits") == 3 * 10 * 4
-    assert t.action("mac_int8x16") == 0
+    assert t.action("mac_int8x16") == 0 == t.action("outlier_act_bytes")
+    assert t.action("outlier_compare") == 10  # one compare ends each column
     # Dictionary: ceil(8 / 4) = 2 cycles, 16 PEs x 8 entries.
-    td = gobo_block_timing(p, 4, 10, 4, 0, load_dictionary=True)
+    td = gobo_block_timing(p, 4, 10, 4, 0, load_dictionary=True, comparator_stall_cycles=0)
     assert td.cycles == 50 and td.action("dict_write") == 128
-    # 3 outliers: 12 MACs / 4 per cycle = 3 cycles < G -> hidden; 40 outliers: 160/4 = 40 > 12.
-    assert gobo_block_timing(p, 4, 10, 4, 3).cycles == 48
-    assert gobo_block_timing(p, 4, 10, 4, 40).cycles == 40 + 36
-    assert gobo_block_timing(p, 4, 10, 4, 40).action("add_int32") == 4 * 0 + 4 * 4 * 8
+    # 3 outliers in 3 columns: 12 MACs / 4 per cycle = 3 cycles < G -> hidden.
+    assert gobo_block_timing(p, 4, 10, 4, 3, comparator_stall_cycles=0).cycles == 48
+    # All 40 weights outliers, 4 per column: one comparator lane holds each column 3 more cycles, S = 30, so
+    # the Gaussian pass (12 + 30 = 42) outlasts the 160 MACs / 4 = 40 cycles of the outlier unit.
+    full = gobo_block_timing(p, 4, 10, 4, 40, comparator_stall_cycles=30)
+    assert full.cycles == 42 + 36
+    assert full.action("add_int32") == 4 * 0 + 4 * 4 * 8
+    assert full.action("outlier_compare") == 40 + 10 and full.action("outlier_act_bytes") == 160
+    # Four comparator lanes: no stall, the outlier unit binds (40); a 2-byte port halves its rate (80).
+    p4 = GoboTileParams(outlier_positions_per_cycle=4)
+    assert gobo_block_timing(p4, 4, 10, 4, 40, comparator_stall_cycles=0).cycles == 40 + 36
+    p4_port2 = GoboTileParams(outlier_positions_per_cycle=4, outlier_port_bytes=2)
+    assert gobo_block_timing(p4_port2, 4, 10, 4, 40, comparator_stall_cycles=0).cycles == 80 + 36
 
 
 def test_post_reduction_bottlenecks() -> None:
@@ -147,8 +175,8 @@ def test_post_reduction_bottlenecks() -> None:
 
 
 def test_double_buffering_hides_post_reduction() -> None:
-    p1 = GoboTileParams()
-    p2 = GoboTileParams(double_buffered_bins=True)
+    p1 = GoboTileParams(outlier_positions_per_cycle=16)
+    p2 = GoboTileParams(double_buffered_bins=True, outlier_positions_per_cycle=16)
     counts = np.array([0, 5, 200, 0])  # block 2: 800 MACs / 4 = 200 cycles > G
     single = gobo_blocks_timing(p1, 4, 100, 16, counts)
     double = gobo_blocks_timing(p2, 4, 100, 16, counts)
@@ -161,12 +189,12 @@ def test_double_buffering_hides_post_reduction() -> None:
     total = sum((gobo_block_timing(p1, 4, 100, 16, int(n)) for n in counts), TileTiming(0))
     assert total == single
     # Post-reduction longer than the front phase: the back stage paces the sequence.
-    pb = GoboTileParams(double_buffered_bins=True, bits=4)  # B = 64 + 5 = 69 > G = 7
+    pb = GoboTileParams(double_buffered_bins=True, bits=4, outlier_positions_per_cycle=2)  # B = 64 + 5 = 69 > G = 7
     assert gobo_blocks_timing(pb, 4, 5, 2, np.zeros(3, int)).cycles == 7 + 69 + 69 + 69
 
 
 def test_empty_sequence_and_block_equals_sequence_of_one() -> None:
-    p = GoboTileParams(double_buffered_bins=True)
+    p = GoboTileParams(double_buffered_bins=True, outlier_positions_per_cycle=3)
     assert gobo_blocks_timing(p, 2, 8, 3, np.zeros(0, int)).cycles == 0
     assert gobo_blocks_timing(p, 2, 8, 3, np.zeros(0, int), load_dictionary=True).cycles == 2
     assert gobo_blocks_timing(p, 2, 8, 3, [7]) == gobo_block_timing(p, 2, 8, 3, 7)
@@ -223,14 +251,18 @@ def test_parallel_timing_equals_per_tile_sequences():
     for _ in range(60):
         params = GoboTileParams(pes=int(rng.integers(1, 9)), rows_per_pe=int(rng.integers(1, 5)),
                                 outlier_macs_per_cycle=int(rng.integers(1, 5)),
+                                outlier_port_bytes=int(rng.integers(1, 5)),
                                 double_buffered_bins=bool(rng.integers(0, 2)))
         K = int(rng.integers(1, 40))
         tiles = int(rng.integers(1, 6))
         n = int(rng.integers(1, 30))
         counts = rng.integers(0, K * params.pes // int(rng.integers(1, 6)) + 1, n)
+        stalls = rng.integers(0, np.maximum(counts, 1))  # any S in 0..max(0, n - 1)
         load = bool(rng.integers(0, 2))
-        got = gobo_parallel_timing(params, params.rows_per_pe, K, params.pes, counts, tiles, load_dictionary=load)
-        per = [gobo_blocks_timing(params, params.rows_per_pe, K, params.pes, counts[t::tiles], load_dictionary=load)
+        got = gobo_parallel_timing(params, params.rows_per_pe, K, params.pes, counts, tiles, load_dictionary=load,
+                                   comparator_stall_cycles=stalls)
+        per = [gobo_blocks_timing(params, params.rows_per_pe, K, params.pes, counts[t::tiles], load_dictionary=load,
+                                  comparator_stall_cycles=stalls[t::tiles])
                for t in range(min(tiles, n))]
         assert got.cycles == max(p.cycles for p in per)
         assert dict(got.actions) == merge_actions(*[p.actions for p in per])

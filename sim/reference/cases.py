@@ -25,6 +25,8 @@ _COMPUTE = {
     "gobo": lambda r: [f"compute.tiles={r.choice([1, 2, 4, 16])}", f"compute.pes_per_tile={r.choice([8, 16, 64])}",
                        f"compute.rows_per_pe={r.choice([1, 2, 4])}",
                        f"compute.outlier_macs_per_cycle={r.choice([1, 4, 16])}",
+                       f"compute.outlier_positions_per_cycle={r.choice([1, 2, 64])}",
+                       f"compute.outlier_port_bytes={r.choice([1, 4, 16])}",
                        f"compute.double_buffered_bins={r.choice(['true', 'false'])}"],
     "tpu": lambda r: [f"compute.rows={r.choice([4, 8, 16, 64])}", f"compute.cols={r.choice([4, 8, 16, 64])}",
                       f"compute.dataflow={r.choice(['ws', 'os', 'is'])}",

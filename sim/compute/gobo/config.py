@@ -21,6 +21,14 @@ class GoboCompute(ComputeConfig):
     outlier_macs_per_cycle: int = spec_field(
         doc="int8 x int16 MACs per cycle of each tile's outlier unit", ge=1
     )
+    outlier_positions_per_cycle: int = spec_field(
+        2, doc="outlier positions each tile's comparator matches against the index stream per cycle (a column "
+               "with more outliers stalls the Gaussian pass)", ge=1, le=1 << 16
+    )
+    outlier_port_bytes: int = spec_field(
+        4, doc="activation bytes per cycle the outlier unit's read port delivers (one per outlier MAC)", ge=1,
+        le=1 << 16
+    )
     double_buffered_bins: bool = spec_field(
         False, doc="a second bin set lets the post-reduction overlap the next block's adds"
     )

@@ -46,18 +46,25 @@ def gobo_pe_parts_um2(c: GoboCompute, index_bits: int, t: Tech) -> dict[str, flo
 def gobo_tile_parts_um2(c: GoboCompute, t: Tech) -> dict[str, float]:
     """Per-tile extras of a GOBO tile, before the overhead factor (part -> um^2): the outlier MAC unit
     (``outlier_macs_per_cycle`` int8 x int16 multipliers + int32 adders with 8 + 16 operand register
-    bits each), the outlier position comparator with its 32-bit position register, and the activation
-    broadcast register with its pipeline copies (8 bits x rows x (decode + add stages))."""
+    bits each), the outlier position comparator (``outlier_positions_per_cycle`` lanes, each a 32-bit
+    comparator with its 32-bit position register), the outlier activation read port (``outlier_port_bytes``
+    byte lanes, each a 32-bit address adder; the bytes land in the MAC operand registers, and a lane beyond
+    the MAC lanes gets its own 8-bit data register) and the activation broadcast register with its pipeline
+    copies (8 bits x rows x (decode + add stages))."""
     rate = c.outlier_macs_per_cycle
+    lanes = c.outlier_positions_per_cycle
+    port = c.outlier_port_bytes
     stages = c.decode_latency_cycles + c.add_latency_cycles
     units = {
         "outlier_multipliers": ("mul_int8x16", rate),
         "outlier_adders": ("add_int32", rate),
-        "position_comparator": ("cmp_int32", 1),
+        "position_comparators": ("cmp_int32", lanes),
+        "outlier_port_address_adders": ("add_int32", port),
     }
     regs = {
         "outlier_operand_registers": rate * (8 + 16),
-        "position_register": 32,
+        "position_registers": 32 * lanes,
+        "outlier_port_data_registers": 8 * max(0, port - rate),
         "broadcast_registers": 8 * c.rows_per_pe * stages,
     }
     return parts_um2(t, units, regs)
@@ -73,6 +80,8 @@ def gobo_estimator(hw: HardwareConfig, t: Tech) -> ComponentModel:
         "mul_int8x32": e("mul_int8x32"),
         "mac_int8x16": e("mul_int8x16") + e("add_int32"),
         "mac_int8": e("mul_int8x32") + e("add_int32"),
+        "outlier_compare": e("cmp_int32"),
+        "outlier_act_bytes": e("add_int32"),
         "index_read_bits": reg,
         "dict_read": 8 * reg,
         "dict_write": 0.0,
@@ -83,6 +92,10 @@ def gobo_estimator(hw: HardwareConfig, t: Tech) -> ComponentModel:
         "mul_int8x32": "energy.mul_int8x32",
         "mac_int8x16": "energy.mul_int8x16 + energy.add_int32",
         "mac_int8": "energy.mul_int8x32 + energy.add_int32 (attention MACs run on the PE's int8 x int32 multiplier)",
+        "outlier_compare": "energy.cmp_int32 (one position compare of the comparator: a match, or the compare "
+                           "that ends a column)",
+        "outlier_act_bytes": "energy.add_int32 (the port's address add per activation byte; the SRAM read is in "
+                             "sram.activations, the operand register write in reg_bits)",
         "index_read_bits": "energy.reg_bit per bit read from the PE's index register/FIFO",
         "dict_read": "8 x energy.reg_bit (one int8 centroid register read)",
         "dict_write": "0: the dictionary register bits written are already in reg_bits (docs/hw/gobo.md)",

@@ -2,7 +2,9 @@
 
 It moves data register by register as ``docs/hw/gobo.md`` describes: per-PE index FIFOs, the activation
 broadcast register and its pipeline copies, per-PE index/mask pipeline registers, ``R x C`` int32 bins per
-PE (one or two sets), the outlier work queue feeding the tile's shared outlier MAC unit, the per-PE
+PE (one or two sets), the position comparator (its lanes match positions against the index stream, and a
+column is fetched only once all its positions are matched), the outlier work queue feeding the tile's
+shared outlier MAC unit through the outlier activation read port (both with per-cycle budgets), the per-PE
 centroid multipliers, the pipelined adder tree and the merge stage, and counts every action as it happens.
 It shares no formula with the closed form: only the parameter record :class:`~.timing.GoboTileParams`.
 """
@@ -107,6 +109,8 @@ class _Front:
             (int(pos[i, 0]), int(pos[i, 1]), int(vals[i]), r) for i in order for r in range(R)
         )
         self.pipe: list[tuple[np.ndarray, np.ndarray, np.ndarray] | None] = [None] * stages
+        # Mask bits of the column being matched, built up over as many cycles as the comparator needs.
+        self.mask = np.zeros(P, dtype=bool)
 
     def done(self) -> bool:
         return self.next_k == self.K and not self.outlier_queue and all(e is None for e in self.pipe)
@@ -274,17 +278,31 @@ class GoboTileStepper:
                 f.pipe[0] = None
                 if f.next_k < f.K:
                     k = f.next_k
-                    sel = np.array([fifo.popleft() for fifo in f.fifos], dtype=np.int64)
-                    count("index_read_bits", b * P)
-                    mask = np.zeros(P, dtype=bool)
-                    while f.pos_stream and f.pos_stream[0][0] == k:
-                        mask[f.pos_stream.popleft()[1]] = True
-                    f.pipe[0] = (f.x[:, k].copy(), sel, mask)
-                    count("reg_bits", act_reg_bits)
-                    f.next_k += 1
-                for _ in range(min(p.outlier_macs_per_cycle, len(f.outlier_queue))):
+                    # Position comparator: each lane matches one head position of the current column.
+                    lanes = p.outlier_positions_per_cycle
+                    while lanes and f.pos_stream and f.pos_stream[0][0] == k:
+                        f.mask[f.pos_stream.popleft()[1]] = True
+                        count("outlier_compare", 1)
+                        lanes -= 1
+                    if not (f.pos_stream and f.pos_stream[0][0] == k):
+                        # The column is fully matched (one more compare saw the head leave it): fetch it.
+                        count("outlier_compare", 1)
+                        sel = np.array([fifo.popleft() for fifo in f.fifos], dtype=np.int64)
+                        count("index_read_bits", b * P)
+                        f.pipe[0] = (f.x[:, k].copy(), sel, f.mask)
+                        f.mask = np.zeros(P, dtype=bool)
+                        count("reg_bits", act_reg_bits)
+                        f.next_k += 1
+                    # else: the comparator needs another cycle for this column; a bubble enters the pipeline.
+                # Outlier unit: each MAC takes one lane and one byte of the activation port this cycle.
+                mac_lanes, port_bytes = p.outlier_macs_per_cycle, p.outlier_port_bytes
+                while mac_lanes and port_bytes and f.outlier_queue:
                     k, pe, val, r = f.outlier_queue.popleft()
-                    new = int(oacc[f.buf][pe, r]) + int(f.x[r, k]) * val
+                    operand = int(f.x[r, k])  # read through the outlier port
+                    port_bytes -= 1
+                    count("outlier_act_bytes", 1)
+                    mac_lanes -= 1
+                    new = int(oacc[f.buf][pe, r]) + operand * val
                     _i32(new, "outlier accumulate")
                     oacc[f.buf][pe, r] = new
                     count("mac_int8x16", 1)

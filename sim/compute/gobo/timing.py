@@ -6,14 +6,17 @@ outliers. The micro-architecture, the paper-vs-assumption list and the derivatio
 ``docs/hw/gobo.md``; the per-cycle reference these closed forms are proven against is :mod:`.stepper`.
 
 Closed forms (``D = decode_latency_cycles``, ``A = add_latency_cycles``, ``M = multipliers_per_pe``,
-``rate = outlier_macs_per_cycle``, ``Ld = dict_load_cycles``, ``n_i`` outliers of block i):
+``rate = outlier_macs_per_cycle``, ``port = outlier_port_bytes``, ``cp = outlier_positions_per_cycle``,
+``Ld = dict_load_cycles``, ``n_i`` outliers of block i, ``c_ik`` of them in its column k):
 
-- ``F_i = max(K + D + A, ceil(n_i * R / rate))``; ``B = max(ceil(R*C/M), R) + b + 1``;
+- comparator stalls ``S_i = sum_k max(0, ceil(c_ik / cp) - 1)`` (0 whenever ``cp >= P``);
+- ``F_i = max(K + D + A + S_i, ceil(n_i * R / min(rate, port)))``; ``B = max(ceil(R*C/M), R) + b + 1``;
 - one block ``[Ld] + F + B``; a sequence, single-buffered bins ``[Ld] + sum_i F_i + N*B``;
   double-buffered ``[Ld] + F_0 + sum_{i>=1} max(F_i, B) + B``.
 
 Actions per block (n outliers): ``add_int32`` ``R*(K*P - n) + P*R*(C-1) + P*R``; ``mul_int8x32`` and
-``dict_read`` ``P*R*C``; ``mac_int8x16`` ``n*R``; ``index_read_bits`` ``b*K*P``; ``reg_bits`` as listed in
+``dict_read`` ``P*R*C``; ``mac_int8x16`` and ``outlier_act_bytes`` ``n*R``; ``outlier_compare`` ``n + K``;
+``index_read_bits`` ``b*K*P``; ``reg_bits`` as listed in
 ``docs/hw/gobo.md``; a dictionary load adds ``dict_write = pes*C`` and ``reg_bits += 8*pes*C``.
 """
 
@@ -50,6 +53,12 @@ class GoboTileParams:
     """Add pipeline stages (cycles), >= 1; the accumulate itself is the last, single-cycle one."""
     outlier_macs_per_cycle: int = 4
     """int8 x int16 MACs per cycle of the tile's shared outlier unit (assumed default)."""
+    outlier_positions_per_cycle: int = 2
+    """Outlier positions the tile's comparator matches against the index stream per cycle; a column with
+    more outliers holds the Gaussian fetch for the extra cycles (assumed default)."""
+    outlier_port_bytes: int = 4
+    """Activation bytes per cycle through the outlier unit's read port; each outlier MAC needs one
+    (assumed default)."""
     multipliers_per_pe: int = 1
     """int8 x int32 centroid multipliers per PE used by the post-reduction."""
     double_buffered_bins: bool = False
@@ -66,6 +75,8 @@ class GoboTileParams:
         _pos_int("decode_latency_cycles", self.decode_latency_cycles, 0)
         _pos_int("add_latency_cycles", self.add_latency_cycles)
         _pos_int("outlier_macs_per_cycle", self.outlier_macs_per_cycle)
+        _pos_int("outlier_positions_per_cycle", self.outlier_positions_per_cycle)
+        _pos_int("outlier_port_bytes", self.outlier_port_bytes)
         _pos_int("multipliers_per_pe", self.multipliers_per_pe)
         if self.dict_load_cycles is not None:
             _pos_int("dict_load_cycles", self.dict_load_cycles)
@@ -102,9 +113,49 @@ def gobo_gaussian_cycles(params: GoboTileParams, K: int) -> int:
     return K + params.decode_latency_cycles + params.add_latency_cycles
 
 
+def _outlier_rate(params: GoboTileParams) -> int:
+    """Outlier MACs per cycle: the MAC lanes, or fewer when the activation port delivers fewer bytes."""
+    return min(params.outlier_macs_per_cycle, params.outlier_port_bytes)
+
+
 def gobo_outlier_cycles(params: GoboTileParams, R: int, outlier_count: int) -> int:
-    """Outlier-unit busy time ceil(n * R / outlier_macs_per_cycle) (cycles)."""
-    return _cdiv(outlier_count * R, params.outlier_macs_per_cycle)
+    """Outlier-path busy time ceil(n * R / min(outlier_macs_per_cycle, outlier_port_bytes)) (cycles)."""
+    return _cdiv(outlier_count * R, _outlier_rate(params))
+
+
+def gobo_comparator_stall_cycles(params: GoboTileParams, column_counts: np.ndarray | Sequence[int]) -> np.ndarray:
+    """Cycles the position comparator holds the Gaussian fetch, per block (int64 array).
+
+    Args:
+        column_counts: outliers per index-stream column, shape ``[..., K]`` (the last axis is the block's K
+            columns, each holding the block's P weights of one reduction index).
+
+    Returns:
+        ``sum_k max(0, ceil(c_k / outlier_positions_per_cycle) - 1)`` over the last axis: a column with more
+        outliers than the comparator matches in one cycle issues ``ceil(c_k / cp)`` cycles later.
+    """
+    c = np.asarray(column_counts, dtype=np.int64)
+    if c.size and c.min() < 0:
+        raise ValueError("column outlier counts must be >= 0")
+    cp = params.outlier_positions_per_cycle
+    return np.maximum(-(-c // cp) - 1, 0).sum(axis=-1)
+
+
+def _stalls(params: GoboTileParams, P: int, n_blocks: int, stalls: np.ndarray | Sequence[int] | None,
+            counts: np.ndarray) -> np.ndarray:
+    """Per-block comparator stalls, checked; None is allowed only when no column can stall (cp >= P)."""
+    if stalls is None:
+        if params.outlier_positions_per_cycle < P:
+            raise ValueError(
+                f"outlier_positions_per_cycle={params.outlier_positions_per_cycle} < P={P}: the comparator stalls "
+                "depend on the outliers' columns, pass comparator_stall_cycles (gobo_comparator_stall_cycles)")
+        return np.zeros(n_blocks, dtype=np.int64)
+    s = np.asarray(stalls, dtype=np.int64).reshape(-1)
+    if s.size != n_blocks:
+        raise ValueError(f"comparator_stall_cycles has {s.size} entries for {n_blocks} blocks")
+    if n_blocks and (s.min() < 0 or np.any(s > np.maximum(counts - 1, 0))):
+        raise ValueError("comparator stalls must lie in 0..max(0, n - 1) per block")
+    return s
 
 
 def gobo_post_cycles(params: GoboTileParams, R: int) -> int:
@@ -126,6 +177,7 @@ def _blocks_actions(
     stages = params.decode_latency_cycles + params.add_latency_cycles
     dense = n_blocks * K * P
     bin_adds = R * (dense - total_outliers)
+    columns = n_blocks * K
     products = n_blocks * P * R * C
     tree_adds = n_blocks * P * R * (C - 1)
     merges = n_blocks * P * R
@@ -141,6 +193,8 @@ def _blocks_actions(
         "add_int32": bin_adds + tree_adds + merges,
         "mul_int8x32": products,
         "mac_int8x16": macs,
+        "outlier_act_bytes": macs,
+        "outlier_compare": total_outliers + columns,
         "index_read_bits": b * dense,
         "dict_read": products,
         "reg_bits": reg_bits,
@@ -155,6 +209,7 @@ def gobo_block_timing(
     outlier_count: int,
     *,
     load_dictionary: bool = False,
+    comparator_stall_cycles: int | None = None,
 ) -> TileTiming:
     """Exact timing of one block on one GOBO tile (closed form, O(1)).
 
@@ -165,13 +220,17 @@ def gobo_block_timing(
         P: output columns, one per PE (1..pes).
         outlier_count: outliers of W inside this K x P block (0..K*P).
         load_dictionary: also load the tensor's centroid dictionary first.
+        comparator_stall_cycles: the block's ``S`` (:func:`gobo_comparator_stall_cycles` of its per-column
+            outlier counts); may be None only when ``outlier_positions_per_cycle >= P``.
 
     Returns:
-        ``TileTiming`` with cycles ``[Ld] + max(K+D+A, ceil(n*R/rate)) + B`` and the actions
+        ``TileTiming`` with cycles ``[Ld] + max(K+D+A+S, ceil(n*R/min(rate, port))) + B`` and the actions
         listed in the module docstring.
     """
+    stalls = None if comparator_stall_cycles is None else [comparator_stall_cycles]
     return gobo_blocks_timing(
-        params, R, K, P, np.asarray([outlier_count]), load_dictionary=load_dictionary
+        params, R, K, P, np.asarray([outlier_count]), load_dictionary=load_dictionary,
+        comparator_stall_cycles=stalls,
     )
 
 
@@ -183,6 +242,7 @@ def gobo_blocks_timing(
     outlier_counts: np.ndarray | Sequence[int],
     *,
     load_dictionary: bool = False,
+    comparator_stall_cycles: np.ndarray | Sequence[int] | None = None,
 ) -> TileTiming:
     """Exact timing of a sequence of equally-shaped blocks on one GOBO tile (vectorised).
 
@@ -191,6 +251,8 @@ def gobo_blocks_timing(
         R, K, P: block shape, as in :func:`gobo_block_timing`.
         outlier_counts: 1-D integer array, outliers per block (each 0..K*P), in issue order.
         load_dictionary: load the tensor's dictionary once before the first block.
+        comparator_stall_cycles: per block ``S_i`` (:func:`gobo_comparator_stall_cycles`), in issue order; may
+            be None only when ``outlier_positions_per_cycle >= P``.
 
     Returns:
         ``TileTiming``: cycles ``[Ld] + sum F_i + N*B`` (single-buffered) or
@@ -211,8 +273,9 @@ def gobo_blocks_timing(
     if n_blocks == 0:
         return TileTiming(dict_cycles, dict_actions)
 
-    G = gobo_gaussian_cycles(params, K)
-    O = -(-counts * R // params.outlier_macs_per_cycle)  # noqa: E741 (the docstring's notation)
+    S = _stalls(params, P, n_blocks, comparator_stall_cycles, counts)
+    G = gobo_gaussian_cycles(params, K) + S
+    O = -(-counts * R // _outlier_rate(params))  # noqa: E741 (the docstring's notation)
     F = np.maximum(G, O)
     B = gobo_post_cycles(params, R)
     if params.double_buffered_bins:
@@ -234,12 +297,14 @@ def gobo_parallel_timing(
     tiles: int,
     *,
     load_dictionary: bool = False,
+    comparator_stall_cycles: np.ndarray | None = None,
 ) -> TileTiming:
     """Blocks dealt round-robin to ``tiles`` tiles running in parallel (block i goes to tile i % tiles).
 
     Cycles: the slowest tile's :func:`gobo_blocks_timing`; actions: every tile's, summed (each used
     tile loads the dictionary once when ``load_dictionary``). Vectorised over tiles: equal, by
-    construction and by test, to calling :func:`gobo_blocks_timing` once per tile.
+    construction and by test, to calling :func:`gobo_blocks_timing` once per tile. ``comparator_stall_cycles``
+    as in :func:`gobo_blocks_timing`, one per block in issue order.
     """
     R, K, P = _check_shape(params, R, K, P)
     counts = np.asarray(outlier_counts, dtype=np.int64).reshape(-1)
@@ -249,13 +314,17 @@ def gobo_parallel_timing(
         return TileTiming(0, {})
     if counts.min() < 0 or counts.max() > K * P:
         raise ValueError(f"outlier counts must lie in 0..K*P={K * P}")
+    stalls = _stalls(params, P, n, comparator_stall_cycles, counts)
     per = -(-n // used)
     grid = np.full(per * used, -1, dtype=np.int64)
     grid[:n] = counts
     grid = grid.reshape(per, used).T  # row t: the blocks of tile t, in issue order (-1: no block)
+    sgrid = np.zeros(per * used, dtype=np.int64)
+    sgrid[:n] = stalls
+    sgrid = sgrid.reshape(per, used).T
     valid = grid >= 0
-    G = gobo_gaussian_cycles(params, K)
-    F = np.where(valid, np.maximum(G, -(-np.maximum(grid, 0) * R // params.outlier_macs_per_cycle)), 0)
+    G = gobo_gaussian_cycles(params, K) + sgrid
+    F = np.where(valid, np.maximum(G, -(-np.maximum(grid, 0) * R // _outlier_rate(params))), 0)
     B = gobo_post_cycles(params, R)
     nblk = valid.sum(axis=1)
     if params.double_buffered_bins:

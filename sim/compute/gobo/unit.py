@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from sim.compute.base import MatrixUnit, WeightTile, split_rows
 from sim.compute.gobo.stepper import GoboBlock, GoboMacStepper, GoboTileStepper
-from sim.compute.gobo.timing import GoboTileParams, gobo_mac_blocks_timing, gobo_parallel_timing
+from sim.compute.gobo.timing import (
+    GoboTileParams,
+    gobo_comparator_stall_cycles,
+    gobo_mac_blocks_timing,
+    gobo_parallel_timing,
+)
 from sim.hw.timing import TileTiming, ceil_div
+
+
+@dataclass(frozen=True, eq=False)
+class GoboOutliers:
+    """Where a GOBO-packed weight's outliers fall, as the tile timing needs it (prepared once per tensor).
+
+    ``counts[j, c]``: outliers of P-column block j in K chunk c; ``columns[j, k]``: outliers of block j at
+    reduction index k (the index-stream column the comparator matches), or None when the comparator matches
+    a whole column per cycle (``outlier_positions_per_cycle >= pes``) and positions cannot stall it.
+    """
+
+    counts: np.ndarray
+    columns: np.ndarray | None
 
 
 class GoboUnit(MatrixUnit):
@@ -38,11 +58,17 @@ class GoboUnit(MatrixUnit):
         # MACs only (padded rows and columns are gated)
         return TileTiming(busiest.cycles, {"mac_int8": M * K * N, "reg_bits": M * K * N * 48})
 
-    def weight_operand(self, source: object, chunk_n: int, chunk_k: int) -> object | None:
-        """Per tensor, once: the outlier count of every (P-column block, K chunk) of a GOBO-packed weight."""
+    def weight_operand(self, source: object, chunk_n: int, chunk_k: int) -> GoboOutliers | None:
+        """Per tensor, once: the outlier count of every (P-column block, K chunk) of a GOBO-packed weight, and,
+        when the comparator can stall, of every (P-column block, reduction index)."""
         if getattr(source, "packed_format", None) != "gobo":
             return None
-        return source.outlier_counts(self.params.pes, chunk_k)  # type: ignore[attr-defined]
+        pes = self.params.pes
+        counts = np.asarray(source.outlier_counts(pes, chunk_k), dtype=np.int64)  # type: ignore[attr-defined]
+        columns = None
+        if self.params.outlier_positions_per_cycle < pes:
+            columns = np.asarray(source.outlier_counts(pes, 1), dtype=np.int64)  # type: ignore[attr-defined]
+        return GoboOutliers(counts, columns)
 
     def weight_gemm_timing(self, M: int, K: int, N: int, tile: WeightTile, *, first: bool) -> TileTiming:
         """GOBO-mode GEMM of M rows over the block columns of the tile, with each block's real outlier count.
@@ -51,14 +77,19 @@ class GoboUnit(MatrixUnit):
         tile's consecutive blocks mostly share their weights; each tile runs its sequence with the exact
         block-sequence model and the slowest tile sets the time.
         """
-        counts = tile.operand
-        if counts is None:
+        op = tile.operand
+        if op is None:
             return self.dense_timing(M, K, N)
+        assert isinstance(op, GoboOutliers)
         g = self.params
         nb0, nb1 = tile.n0 // g.pes, ceil_div(tile.n1, g.pes)
         mb = ceil_div(M, g.rows_per_pe)
-        seq_all = np.repeat(np.asarray(counts[nb0:nb1, tile.k_chunk], dtype=np.int64), mb)  # column-major
-        return gobo_parallel_timing(g, g.rows_per_pe, K, g.pes, seq_all, self.tiles, load_dictionary=first)
+        seq_all = np.repeat(op.counts[nb0:nb1, tile.k_chunk], mb)  # column-major
+        stalls = None
+        if op.columns is not None:  # the comparator's stalls over this step's reduction rows [k0, k1)
+            stalls = np.repeat(gobo_comparator_stall_cycles(g, op.columns[nb0:nb1, tile.k0:tile.k1]), mb)
+        return gobo_parallel_timing(g, g.rows_per_pe, K, g.pes, seq_all, self.tiles, load_dictionary=first,
+                                    comparator_stall_cycles=stalls)
 
     # -- per-cycle reference (written apart from the closed forms above: it deals the blocks itself) --------
     def _deal(self, n_blocks: int) -> list[list[int]]:
@@ -100,15 +131,27 @@ class GoboUnit(MatrixUnit):
     def reference_weight_gemm(self, M: int, K: int, N: int, tile: WeightTile, *, first: bool,
                               rng: np.random.Generator) -> TileTiming:
         """GOBO mode stepped per tile: random indices, centroids and activations, and in each block as many
-        outliers (at random positions) as the packed tensor has in that block and K chunk."""
-        counts = tile.operand
-        if counts is None:
+        outliers as the packed tensor has in that block and K chunk -- at each reduction index as many as the
+        tensor has there when the comparator can stall (else at random positions of the block)."""
+        op = tile.operand
+        if op is None:
             return self.reference_dense(M, K, N, rng)
+        assert isinstance(op, GoboOutliers)
         g = self.params
         R, P, C = g.rows_per_pe, g.pes, g.centroids
         col_blocks = range(tile.n0 // P, ceil_div(tile.n1, P))
         row_blocks = ceil_div(M, R)
-        seq = [int(counts[j, tile.k_chunk]) for j in col_blocks for _ in range(row_blocks)]
+        seq = [j for j in col_blocks for _ in range(row_blocks)]  # column-major issue order
+
+        def positions(j: int) -> np.ndarray:
+            if op.columns is None:
+                flat = rng.choice(K * P, size=int(op.counts[j, tile.k_chunk]), replace=False)
+                return np.stack([flat // P, flat % P], axis=1).astype(np.int64)
+            per_k = op.columns[j, tile.k0:tile.k1]
+            rows = [np.stack([np.full(int(c), k), rng.choice(P, size=int(c), replace=False)], axis=1)
+                    for k, c in enumerate(per_k) if c]
+            return np.concatenate(rows).astype(np.int64) if rows else np.zeros((0, 2), np.int64)
+
         centroids = rng.integers(-128, 128, size=C, dtype=np.int64)
         stepper = GoboTileStepper(g)
         cycles = 0
@@ -116,12 +159,10 @@ class GoboUnit(MatrixUnit):
         for tile_blocks in self._deal(len(seq)):
             blocks = []
             for i in tile_blocks:
-                n = seq[i]
-                flat = rng.choice(K * P, size=n, replace=False)
-                pos = np.stack([flat // P, flat % P], axis=1).astype(np.int64)
+                pos = positions(seq[i])
                 blocks.append(GoboBlock(rng.integers(-128, 128, size=(R, K), dtype=np.int64),
                                         rng.integers(0, C, size=(K, P), dtype=np.int64), pos,
-                                        rng.integers(-32768, 32768, size=n, dtype=np.int64)))
+                                        rng.integers(-32768, 32768, size=len(pos), dtype=np.int64)))
             res = stepper.run_blocks(blocks, centroids, load_dictionary=first)
             cycles = max(cycles, res.cycles)
             for k, v in res.actions.items():
@@ -136,10 +177,11 @@ class GoboUnit(MatrixUnit):
     def gemm_sram_reads(self, w_chunk_bytes: int, M: int, K: int, N: int,
                         tile: WeightTile | None = None) -> tuple[int, int]:
         """Index FIFOs refill per row block; each block column's broadcast reads its R x K int8 activations; the
-        outlier unit reads, through its own port, one activation per outlier and row."""
+        outlier unit reads, through its own port (``outlier_port_bytes`` per cycle, a timing limit of the tile
+        model), one activation per outlier and row."""
         g = self.params
         outlier_reads = 0
-        if tile is not None and tile.operand is not None:
-            counts = tile.operand[tile.n0 // g.pes:ceil_div(tile.n1, g.pes), tile.k_chunk]
-            outlier_reads = int(np.asarray(counts, dtype=np.int64).sum()) * M
+        if tile is not None and isinstance(tile.operand, GoboOutliers):
+            counts = tile.operand.counts[tile.n0 // g.pes:ceil_div(tile.n1, g.pes), tile.k_chunk]
+            outlier_reads = int(counts.sum()) * M
         return w_chunk_bytes * ceil_div(M, g.rows_per_pe), M * K * ceil_div(N, g.pes) + outlier_reads
