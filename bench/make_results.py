@@ -59,6 +59,27 @@ def compare_section(workload: str, seq_len: int | None = None) -> tuple[str, dic
     return _table(head, rows), runs
 
 
+def roofline_section(runs: dict, workload: str = "bert-base") -> str:
+    """Per design, each GEMM of layer 0 (attention matmuls over all heads): simulated utilization next to
+    the roofline's, and which roof binds."""
+    names = ["q_proj", "k_proj", "v_proj", "qk", "av", "out_proj", "ffn1", "ffn2"]
+    rows = []
+    for hw, r in runs.items():
+        bound = {o.name: o for o in api.run_bound(hw, workload).ops}
+        peak = r.peak_macs_per_cycle
+        cells = [hw]
+        for n in names:
+            op = next((o for o in r.ops if o.layer == 0 and o.name.endswith("." + n)), None)
+            if op is None or not op.cycles:
+                cells.append("-")
+                continue
+            b = bound[op.name]
+            roof = "C" if b.stall_cycles == 0 else "M"
+            cells.append(f"{op.macs / (op.cycles * peak):.2f} ({op.macs / (b.cycles * peak):.2f}{roof})")
+        rows.append(cells)
+    return _table(["design"] + names, rows)
+
+
 def sensitivity(designs: list[str], key: str, values: list, workload: str = "bert-base") -> str:
     rows = []
     for v in values:
@@ -153,6 +174,14 @@ Command: `sim compare --workload bert-base --hw {' '.join(DESIGNS)}`
 Command: `sim compare --workload bert-large --hw {' '.join(DESIGNS)}`
 
 {large_tab}
+
+## Utilization per GEMM against the roofline (bert-base, seq 128, layer 0)
+Simulated utilization (MACs / (cycles x peak)), with the roofline's in brackets (C: compute roof, M: memory
+roof: the operator's compulsory DRAM bytes at peak bandwidth). A design far under its roof loses the
+difference to fill/drain, sub-tiling, stalls or its epilogue; at its roof only more peak or bandwidth helps.
+Command: `sim run --hw HW --workload bert-base` and `python -c "import sim.api as a; a.run_bound('HW', 'bert-base')"`
+
+{roofline_section(base_runs)}
 
 ## Sequence length (bert-base): latency / DRAM bytes read
 Command: `sim run --hw HW --workload bert-base --seq-len N`
