@@ -97,11 +97,11 @@ class TensorCoreStepper:
             i, j = divmod(t, tn)
             for ks in range(tk):
                 u = t % p.units
-                op = _Mma(i, j, ks)
+                mma = _Mma(i, j, ks)
                 if issued[u] % p.mma_set_size == 0:
-                    op.reload = p.mma_set_overhead_cycles
+                    mma.reload = p.mma_set_overhead_cycles
                 issued[u] += 1
-                queues[u].append(op)
+                queues[u].append(mma)
 
         L = p.pipeline_latency_cycles
         frag_bits = 16 * (m * k + k * n)
