@@ -15,7 +15,7 @@ from sim.config.files import builtin_dir, builtin_names
 from sim.config.loader import parse_set
 from sim.errors import ConfigError, SimInputError
 
-PRESETS = ["gobo", "tpu", "tcore", "gobo-compress-tcore", "gobo-compress-tpu"]
+PRESETS = ["gobo", "tpu", "tcore", "gobo-compress-tcore", "gobo-compress-tpu", "tcore-v100"]
 
 
 @pytest.mark.parametrize("name", PRESETS)

@@ -140,3 +140,39 @@ def test_rf_read_port_through_the_preset() -> None:
     base = get_kind("tensorcore").unit(hw).dense_timing(128, 64, 128).cycles
     narrow = load_hardware("tcore", ["compute.rf_read_bytes_per_cycle=16"])
     assert get_kind("tensorcore").unit(narrow).dense_timing(128, 64, 128).cycles == (base - 4) * 4 + 4
+
+
+@settings(max_examples=60, deadline=None, database=None)
+@given(
+    M=st.integers(1, 20), K=st.integers(1, 20), N=st.integers(1, 20), units=st.integers(1, 6),
+    mma=st.tuples(st.integers(1, 5), st.integers(1, 5), st.integers(1, 5)), latency=st.integers(1, 5),
+    rf=st.integers(1, 100), set_size=st.integers(1, 12), set_overhead=st.integers(0, 5), seed=st.integers(0, 2**16),
+)
+def test_property_mma_sets(M: int, K: int, N: int, units: int, mma: tuple[int, int, int], latency: int,
+                           rf: int, set_size: int, set_overhead: int, seed: int) -> None:
+    """Closed form == stepper with operand sets (a reload bubble every mma_set_size MMAs of a unit)."""
+    m, n, k = mma
+    _check(TensorCoreParams(units=units, mma_m=m, mma_n=n, mma_k=k, pipeline_latency_cycles=latency,
+                            rf_read_bytes_per_cycle=rf, mma_set_size=set_size,
+                            mma_set_overhead_cycles=set_overhead), M, K, N, np.random.default_rng(seed))
+
+
+def test_mma_sets_hand_computed() -> None:
+    """A wmma-sized 16x16x16 on one Volta sub-core (2 units): 32 MMAs each, sets of 8, 2 reload cycles per set."""
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((16, 16)).astype(np.float16)
+    b = rng.standard_normal((16, 16)).astype(np.float16)
+    p = TensorCoreParams(units=2, pipeline_latency_cycles=10, mma_set_size=8, mma_set_overhead_cycles=2)
+    assert tensorcore_block_timing(p, 16, 16, 16).cycles == 32 + 4 * 2 + 10
+    assert TensorCoreStepper(p).run(a, b).cycles == 32 + 4 * 2 + 10
+    # no overhead, or sets of one MMA with no overhead: the model without sets
+    plain = TensorCoreParams(units=2, pipeline_latency_cycles=10)
+    assert tensorcore_block_timing(plain, 16, 16, 16).cycles == 32 + 10
+    # a partial last set still pays its reload: 33 MMAs in sets of 8 -> 5 reloads
+    p33 = TensorCoreParams(units=1, mma_m=1, mma_n=1, mma_k=1, pipeline_latency_cycles=1, rf_read_bytes_per_cycle=4,
+                           mma_set_size=8, mma_set_overhead_cycles=3)
+    assert tensorcore_block_timing(p33, 1, 33, 1).cycles == 33 + 5 * 3 + 1
+    with pytest.raises(ValueError):
+        TensorCoreParams(mma_set_size=0)
+    with pytest.raises(ValueError):
+        TensorCoreParams(mma_set_overhead_cycles=-1)

@@ -21,6 +21,12 @@ class TensorCoreCompute(ComputeConfig):
     rf_read_bytes_per_cycle: int = spec_field(
         64, doc="register-file read bandwidth into one unit's operand-fetch stage (bytes per cycle; A and B "
                 "fragments)", ge=1, le=1 << 20)
+    mma_set_size: int = spec_field(
+        1, doc="MMAs a unit issues per operand set (an HMMA set on Volta: the MMAs that share one k-slice's "
+               "operand buffers); the first MMA of each set pays mma_set_overhead_cycles", ge=1, le=1 << 20)
+    mma_set_overhead_cycles: int = spec_field(
+        0, doc="extra operand-fetch cycles at the start of each set of mma_set_size MMAs (reloading the "
+               "operand buffers; 0 = none)", ge=0, le=1 << 20)
 
     def peak_macs_per_cycle(self) -> int:
         """FMAs per cycle with every unit busy."""

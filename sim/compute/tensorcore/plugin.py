@@ -43,7 +43,8 @@ class TensorCoreKind(ComputeKind):
         c = hw.compute
         assert isinstance(c, TensorCoreCompute)
         return TensorCoreUnit(TensorCoreParams(c.units, c.mma_m, c.mma_n, c.mma_k, c.pipeline_latency_cycles,
-                                              c.rf_read_bytes_per_cycle))
+                                              c.rf_read_bytes_per_cycle, c.mma_set_size,
+                                              c.mma_set_overhead_cycles))
 
     def estimator(self, hw: HardwareConfig, tech: Tech) -> ComponentModel:
         """FMA lanes and registers plus a register file per unit."""

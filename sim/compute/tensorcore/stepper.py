@@ -2,7 +2,9 @@
 against it). Each unit has an MMA queue (its round-robin sub-tiles x k-steps), an operand-fetch stage with
 operand registers filled from the register file through a read port of ``rf_read_bytes_per_cycle`` bytes per
 cycle, ``pipeline_latency_cycles`` execution stages and an fp32 accumulator register; an MMA leaves the fetch
-stage once all its operand bytes have arrived, and the unit issues the next one into the freed stage. Every
+stage once all its operand bytes have arrived, and the unit issues the next one into the freed stage. The
+first MMA of every ``mma_set_size`` a unit issues first waits ``mma_set_overhead_cycles`` in the fetch stage
+(operand buffers reloaded) before its port reads start. Every
 action is counted. It shares no formula with the closed form: only the
 parameter record :class:`~.timing.TensorCoreParams`.
 """
@@ -27,11 +29,12 @@ def _tiles(extent: int, size: int) -> int:
 class _Mma:
     """One MMA instruction in flight: sub-tile (i, j), k-step, and its products once computed."""
 
-    __slots__ = ("i", "j", "ks", "a", "b", "products", "fetched")
+    __slots__ = ("i", "j", "ks", "a", "b", "products", "fetched", "reload")
 
     def __init__(self, i: int, j: int, ks: int) -> None:
         self.i, self.j, self.ks = i, j, ks
         self.fetched = 0  # operand bytes read from the register file so far
+        self.reload = 0  # operand-buffer reload cycles still to wait in the fetch stage
         self.a: np.ndarray | None = None
         self.b: np.ndarray | None = None
         self.products: np.ndarray | None = None
@@ -89,10 +92,16 @@ class TensorCoreStepper:
         out_pad = c_pad.copy()  # register-file copy of C; sub-tiles are written back into it
 
         queues: list[deque[_Mma]] = [deque() for _ in range(p.units)]
+        issued = [0] * p.units  # MMAs queued per unit so far, to mark the first of each set
         for t in range(tm * tn):
             i, j = divmod(t, tn)
             for ks in range(tk):
-                queues[t % p.units].append(_Mma(i, j, ks))
+                u = t % p.units
+                mma = _Mma(i, j, ks)
+                if issued[u] % p.mma_set_size == 0:
+                    mma.reload = p.mma_set_overhead_cycles
+                issued[u] += 1
+                queues[u].append(mma)
 
         L = p.pipeline_latency_cycles
         frag_bits = 16 * (m * k + k * n)
@@ -121,6 +130,9 @@ class TensorCoreStepper:
                     if op is None:
                         continue
                     if s == 0:
+                        if op.reload:
+                            op.reload -= 1  # a reload cycle of the operand buffers: no port read yet
+                            continue
                         # the read port delivers at most `port` bytes this cycle
                         take = min(port, a_frag_bytes + b_frag_bytes - op.fetched)
                         op.fetched += take

@@ -6,9 +6,12 @@ the units; each issues ``Tk = ceil(K / mma_k)`` MMAs per sub-tile back to back t
 stage and ``L = pipeline_latency_cycles`` execution stages. The operand-fetch stage reads an MMA's A and B
 fragments (``2*(m*k + k*n)`` bytes, fp16) from the unit's register file at ``rf_read_bytes_per_cycle``; an
 MMA stays in it ``F = ceil(2*(m*k + k*n) / rf_read_bytes_per_cycle)`` cycles (no fragment is reused across
-MMAs: k is the innermost loop, so consecutive MMAs share neither fragment):
+MMAs: k is the innermost loop, so consecutive MMAs share neither fragment). The MMAs of a unit's queue
+come in sets of ``G = mma_set_size``; the first MMA of each set stays ``B = mma_set_overhead_cycles`` more
+cycles in the fetch stage (the operand buffers are reloaded; Volta's HMMA sets, docs/hw/tensorcore.md).
+With ``S = ceil(Tm*Tn / units) * Tk`` MMAs on the busiest unit:
 
-    cycles = ceil(Tm*Tn / units) * Tk * F + L
+    cycles = S * F + ceil(S / G) * B + L
 
 Actions: ``fma_fp16`` (``M*N*K``), ``fma_fp16_padded`` (issued on padded lanes), ``reg_bits``,
 ``rf_read_bits``, ``rf_write_bits`` (see ``docs/hw/tensorcore.md``, which also gives the pipeline and its
@@ -41,10 +44,16 @@ class TensorCoreParams:
     rf_read_bytes_per_cycle: int = 64
     """Register-file read bandwidth into one unit's operand-fetch stage (bytes per cycle; default: one 4x4x4
     fp16 A + B fragment pair per cycle)."""
+    mma_set_size: int = 1
+    """MMAs per operand set of a unit's queue (>= 1); the first of each set pays the set overhead."""
+    mma_set_overhead_cycles: int = 0
+    """Extra operand-fetch cycles of the first MMA of each set (>= 0; default: none)."""
 
     def __post_init__(self) -> None:
-        for name in ("units", "mma_m", "mma_n", "mma_k", "pipeline_latency_cycles", "rf_read_bytes_per_cycle"):
+        for name in ("units", "mma_m", "mma_n", "mma_k", "pipeline_latency_cycles", "rf_read_bytes_per_cycle",
+                     "mma_set_size"):
             _pos_int(name, getattr(self, name))
+        _pos_int("mma_set_overhead_cycles", self.mma_set_overhead_cycles, 0)
 
     @property
     def fmas_per_mma(self) -> int:
@@ -67,8 +76,9 @@ def tensorcore_block_timing(params: TensorCoreParams, M: int, K: int, N: int) ->
         M, K, N: block shape (each >= 1).
 
     Returns:
-        ``TileTiming`` with cycles ``ceil(Tm*Tn/units)*Tk*F + pipeline_latency_cycles`` (``F`` the
-        operand-fetch cycles of one MMA) and the actions listed in the module docstring.
+        ``TileTiming`` with cycles ``S*F + ceil(S/mma_set_size)*mma_set_overhead_cycles +
+        pipeline_latency_cycles`` (``S = ceil(Tm*Tn/units)*Tk``, ``F`` the operand-fetch cycles of one MMA) and
+        the actions listed in the module docstring.
     """
     tm, tn, tk = _grid(params, M, K, N)
     m, n, k = params.mma_m, params.mma_n, params.mma_k
@@ -86,7 +96,8 @@ def tensorcore_block_timing(params: TensorCoreParams, M: int, K: int, N: int) ->
         "rf_read_bits": steps * frag_bits + tiles * acc_bits,
         "rf_write_bits": tiles * acc_bits,
     }
-    return TileTiming(busiest * fetch + params.pipeline_latency_cycles, actions)
+    reloads = _cdiv(busiest, params.mma_set_size) * params.mma_set_overhead_cycles
+    return TileTiming(busiest * fetch + reloads + params.pipeline_latency_cycles, actions)
 
 
 def tensorcore_rf_fetch_cycles(params: TensorCoreParams) -> int:
