@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -47,9 +48,9 @@ class Case:
     workload: object  # a WorkloadSpec
 
     def describe(self) -> str:
-        w = self.workload
-        shape = (f"L={w.layers} H={w.hidden} heads={w.heads} I={w.intermediate} "  # type: ignore[attr-defined]
-                 f"seq={w.seq_len} batch={w.batch}")  # type: ignore[attr-defined]
+        """One line: the design, the workload shape and the overrides."""
+        w: Any = self.workload
+        shape = f"L={w.layers} H={w.hidden} heads={w.heads} I={w.intermediate} seq={w.seq_len} batch={w.batch}"
         return f"{self.design} [{shape}] " + " ".join(self.sets)
 
 

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.compute.base import MatrixUnit
-from sim.hw.dram import DramReference, DramSpec, dram_spec, requests_for, to_cycles
+from sim.hw.dram import DramReference, DramSpec, Pattern, dram_spec, requests_for, to_cycles
 from sim.hw.timing import TileTiming
 from sim.hw.vector import VectorParams
 from sim.hw.vector_stepper import step_vector
@@ -145,10 +145,12 @@ class _Run:
             if s.stores:
                 earlier[s.op].append(i)
         # the loader
-        self.li, self.l_state, self.l_load, self.l_act = 0, "take", 0, None
+        self.li, self.l_state, self.l_load = 0, "take", 0
+        self.l_act: _Activity | None = None
         self.l_labels: list[str] = []
         # the executor
-        self.ei, self.e_state, self.e_act, self.e_unit = 0, "boundary", None, 0
+        self.ei, self.e_state, self.e_unit = 0, "boundary", 0
+        self.e_act: _Activity | None = None
         self.e_wait_start = 0
         self.e_prev_op: str | None = None
         self.posts_wait: int | None = None
@@ -178,7 +180,8 @@ class _Run:
 
     def transfer(self, t: Transfer, op: str) -> _Activity:
         spec = self.m.dram
-        pattern, chunk = ("scattered", t.chunk_bytes) if t.pattern == "scattered" else ("stream", None)
+        pattern: Pattern = "scattered" if t.pattern == "scattered" else "stream"
+        chunk = t.chunk_bytes if pattern == "scattered" else None
         if pattern == "scattered" and chunk is not None and chunk > spec.channels * spec.row_bytes:
             pattern, chunk = "stream", None  # a chunk of whole rows is a stream from a row boundary
         res = DramReference(spec).run(requests_for(spec, t.nbytes, write=t.write, pattern=pattern,
@@ -378,8 +381,9 @@ class _Run:
             self.recent = []
             for p in self.posts:
                 p.record()
-            running = [a for a in (self.l_act if self.l_state == "load_run" else None,
-                                   self.e_act if self.e_state == "compute" else None) if a is not None]
+            candidates: list[_Activity | None] = [self.l_act if self.l_state == "load_run" else None,
+                                                  self.e_act if self.e_state == "compute" else None]
+            running = [a for a in candidates if a is not None]
             running += [p.act for p in self.posts if p.act is not None and p.end is None]
             for a in running:
                 a.tick()
