@@ -2,7 +2,8 @@
 
 Key: sha256 of the canonical JSON of ``{"code_version": CODE_VERSION, "params": GoboParams,
 "source": ...}`` where the source is, for a checkpoint, the sha256 and size of the file's bytes
-(content, not path or mtime), and for synthetic weights the seed, the std-transfer rule, the
+(content, not path or mtime), for a checkpoint conformed to a workload the sha256 of its canonical tensors
+(:func:`quantize_workload_checkpoint`), and for synthetic weights the seed, the std-transfer rule, the
 calibration version and every ``(name, shape, kind)``.
 
 Entry: ``<key>.npz`` (``numpy.savez``, loaded with ``allow_pickle=False``) holding the packed buffers,
@@ -308,11 +309,15 @@ def quantize_workload_checkpoint(ck: WorkloadCheckpoint, params: GoboParams | No
                                  workers: int = 1) -> QuantizedModel:
     """Quantize a checkpoint conformed to a workload (canonical names), through the cache.
 
-    Key: the file's sha256 and size and the canonical ``(name, shape)`` list (what was taken from the file).
+    Key: a sha256 over the canonical tensors taken from the file (name, shape and float32 bytes, in order), so
+    the same weights under another layout or prefix share one entry.
     """
     prm = params or GoboParams()
-    source = {"type": "checkpoint-for-workload", "sha256": ck.sha256, "bytes": ck.nbytes,
-              "tensors": [[n, list(a.shape)] for n, a in ck.tensors.items()]}
+    h = hashlib.sha256()
+    for name, a in ck.tensors.items():
+        h.update(json.dumps([name, list(a.shape)]).encode("utf-8"))
+        h.update(memoryview(np.ascontiguousarray(a, dtype=np.float32)).cast("B"))
+    source = {"type": "tensors", "sha256": h.hexdigest()}
     return cached(source, prm, lambda: quantize_model(ck.tensors, prm, workers=workers), cache)
 
 
