@@ -143,6 +143,8 @@ def model_to_arrays(model: QuantizedModel) -> dict[str, np.ndarray]:
 def model_from_arrays(arrays: Mapping[str, np.ndarray]) -> QuantizedModel:
     """Inverse of :func:`model_to_arrays` (raises ``KeyError``/``ValueError`` on inconsistent input)."""
     meta = json.loads(bytes(np.asarray(arrays["meta"], dtype=np.uint8)).decode("utf-8"))
+    if not isinstance(meta, dict):
+        raise ValueError("cache entry metadata is not an object")
     if meta.get("code_version") != CODE_VERSION:
         raise ValueError(f"cache entry of code version {meta.get('code_version')!r}")
     packed = {}
@@ -189,7 +191,7 @@ class QuantCache:
             model = model_from_arrays(arrays)
             _check_finite(model)
             return model.with_cache_status("hit"), "hit"
-        except (OSError, ValueError, KeyError, TypeError, EOFError, IndexError, zipfile.BadZipFile,
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, IndexError, zipfile.BadZipFile,
                 QuantError, UnicodeDecodeError, RecursionError, MemoryError):
             self.remove(key)
             return None, "corrupt"
@@ -205,9 +207,13 @@ class QuantCache:
         write_bytes_atomic(side, json.dumps(info, indent=1).encode("utf-8"))
 
     def remove(self, key: str) -> None:
-        """Delete an entry (missing files are fine)."""
+        """Delete an entry (missing files are fine; a path that cannot be unlinked, such as a directory, is left:
+        the entry then stays a miss and the rebuilt model is not stored)."""
         for p in self.paths(key):
-            p.unlink(missing_ok=True)
+            try:
+                p.unlink(missing_ok=True)
+            except OSError:
+                pass
 
 
 def _read_regular(path: Path, limit: int) -> bytes:
