@@ -224,7 +224,7 @@ def test_damaged_entry_files_are_a_miss(tmp_path, capsys, entry, case):
     ("/dev/null", "not a directory"),
     ("/tmp/a\x01b", "control characters"),
     ("/" + "x" * 5000, "4096"),
-])
+], ids=["relative", "a file", "dev-null", "control char", "too long"])
 def test_odd_cache_dir_values_are_one_line_exit_2(tmp_path, capsys, monkeypatch, value, needle):
     if value == "FILE":
         value = str(tmp_path / "a-file")

@@ -29,6 +29,7 @@ entry: deleted and rebuilt.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -210,10 +211,8 @@ class QuantCache:
         """Delete an entry (missing files are fine; a path that cannot be unlinked, such as a directory, is left:
         the entry then stays a miss and the rebuilt model is not stored)."""
         for p in self.paths(key):
-            try:
+            with contextlib.suppress(OSError):
                 p.unlink(missing_ok=True)
-            except OSError:
-                pass
 
 
 def _read_regular(path: Path, limit: int) -> bytes:
@@ -322,7 +321,7 @@ def quantize_workload_checkpoint(ck: WorkloadCheckpoint, params: GoboParams | No
     h = hashlib.sha256()
     for name, a in ck.tensors.items():
         h.update(json.dumps([name, list(a.shape)]).encode("utf-8"))
-        h.update(memoryview(np.ascontiguousarray(a, dtype=np.float32)).cast("B"))
+        h.update(np.ascontiguousarray(a, dtype=np.float32).data)
     source = {"type": "tensors", "sha256": h.hexdigest()}
     return cached(source, prm, lambda: quantize_model(ck.tensors, prm, workers=workers), cache)
 
