@@ -18,8 +18,8 @@ from sim.config.hardware import HardwareConfig
 from sim.config.loader import load_hardware
 from sim.mapping.plan import WeightSource, dense_source, gobo_source
 from sim.mapping.weights import tensor_format
-from sim.quant import QuantizedModel
-from sim.weights import gobo_params, quantize_model_for
+from sim.quant import QuantizedModel, WorkloadCheckpoint
+from sim.weights import gobo_params, load_weights, quantize_model_for, synthetic_source
 from sim.workload.graph import OperatorGraph, lower
 from sim.workload.loader import load_workload
 from sim.workload.spec import WorkloadSpec
@@ -49,11 +49,15 @@ class PreparedRun:
     """The checkpoint the weights come from (None: seeded synthetic weights, seed ``hw.weights.seed``)."""
     weight_sources: Mapping[str, WeightSource]
     """Per parameter tensor: its off-chip and on-chip bytes per chunk (and packed layout), for the mapper."""
+    checkpoint: WorkloadCheckpoint | None = None
+    """The checkpoint conformed to the workload (loaded and checked for every design), or None (synthetic)."""
 
     @property
     def weights_source(self) -> str:
-        """Where the weights come from, as reports state it."""
-        return self.weights_path if self.weights_path is not None else f"synthetic (seed {self.hw.weights.seed})"
+        """Where the weights come from, as reports state it: the checkpoint's path and sha256, or the seed."""
+        if self.checkpoint is not None:
+            return self.checkpoint.source
+        return synthetic_source(self.hw.weights.seed)
 
 
 def resolve_inputs(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.PathLike[str] | WorkloadSpec, *,
@@ -93,17 +97,21 @@ def prepare(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.Path
             weights: str | os.PathLike[str] | None = None, qmodel: QuantizedModel | None = None) -> PreparedRun:
     """Load, validate, lower, map the design and prepare the weights of one run.
 
-    ``weights``: a safetensors checkpoint (None: seeded synthetic weights). ``qmodel``: an already quantized
-    model to use instead of quantizing here (GOBO formats).
+    ``weights``: a safetensors checkpoint (None: seeded synthetic weights), loaded and checked against the
+    workload for every design (one loader, :func:`sim.weights.load_weights`; a checkpoint that does not cover
+    the workload is an error, never a synthetic fallback); GOBO formats quantize it, the int8 and fp16 formats
+    convert the same tensors in the functional pass. ``qmodel``: an already quantized model to use instead of
+    quantizing here (GOBO formats).
     """
     hw_cfg, wl = resolve_inputs(hw, workload, seq_len=seq_len, batch=batch, sets=sets)
     graph = lower(wl)
     kind = get_kind(hw_cfg.compute.kind)
     unit = kind.unit(hw_cfg)
     path = os.fspath(weights) if weights is not None else None
+    ckpt = load_weights(path, graph) if path is not None else None
     if hw_cfg.weights.format == "gobo" and qmodel is None:
-        qmodel = quantize_model_for(graph, gobo_params(hw_cfg), weights=path, seed=hw_cfg.weights.seed)
+        qmodel = quantize_model_for(graph, gobo_params(hw_cfg), weights=ckpt, seed=hw_cfg.weights.seed)
     elif hw_cfg.weights.format != "gobo":
         qmodel = None
     return PreparedRun(hw=hw_cfg, workload=wl, graph=graph, kind=kind, unit=unit, qmodel=qmodel, weights_path=path,
-                       weight_sources=weight_sources(graph, hw_cfg, unit, qmodel))
+                       weight_sources=weight_sources(graph, hw_cfg, unit, qmodel), checkpoint=ckpt)

@@ -120,7 +120,7 @@ def simulate_with_engine(prep: PreparedRun, *, trace: bool = False) -> tuple[Run
     if prep.qmodel is not None:
         rep = prep.qmodel.report()
         notes.append(f"GOBO weights: {rep['bits_per_weight']:.3f} bits/weight "
-                     f"({'checkpoint' if getattr(prep.qmodel, 'source', None) else 'seeded synthetic weights'}), "
+                     f"({'checkpoint' if prep.checkpoint is not None else 'seeded synthetic weights'}), "
                      f"outlier fraction {rep['outlier_fraction']:.5f}")
     result = RunResult(
         hw=hw_cfg.name, workload=wl.name, seq_len=wl.seq_len, batch=wl.batch, clock_hz=hw_cfg.clock_hz,
@@ -130,7 +130,7 @@ def simulate_with_engine(prep: PreparedRun, *, trace: bool = False) -> tuple[Run
         stall_breakdown_cycles=stall_total, ops=ops, functional=None,
         config={"hw": to_dict(hw_cfg), "workload": to_dict(wl)}, peak_macs_per_cycle=peak,
         dram_bytes_per_cycle=dram_bytes_per_cycle(hw_cfg), actions=step_actions, timing_model="simulated",
-        notes=notes, events=res.events)
+        notes=notes, events=res.events, weights_source=prep.weights_source)
     return price_run(result, hw_cfg), res
 
 

@@ -1,6 +1,8 @@
 """Where a run's weights come from: a safetensors checkpoint or the seeded synthetic generator, quantized per format.
 
-One place for the timing path, the functional pass and ``sim quantize``: :func:`gobo_params` (a design's GOBO
+One place for the timing path, the functional pass and ``sim quantize``: :func:`load_weights` (the one
+checkpoint loader: a safetensors file conformed to a workload's operator graph, names mapped, every tensor
+checked, see :func:`sim.quant.checkpoint.load_for_workload`), :func:`gobo_params` (a design's GOBO
 quantization parameters), :func:`synthetic_shapes` (the tensors the synthetic generator makes for a workload),
 :func:`quantize_model_for` (the GOBO-quantized model of a workload, disk-cached by :mod:`sim.quant`) and
 :func:`tensor_values` (one tensor's float values, for plots).
@@ -15,9 +17,13 @@ from sim.errors import SimInputError
 from sim.quant import (
     GoboParams,
     QuantizedModel,
+    WorkloadCheckpoint,
+    canonical_name,
     classify_tensor,
+    load_for_workload,
     quantize_checkpoint,
     quantize_synthetic,
+    quantize_workload_checkpoint,
     read_safetensors,
     synthetic_tensor,
 )
@@ -28,7 +34,8 @@ from sim.workload.spec import WorkloadSpec
 if TYPE_CHECKING:
     from sim.config.hardware import HardwareConfig
 
-__all__ = ["gobo_params", "quantize_model_for", "synthetic_shapes", "tensor_values"]
+__all__ = ["gobo_params", "load_weights", "quantize_model_for", "synthetic_shapes", "synthetic_source",
+           "tensor_values"]
 
 QUANT_WORKERS = 2
 """Processes used to quantize a model (the machines this targets have 2 cores)."""
@@ -39,6 +46,34 @@ def gobo_params(hw: HardwareConfig) -> GoboParams:
     w = hw.weights
     return GoboParams(bits=w.bits, embedding_bits=w.embedding_bits, outlier_threshold=w.outlier_threshold,
                       quantize_embeddings=w.quantize_embeddings)
+
+
+def synthetic_source(seed: int) -> str:
+    """``weights_source`` of the reports for seeded synthetic weights."""
+    return f"synthetic seed {int(seed)}"
+
+
+_LOADED: dict[tuple[str, int, int, int, tuple], WorkloadCheckpoint] = {}
+
+
+def load_weights(path: str | os.PathLike[str], graph: OperatorGraph) -> WorkloadCheckpoint:
+    """The checkpoint at ``path`` conformed to ``graph``'s parameter tensors (one line and exit 2 if it does not
+    cover them); memoised per process on (file identity, tensor list)."""
+    expected = {t.name: tuple(t.shape) for t in graph.tensors}
+    try:
+        st = os.stat(path)
+        key: tuple[str, int, int, int, tuple] | None = (os.path.realpath(path), st.st_size, st.st_mtime_ns,
+                                                         st.st_ino, tuple(expected.items()))
+    except OSError:
+        key = None  # the loader names the problem
+    if key is not None and key in _LOADED:
+        return _LOADED[key]
+    ck = load_for_workload(path, expected, workload=f"workload {graph.workload.name}")
+    if key is not None:
+        if len(_LOADED) >= 2:
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = ck
+    return ck
 
 
 def synthetic_shapes(graph: OperatorGraph) -> dict[str, tuple[tuple[int, ...], str]]:
@@ -52,9 +87,17 @@ def synthetic_shapes(graph: OperatorGraph) -> dict[str, tuple[tuple[int, ...], s
 
 
 def quantize_model_for(graph: OperatorGraph | None, params: GoboParams, *,
-                       weights: str | os.PathLike[str] | None = None, seed: int = 0) -> QuantizedModel:
-    """The GOBO-quantized model: of a safetensors checkpoint (``weights``), or of the seeded synthetic weights of
-    the workload whose graph is ``graph``."""
+                       weights: str | os.PathLike[str] | WorkloadCheckpoint | None = None,
+                       seed: int = 0) -> QuantizedModel:
+    """The GOBO-quantized model: of a safetensors checkpoint (``weights``: a path, or one already loaded by
+    :func:`load_weights`), or of the seeded synthetic weights of the workload whose graph is ``graph``.
+
+    With a graph the checkpoint is conformed to it (canonical names, every tensor checked); without one (``sim
+    quantize --weights`` alone) the file's own tensors are quantized under their own names."""
+    if isinstance(weights, WorkloadCheckpoint):
+        return quantize_workload_checkpoint(weights, params, workers=QUANT_WORKERS)
+    if weights is not None and graph is not None:
+        return quantize_workload_checkpoint(load_weights(weights, graph), params, workers=QUANT_WORKERS)
     if weights is not None:
         return quantize_checkpoint(os.fspath(weights), params, workers=QUANT_WORKERS)
     if graph is None:
@@ -67,9 +110,11 @@ def tensor_values(name: str, *, weights: str | os.PathLike[str] | None = None,
     """The float values of one tensor: read from the checkpoint, or regenerated from the synthetic seed."""
     if weights is not None:
         found = read_safetensors(str(weights))
-        for key in (name, f"bert.{name}", f"roberta.{name}"):
-            if key in found:
-                return found[key]
+        if name in found:
+            return found[name]
+        for key, arr in found.items():
+            if canonical_name(key) == name:
+                return arr
         raise SimInputError(f"{weights}: no tensor named {name!r}")
     if workload is None:
         raise SimInputError("give a workload (synthetic weights) or a checkpoint")

@@ -10,6 +10,7 @@ integer model. The cache holds at most :data:`CACHE_ENTRIES` integer models.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections import OrderedDict
 from pathlib import Path
@@ -29,7 +30,7 @@ from .dims import EncoderDims
 from .integer import NONLINEAR_SETS, IntegerEncoder
 from .model import build_integer_encoder
 from .reference import bert_forward
-from .tokenizer import WordPieceTokenizer
+from .tokenizer import load_tokenizer
 from .weights import FloatWeights, load_float_weights, synthetic_float_weights
 
 __all__ = ["encode", "MODES", "integer_encoder", "float_weights", "resolve_workload", "validate_tokens",
@@ -98,13 +99,15 @@ def gobo_model(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, bits: i
 def calibration_batch(wl: WorkloadSpec, weights: str | os.PathLike[str] | None) -> tuple[np.ndarray, np.ndarray, str]:
     """``(ids, mask, description)`` of the calibration batch (see :mod:`.calibration`)."""
     if weights is not None:
-        vocab_dir = Path(weights).parent
-        if (vocab_dir / "vocab.txt").is_file():
-            tok = WordPieceTokenizer.from_dir(vocab_dir)
+        found = load_tokenizer(Path(weights).parent)
+        if found is not None:
+            tok, tok_file = found
             if len(tok.vocab) <= wl.vocab:
                 b = tok.batch(list(CALIBRATION_SENTENCES), max_length=min(wl.max_positions, 128))
+                digest = hashlib.sha256(tok_file.read_bytes()).hexdigest()
                 return b.input_ids, b.attention_mask, (f"{len(CALIBRATION_SENTENCES)} calibration sentences "
-                                                       f"tokenized with {vocab_dir / 'vocab.txt'}")
+                                                       f"tokenized with the checkpoint's {tok_file.name} "
+                                                       f"(sha256 {digest})")
     r = RANDOM_CALIBRATION
     seq = min(r["seq"], wl.max_positions - (2 if wl.family == "roberta" else 0))
     ids = random_token_batch(wl.vocab, r["batch"], seq, r["seed"])

@@ -1,4 +1,12 @@
-"""BERT WordPiece tokenizer from a model's own ``vocab.txt`` (hand-written; no ``tokenizers`` dependency).
+"""Tokenizers of the model families: the model's ``tokenizer.json`` through the ``tokenizers`` library, or BERT
+WordPiece from ``vocab.txt``.
+
+:func:`load_tokenizer` picks, for a model directory: ``tokenizer.json`` (a Hugging Face fast-tokenizer
+definition: RoBERTa's byte-level BPE, BERT's WordPiece, any other) run by the ``tokenizers`` library
+(:class:`JsonTokenizer`), else ``vocab.txt`` run by the hand-written :class:`WordPieceTokenizer` below (BERT
+only: a RoBERTa model has no ``vocab.txt``, and WordPiece would give its text wrong ids).
+
+The WordPiece tokenizer (hand-written, no ``tokenizers`` dependency):
 
 It follows the Hugging Face fast tokenizer of ``bert-base-uncased``-style models (the Rust
 ``tokenizers`` crate: ``BertNormalizer`` -> ``BertPreTokenizer`` -> ``WordPiece`` -> ``[CLS] ... [SEP]``):
@@ -32,7 +40,7 @@ import numpy as np
 
 from sim.errors import SimInputError
 
-__all__ = ["WordPieceTokenizer", "TokenBatch"]
+__all__ = ["JsonTokenizer", "WordPieceTokenizer", "TokenBatch", "load_tokenizer"]
 
 # Unicode White_Space (Rust char::is_whitespace), which the crate maps to " ".
 _WHITESPACE = frozenset("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
@@ -209,3 +217,81 @@ class WordPieceTokenizer:
             ids[i, : len(s)] = s
             mask[i, : len(s)] = 1
         return TokenBatch(ids, mask, np.zeros_like(ids))
+
+
+#: Largest ``tokenizer.json`` read (RoBERTa-large's is 1.4 MB; multilingual ones reach ~20 MB).
+MAX_TOKENIZER_JSON_BYTES = 64 << 20
+
+
+class JsonTokenizer:
+    """A model's ``tokenizer.json`` run by the ``tokenizers`` library, with the interface of
+    :class:`WordPieceTokenizer` (``encode``, ``batch``, ``vocab``).
+
+    The file's own normalizer, pre-tokenizer, model and post-processor (special tokens: ``<s> ... </s>`` for
+    RoBERTa, ``[CLS] ... [SEP]`` for BERT) are used as they are; its stored truncation and padding settings are
+    replaced by this class's (``max_length`` per call, padding to the longest sequence with the pad token).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        try:
+            from tokenizers import Tokenizer
+        except ImportError:  # pragma: no cover - a declared dependency
+            raise SimInputError(f"{path}: reading tokenizer.json needs the 'tokenizers' package "
+                                "(pip install tokenizers)") from None
+        p = Path(path)
+        if not p.is_file():
+            raise SimInputError(f"{p}: no such tokenizer file")
+        size = p.stat().st_size
+        if size > MAX_TOKENIZER_JSON_BYTES:
+            raise SimInputError(f"{p}: {size} bytes, larger than the {MAX_TOKENIZER_JSON_BYTES}-byte limit of a "
+                                "tokenizer.json")
+        try:
+            self._tok = Tokenizer.from_str(p.read_text(encoding="utf-8"))
+        except Exception as exc:  # the library raises plain Exception on a malformed definition
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise SimInputError(f"{p}: not a tokenizer.json the tokenizers library can read ({first})") from None
+        self.path = p
+        self.vocab: dict[str, int] = self._tok.get_vocab(with_added_tokens=True)
+        pad = self._tok.padding
+        pad_token = pad.get("pad_token") if pad else None
+        self.pad_id = next((self.vocab[t] for t in (pad_token, "<pad>", "[PAD]") if t and t in self.vocab), 0)
+        self._tok.no_padding()
+        self.n_special = self._tok.num_special_tokens_to_add(False)
+        self.model_max_length = 512
+
+    def encode(self, text: str, max_length: int | None = None) -> list[int]:
+        """Token ids with the model's special tokens, truncated to ``max_length`` ids (default 512)."""
+        limit = self.model_max_length if max_length is None else int(max_length)
+        if limit < self.n_special:
+            raise SimInputError(f"max_length must be >= {self.n_special} (room for the special tokens), got {limit}")
+        self._tok.enable_truncation(limit)
+        return list(self._tok.encode(text).ids)
+
+    def batch(self, texts: list[str] | tuple[str, ...], max_length: int | None = None,
+              pad_to: int | None = None) -> TokenBatch:
+        """Encode several texts and pad them to the longest (or to ``pad_to``) with the pad token."""
+        if isinstance(texts, str):
+            raise SimInputError("batch() takes a list of texts, got a single string")
+        seqs = [self.encode(t, max_length) for t in texts]
+        width = max((len(s) for s in seqs), default=0)
+        if pad_to is not None:
+            if pad_to < width:
+                raise SimInputError(f"pad_to {pad_to} is shorter than the longest sequence ({width} ids)")
+            width = pad_to
+        ids = np.full((len(seqs), width), self.pad_id, dtype=np.int64)
+        mask = np.zeros((len(seqs), width), dtype=np.int64)
+        for i, s in enumerate(seqs):
+            ids[i, : len(s)] = s
+            mask[i, : len(s)] = 1
+        return TokenBatch(ids, mask, np.zeros_like(ids))
+
+
+def load_tokenizer(model_dir: str | os.PathLike[str]) -> tuple[JsonTokenizer | WordPieceTokenizer, Path] | None:
+    """The tokenizer of a model directory and the file it was built from: ``tokenizer.json`` (any family, by the
+    ``tokenizers`` library), else ``vocab.txt`` (BERT WordPiece), else None."""
+    d = Path(model_dir)
+    if (d / "tokenizer.json").is_file():
+        return JsonTokenizer(d / "tokenizer.json"), d / "tokenizer.json"
+    if (d / "vocab.txt").is_file():
+        return WordPieceTokenizer.from_dir(d), d / "vocab.txt"
+    return None

@@ -16,18 +16,15 @@ generator has no kind for are drawn with a stated stand-in kind (:data:`VIT_STAN
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from sim.errors import SimInputError
-from sim.quant import classify_tensor, read_safetensors, synthetic_tensor
+from sim.quant import classify_tensor, synthetic_tensor
+from sim.weights import load_weights, synthetic_source
 from sim.workload.graph import lower
 from sim.workload.spec import WorkloadSpec
-
-from .names import canonical_weights
 
 __all__ = ["FloatWeights", "load_float_weights", "synthetic_float_weights", "VIT_STANDIN_KINDS"]
 
@@ -46,7 +43,10 @@ VIT_STANDIN_KINDS = {
 
 @dataclass(frozen=True, eq=False)
 class FloatWeights:
-    """Float32 tensors by canonical name, plus where they came from (``source``: a path or "synthetic:seed=N")."""
+    """Float32 tensors by canonical name, plus where they came from.
+
+    ``source``: "PATH (sha256 HEX)" or "synthetic seed N".
+    """
 
     tensors: dict[str, np.ndarray]
     source: str
@@ -66,39 +66,15 @@ def _expected(wl: WorkloadSpec) -> dict[str, tuple[tuple[int, ...], str]]:
     return {t.name: (t.shape, t.tensor_type) for t in lower(wl).tensors}
 
 
-def _conform(tensors: Mapping[str, np.ndarray], wl: WorkloadSpec, source: str) -> dict[str, np.ndarray]:
-    """Check every tensor the workload needs is present with the graph's shape; return float32 copies."""
-    out: dict[str, np.ndarray] = {}
-    for name, (shape, _kind) in _expected(wl).items():
-        if name not in tensors:
-            if name.startswith("classifier.") or name.startswith("pooler."):
-                continue  # heads are optional for the encoder forward
-            raise SimInputError(f"{source}: no tensor {name!r} (needed by workload {wl.name}); "
-                                "is this checkpoint of that model?")
-        a = np.asarray(tensors[name])
-        if a.shape != tuple(shape):
-            if int(np.prod(a.shape)) == int(np.prod(shape)) and name.endswith("projection.weight"):
-                a = a.reshape(shape)  # ViT conv [H, C, p, p] -> [H, C*p*p]
-            else:
-                raise SimInputError(f"{source}: tensor {name!r} has shape {list(a.shape)}, workload {wl.name} "
-                                    f"needs {list(shape)}")
-        out[name] = np.ascontiguousarray(a, dtype=np.float32)
-    return out
-
-
 def load_float_weights(path: str | os.PathLike[str], wl: WorkloadSpec) -> FloatWeights:
-    """Read a safetensors checkpoint (BERT/RoBERTa/DistilBERT/ViT names) and conform it to ``wl``.
+    """Read a safetensors checkpoint (BERT/RoBERTa/DistilBERT/ViT names, with or without task-head prefixes)
+    through the one checkpoint loader (:func:`sim.weights.load_weights`) and return float32 copies.
 
-    Raises :class:`~sim.errors.SimInputError` (one line) on a missing file, a missing tensor or a shape
-    that does not match the workload.
+    Raises :class:`~sim.errors.SimInputError` (one line) on a missing or malformed file, missing tensors, a
+    non-floating dtype, a shape that does not match the workload or non-finite values.
     """
-    p = Path(path)
-    raw = read_safetensors(p)  # a QuantError (a SimInputError) names the file and what is wrong
-    try:
-        canon = canonical_weights(raw)
-    except ValueError as exc:
-        raise SimInputError(f"{p}: {exc}") from None
-    return FloatWeights(_conform(canon, wl, str(p)), str(p))
+    ck = load_weights(path, lower(wl))
+    return FloatWeights({n: np.array(a, dtype=np.float32) for n, a in ck.tensors.items()}, ck.source)
 
 
 def synthetic_float_weights(wl: WorkloadSpec, seed: int = 0) -> FloatWeights:
@@ -113,4 +89,4 @@ def synthetic_float_weights(wl: WorkloadSpec, seed: int = 0) -> FloatWeights:
         else:
             raise SimInputError(f"no synthetic generator for tensor {name!r} of workload {wl.name}")
         out[name] = synthetic_tensor(name, tuple(shape), kind, seed)
-    return FloatWeights(out, f"synthetic:seed={int(seed)}")
+    return FloatWeights(out, synthetic_source(seed))

@@ -12,13 +12,29 @@
 * :mod:`.model`, :mod:`.cache`: whole-model quantization, the quantize report, the disk cache.
 """
 
-from .cache import QuantCache, cache_key, default_cache_dir, quantize_checkpoint, quantize_synthetic
+from .cache import (
+    QuantCache,
+    cache_key,
+    default_cache_dir,
+    quantize_checkpoint,
+    quantize_synthetic,
+    quantize_workload_checkpoint,
+)
 from .centroids import CentroidResult, gobo_centroids, kmeans_centroids
-from .checkpoint import CheckpointError, load_checkpoint, minilm_path, read_safetensors, write_safetensors
+from .checkpoint import (
+    MAX_CHECKPOINT_BYTES,
+    CheckpointError,
+    WorkloadCheckpoint,
+    load_checkpoint,
+    load_for_workload,
+    minilm_path,
+    read_safetensors,
+    write_safetensors,
+)
 from .errors import QuantError, QuantParamError
 from .integer import IntegerGobo, integerize
 from .model import CODE_VERSION, QuantizedModel, quantize_model
-from .names import TensorInfo, classify_tensor
+from .names import TensorInfo, canonical_name, canonical_weights, classify_tensor
 from .outliers import GaussianFit, detect_outliers, fit_gaussian, z_threshold
 from .packed import BlockBytes, PackedBlock, PackedTensor, pack, unpack
 from .params import GoboParams, bits_for_kind, bits_for_tensor
@@ -32,7 +48,9 @@ from .synthetic import (
 )
 
 __all__ = [
-    "CODE_VERSION", "BlockBytes", "CentroidResult", "CheckpointError", "GaussianFit", "GoboParams",
+    "CODE_VERSION", "MAX_CHECKPOINT_BYTES", "WorkloadCheckpoint", "canonical_name", "canonical_weights",
+    "load_for_workload", "quantize_workload_checkpoint", "BlockBytes", "CentroidResult", "CheckpointError",
+    "GaussianFit", "GoboParams",
     "IntegerGobo", "PackedBlock", "PackedTensor", "QuantCache", "QuantError", "QuantParamError",
     "QuantizedModel", "TensorInfo", "bert_tensor_shapes", "bits_for_kind", "bits_for_tensor",
     "cache_key", "classify_tensor", "default_cache_dir", "detect_outliers", "distilbert_tensor_shapes", "fit_gaussian",

@@ -2,7 +2,8 @@
 
 Key: sha256 of the canonical JSON of ``{"code_version": CODE_VERSION, "params": GoboParams,
 "source": ...}`` where the source is, for a checkpoint, the sha256 and size of the file's bytes
-(content, not path or mtime), and for synthetic weights the seed, the std-transfer rule, the
+(content, not path or mtime), for a checkpoint conformed to a workload the sha256 of its canonical tensors
+(:func:`quantize_workload_checkpoint`), and for synthetic weights the seed, the std-transfer rule, the
 calibration version and every ``(name, shape, kind)``.
 
 Entry: ``<key>.npz`` (``numpy.savez``, loaded with ``allow_pickle=False``) holding the packed buffers,
@@ -13,14 +14,29 @@ sidecar, a size or checksum mismatch, or an unreadable npz counts as corrupt: th
 rebuilt and rewritten (``cache_status == "rebuilt"``). Two processes writing the same key at once
 can leave a sidecar that does not match the npz; that reads as corrupt and is rebuilt once.
 
-Directory: ``$GOBOSIM_CACHE_DIR`` if set, else ``~/.cache/gobosim``; entries live in its ``quant/``.
+Directory: ``$GOBOSIM_CACHE_DIR`` if set (an absolute path, not an existing non-directory; an empty value
+counts as unset; anything else is a one-line error), else ``$HOME/.cache/gobosim``; with ``HOME`` unset or
+empty, ``gobosim-cache-<uid>`` in the system temporary directory, created private (mode 0700) and used only if
+it is a real directory owned by this user (never ``/.cache``). Entries live in its ``quant/``.
+
+Loading is strict, as for any file a run reads: both files are opened without blocking and must be regular
+files (a FIFO or a symlink to a device is corrupt, never waited on) within size limits (the sidecar
+:data:`MAX_SIDECAR_BYTES`, the npz :data:`MAX_ENTRY_BYTES`); the npz must be an uncompressed archive (as
+``numpy.savez`` writes it) whose members' declared sizes fit in the file, so nothing inflates; and the model
+must be consistent and finite (centroids, outliers, fp32 tensors and statistics). Any failure is a corrupt
+entry: deleted and rebuilt.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
+import math
 import os
+import stat
+import tempfile
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -29,7 +45,8 @@ import numpy as np
 
 from sim.io import write_atomic, write_bytes_atomic
 
-from .checkpoint import load_checkpoint
+from .checkpoint import MAX_CHECKPOINT_BYTES, WorkloadCheckpoint, checkpoint_sha256, load_checkpoint, open_regular
+from .errors import QuantError
 from .model import CODE_VERSION, QuantizedModel, quantize_model
 from .packed import PackedTensor
 from .params import GoboParams
@@ -37,28 +54,58 @@ from .synthetic import CALIBRATION_VERSION, ShapeSpec, iter_synthetic_weights
 
 CACHE_ENV = "GOBOSIM_CACHE_DIR"
 _HASH_CHUNK = 1 << 22
-_file_hash_memo: dict[tuple[str, int, int], str] = {}
+#: Largest cache sidecar read (it is a few hundred bytes of JSON).
+MAX_SIDECAR_BYTES = 1 << 16
+#: Largest cache entry (npz) read: as large as the largest checkpoint.
+MAX_ENTRY_BYTES = MAX_CHECKPOINT_BYTES
+_MAX_MEMBERS = 100_000
 
 
 def default_cache_dir() -> Path:
-    """``$GOBOSIM_CACHE_DIR`` or ``~/.cache/gobosim`` (the quantization cache is its ``quant/``)."""
+    """The cache root (see the module docstring); raises :class:`QuantError` on an unusable value."""
     env = os.environ.get(CACHE_ENV)
-    return Path(env).expanduser() if env else Path.home() / ".cache" / "gobosim"
+    if env:
+        if "\0" in env or any(ord(c) < 32 for c in env):
+            raise QuantError(f"{CACHE_ENV}={env!r}: expected a directory path without control characters")
+        if len(env) > 4096:
+            raise QuantError(f"{CACHE_ENV}: a {len(env)}-character value, expected a directory path of at most "
+                             "4096 characters")
+        p = Path(env).expanduser()
+        if not p.is_absolute():
+            raise QuantError(f"{CACHE_ENV}={env!r}: expected an absolute directory path")
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            return p
+        except OSError as exc:
+            raise QuantError(f"{CACHE_ENV}={env!r}: cannot use it: {exc.strerror or exc}") from None
+        if not stat.S_ISDIR(st.st_mode):
+            raise QuantError(f"{CACHE_ENV}={env!r}: exists and is not a directory; expected a directory path")
+        return p
+    home = os.environ.get("HOME")
+    if home:
+        return Path(home) / ".cache" / "gobosim"
+    return _private_temp_dir()
+
+
+def _private_temp_dir() -> Path:
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    p = Path(tempfile.gettempdir()) / f"gobosim-cache-{uid}"
+    try:
+        p.mkdir(mode=0o700, exist_ok=True)
+        st = os.lstat(p)
+    except OSError as exc:
+        raise QuantError(f"HOME is unset and {p} cannot be created ({exc.strerror or exc}); "
+                         f"set {CACHE_ENV} to a directory") from None
+    if not stat.S_ISDIR(st.st_mode) or (hasattr(os, "getuid") and st.st_uid != uid) or st.st_mode & 0o022:
+        raise QuantError(f"HOME is unset and {p} is not a private directory of this user; set {CACHE_ENV} "
+                         "to a directory")
+    return p
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """sha256 (hex) of a file's bytes; memoised per process on (path, size, mtime)."""
-    p = Path(path).resolve()
-    st = p.stat()
-    memo_key = (str(p), st.st_size, st.st_mtime_ns)
-    if memo_key in _file_hash_memo:
-        return _file_hash_memo[memo_key]
-    h = hashlib.sha256()
-    with p.open("rb") as fh:
-        while chunk := fh.read(_HASH_CHUNK):
-            h.update(chunk)
-    _file_hash_memo[memo_key] = h.hexdigest()
-    return _file_hash_memo[memo_key]
+    """sha256 (hex) of a file's bytes (a regular file within the checkpoint size limit); memoised per process."""
+    return checkpoint_sha256(path)[0]
 
 
 def cache_key(source: Mapping[str, object], params: GoboParams) -> str:
@@ -97,6 +144,8 @@ def model_to_arrays(model: QuantizedModel) -> dict[str, np.ndarray]:
 def model_from_arrays(arrays: Mapping[str, np.ndarray]) -> QuantizedModel:
     """Inverse of :func:`model_to_arrays` (raises ``KeyError``/``ValueError`` on inconsistent input)."""
     meta = json.loads(bytes(np.asarray(arrays["meta"], dtype=np.uint8)).decode("utf-8"))
+    if not isinstance(meta, dict):
+        raise ValueError("cache entry metadata is not an object")
     if meta.get("code_version") != CODE_VERSION:
         raise ValueError(f"cache entry of code version {meta.get('code_version')!r}")
     packed = {}
@@ -128,18 +177,23 @@ class QuantCache:
     def load(self, key: str) -> tuple[QuantizedModel | None, str]:
         """``(model, "hit")``, ``(None, "miss")`` or ``(None, "corrupt")`` (the entry is then deleted)."""
         npz, side = self.paths(key)
-        if not npz.exists() and not side.exists():
+        if not os.path.lexists(npz) and not os.path.lexists(side):
             return None, "miss"
         try:
-            info = json.loads(side.read_text())
-            if info.get("key") != key or info.get("bytes") != npz.stat().st_size:
+            info = json.loads(_read_regular(side, MAX_SIDECAR_BYTES).decode("utf-8"))
+            if not isinstance(info, dict):
+                raise ValueError("sidecar is not an object")
+            data = _read_regular(npz, MAX_ENTRY_BYTES)
+            if info.get("key") != key or info.get("bytes") != len(data):
                 raise ValueError("size mismatch")
-            if info.get("sha256") != _sha256_path(npz):
+            if info.get("sha256") != hashlib.sha256(data).hexdigest():
                 raise ValueError("checksum mismatch")
-            with np.load(npz, allow_pickle=False) as z:
-                arrays = {k: z[k] for k in z.files}
-            return model_from_arrays(arrays).with_cache_status("hit"), "hit"
-        except (OSError, ValueError, KeyError, TypeError, EOFError, zipfile.BadZipFile):
+            arrays = _load_stored_npz(data)
+            model = model_from_arrays(arrays)
+            _check_finite(model)
+            return model.with_cache_status("hit"), "hit"
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, IndexError, zipfile.BadZipFile,
+                QuantError, UnicodeDecodeError, RecursionError, MemoryError):
             self.remove(key)
             return None, "corrupt"
 
@@ -154,9 +208,53 @@ class QuantCache:
         write_bytes_atomic(side, json.dumps(info, indent=1).encode("utf-8"))
 
     def remove(self, key: str) -> None:
-        """Delete an entry (missing files are fine)."""
+        """Delete an entry (missing files are fine; a path that cannot be unlinked, such as a directory, is left:
+        the entry then stays a miss and the rebuilt model is not stored)."""
         for p in self.paths(key):
-            p.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                p.unlink(missing_ok=True)
+
+
+def _read_regular(path: Path, limit: int) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes (opened without blocking; QuantError otherwise)."""
+    fd, size = open_regular(path, max_bytes=limit, what="cache entry")
+    try:
+        chunks, left = [], size
+        while left > 0:
+            b = os.read(fd, min(left, _HASH_CHUNK))
+            if not b:
+                break
+            chunks.append(b)
+            left -= len(b)
+        return b"".join(chunks)
+    finally:
+        os.close(fd)
+
+
+def _load_stored_npz(data: bytes) -> dict[str, np.ndarray]:
+    """Arrays of an uncompressed npz held in memory; members compressed or declared larger than the file fail."""
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos = zf.infolist()
+        if len(infos) > _MAX_MEMBERS:
+            raise ValueError("too many members")
+        if any(i.compress_type != zipfile.ZIP_STORED for i in infos):
+            raise ValueError("compressed member (the cache writes stored members only)")
+        if sum(i.file_size for i in infos) > len(data):
+            raise ValueError("members declare more bytes than the file holds")
+    with np.load(io.BytesIO(data), allow_pickle=False) as z:
+        return {k: z[k] for k in z.files}
+
+
+def _check_finite(model: QuantizedModel) -> None:
+    """A cached model must be finite where a freshly quantized one is (ValueError otherwise)."""
+    for name, p in model.packed.items():
+        if not (np.isfinite(p.centroids).all() and np.isfinite(p.outlier_values).all()):
+            raise ValueError(f"non-finite centroids or outliers in {name!r}")
+        if not all(math.isfinite(x) for x in (p.mean, p.std, p.threshold, p.sq_norm, p.sq_error)):
+            raise ValueError(f"non-finite statistics in {name!r}")
+    for name, a in model.fp32.items():
+        if np.issubdtype(a.dtype, np.floating) and not np.isfinite(a).all():
+            raise ValueError(f"non-finite values in {name!r}")
 
 
 def _sha256_path(path: Path) -> str:
@@ -206,7 +304,25 @@ def quantize_checkpoint(path: str | os.PathLike[str], params: GoboParams | None 
     """Quantize a BERT-family safetensors checkpoint, through the cache (key: the file's sha256)."""
     prm = params or GoboParams()
     ck = load_checkpoint(path, strict=strict)  # validates before hashing
-    source = {"type": "safetensors", "sha256": file_sha256(path), "bytes": Path(path).stat().st_size}
+    sha, size = checkpoint_sha256(path)
+    source = {"type": "safetensors", "sha256": sha, "bytes": size}
+    return cached(source, prm, lambda: quantize_model(ck.tensors, prm, workers=workers), cache)
+
+
+def quantize_workload_checkpoint(ck: WorkloadCheckpoint, params: GoboParams | None = None, *,
+                                 cache: bool | QuantCache | str | os.PathLike[str] = True,
+                                 workers: int = 1) -> QuantizedModel:
+    """Quantize a checkpoint conformed to a workload (canonical names), through the cache.
+
+    Key: a sha256 over the canonical tensors taken from the file (name, shape and float32 bytes, in order), so
+    the same weights under another layout or prefix share one entry.
+    """
+    prm = params or GoboParams()
+    h = hashlib.sha256()
+    for name, a in ck.tensors.items():
+        h.update(json.dumps([name, list(a.shape)]).encode("utf-8"))
+        h.update(np.ascontiguousarray(a, dtype=np.float32).data)
+    source = {"type": "tensors", "sha256": h.hexdigest()}
     return cached(source, prm, lambda: quantize_model(ck.tensors, prm, workers=workers), cache)
 
 

@@ -30,7 +30,7 @@ class FunctionalReport(Report):
     kernels: str = ""
     """The nonlinear kernel set (``vector.kernels``: ibert or ivit)."""
     weights_source: str = ""
-    """Where the weights come from: the checkpoint's path, or ``synthetic (seed N)``."""
+    """Where the weights come from: ``PATH (sha256 HEX)`` of the checkpoint, or ``synthetic seed N``."""
     input: str | None = None
     """How the input token ids were made."""
     mode: str | None = None

@@ -87,6 +87,7 @@ class RunResult(Report):
     area_detail_mm2: dict[str, float] = field(default_factory=dict)  # component.part -> mm^2
     tech: dict[str, Any] = field(default_factory=dict)  # the energy/area table and node that priced the run
     events: int = 0  # simulation events processed (0 for the roofline bound)
+    weights_source: str = ""  # the checkpoint's path and sha256, or "synthetic seed N" ("" for the roofline bound)
     version: str = __version__
     schema_version: int = SCHEMA_VERSION
 
