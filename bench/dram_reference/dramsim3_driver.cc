@@ -1,10 +1,10 @@
 // Bandwidth driver for DRAMsim3 (built against a DRAMsim3 checkout by run_dramsim3.py; not part of the
 // simulator). Reads a trace of phases from stdin and, per phase, offers requests to the memory system as fast
-// as its controllers accept them (in trace order; a request the controller refuses blocks the ones behind it),
-// one clock tick at a time. The stock trace-driven front end adds at most one request per cycle, which caps
+// as its controllers accept them: each channel takes its own requests in trace order (a request its controller
+// refuses blocks the later ones of that channel only), any number per clock tick. The stock trace-driven front end adds at most one request per cycle, which caps
 // wide memories below their peak; this driver does not.
 //
-// Trace lines:   R <hex address>   |   W <hex address>   |   P <hex address>   (P: a padding write, see below)
+// Trace lines:   R|W|P <hex address> <channel>   (read, write, padding write; see below)
 //                PHASE <name>       (starts a phase: waits until the memory is idle, then marks its start)
 // Output (stdout): one line per phase, "<name> <start clock>", then "END <clock>".
 // The command trace (build with -DCMD_TRACE) has the issue clock of every command; the script times the
@@ -24,6 +24,7 @@
 struct Req {
     uint64_t addr;
     bool write;
+    size_t channel;
 };
 
 int main(int argc, char **argv) {
@@ -39,9 +40,10 @@ int main(int argc, char **argv) {
             phases.emplace_back(word, std::vector<Req>());
             continue;
         }
-        std::cin >> word;
+        size_t channel = 0;
+        std::cin >> word >> channel;
         if (phases.empty()) phases.emplace_back("main", std::vector<Req>());
-        phases.back().second.push_back(Req{std::stoull(word, nullptr, 16), kind != "R"});
+        phases.back().second.push_back(Req{std::stoull(word, nullptr, 16), kind != "R", channel});
     }
     uint64_t outstanding_reads = 0;
     auto on_read = [&](uint64_t) { outstanding_reads -= 1; };
@@ -59,13 +61,20 @@ int main(int argc, char **argv) {
             clk++;
         }
         std::cout << phase.first << " " << clk << std::endl;
-        size_t next = 0;
-        const auto &reqs = phase.second;
-        while (next < reqs.size()) {
-            while (next < reqs.size() && mem->WillAcceptTransaction(reqs[next].addr, reqs[next].write)) {
-                mem->AddTransaction(reqs[next].addr, reqs[next].write);
-                if (!reqs[next].write) outstanding_reads += 1;
-                next++;
+        std::vector<std::deque<Req>> queues;
+        for (const auto &r : phase.second) {
+            if (queues.size() <= r.channel) queues.resize(r.channel + 1);
+            queues[r.channel].push_back(r);
+        }
+        size_t left = phase.second.size();
+        while (left > 0) {
+            for (auto &q : queues) {
+                while (!q.empty() && mem->WillAcceptTransaction(q.front().addr, q.front().write)) {
+                    mem->AddTransaction(q.front().addr, q.front().write);
+                    if (!q.front().write) outstanding_reads += 1;
+                    q.pop_front();
+                    left--;
+                }
             }
             mem->ClockTick();
             clk++;

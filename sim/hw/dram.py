@@ -521,6 +521,7 @@ def _reference_channel(s: DramSpec, seq: list[tuple[int, int, int, bool]], prev_
     cas_ok = [0] * s.banks
     pre_ok = [0] * s.banks  # PRE allowed from cycle 0
     need: list[int | None] = [None] * s.banks  # cycle the bank's oldest queued burst was first seen needing a row
+    pre_t: list[int | None] = [None] * s.banks  # cycle of the PRE issued for that burst's row
     act_times: deque[int] = deque(maxlen=4)
     last_act: int | None = None
     last_act_g: list[int | None] = [None] * s.bank_groups
@@ -533,6 +534,7 @@ def _reference_channel(s: DramSpec, seq: list[tuple[int, int, int, bool]], prev_
     end = acts = t = 0
     cands: list[int] = []
     dirty = True
+    rr = 0  # per-bank queue of the last command (queues numbered bank group first); the scan starts after it
     while done < n:
         if dirty:  # the window (oldest queue_window unserved bursts) and each bank's oldest burst in it
             cands, seen, i, count = [], set(), head, 0
@@ -544,14 +546,24 @@ def _reference_channel(s: DramSpec, seq: list[tuple[int, int, int, bool]], prev_
                         cands.append(i)
                 i += 1
             dirty = False
-        for i in cands:  # row commands, oldest first
+        bpg = s.banks // s.bank_groups
+        queue = [(b % s.bank_groups) * bpg + b // s.bank_groups for b in range(s.banks)]
+        for i in sorted(cands, key=lambda i: (queue[seq[i][0]] - rr - 1) % s.banks):
+            # one row command (PRE or ACT) per cycle: the first bank after the last command's that may go now
             bank, g, row, _ = seq[i]
             if open_row[bank] == row:
                 continue
             seen_at = need[bank]
             if seen_at is None:
                 need[bank] = seen_at = t
-            if t < max(pre_ok[bank], seen_at) + s.tRP:
+            pre_at = pre_t[bank]
+            if pre_at is None:
+                if t < max(pre_ok[bank], seen_at):
+                    continue
+                pre_t[bank] = t  # PRE
+                rr = queue[bank]
+                break
+            if t < pre_at + s.tRP:
                 continue
             if last_act is not None and t < last_act + s.tRRD_S:
                 continue
@@ -560,14 +572,17 @@ def _reference_channel(s: DramSpec, seq: list[tuple[int, int, int, bool]], prev_
                 continue
             if len(act_times) == 4 and t < act_times[0] + s.tFAW:
                 continue
-            open_row[bank] = row
+            open_row[bank] = row  # ACT
             cas_ok[bank] = t + s.tRCD
             pre_ok[bank] = max(pre_ok[bank], t + s.tRAS)
-            need[bank] = None
+            need[bank] = pre_t[bank] = None
             act_times.append(t)
             last_act = last_act_g[g] = t
             acts += 1
-        for i in cands:  # one column command: the oldest burst that may go now
+            rr = queue[bank]
+            break
+        for i in sorted(cands, key=lambda i: (queue[seq[i][0]] - rr - 1) % s.banks):
+            # one column command per cycle: the first bank after the last command's that may go now
             bank, g, row, write = seq[i]
             if open_row[bank] != row or t < cas_ok[bank]:
                 continue
@@ -598,6 +613,7 @@ def _reference_channel(s: DramSpec, seq: list[tuple[int, int, int, bool]], prev_
             while head < n and issued[head]:
                 head += 1
             dirty = True
+            rr = queue[bank]
             break
         t += 1
     return end, acts
@@ -659,10 +675,6 @@ class DramReference:
 # ---------------------------------------------------------------------------------------------------
 
 
-def _max_opt(*values: int | None) -> int:
-    return max(v for v in values if v is not None)
-
-
 class _EventChannel:
     """One channel's controller, advanced from one command to the next instead of cycle by cycle.
 
@@ -687,6 +699,7 @@ class _EventChannel:
         cas_ok = [0] * s.banks
         pre_ok = [0] * s.banks
         need: list[int | None] = [None] * s.banks
+        pre_t: list[int | None] = [None] * s.banks
         fourth: deque[int] = deque(maxlen=4)
         last_act: int | None = None
         act_g: list[int | None] = [None] * s.bank_groups
@@ -698,6 +711,9 @@ class _EventChannel:
         wr_g: list[int | None] = [wr_end] * s.bank_groups
         end = acts = 0
         now = 0  # the earliest cycle still to be decided
+        nq = s.banks
+        qn = [(b % s.bank_groups) * (nq // s.bank_groups) + b // s.bank_groups for b in range(nq)]
+        ptr = 0
         cands = self._cands(pending)
         for i in cands:
             if open_row[banks[i]] != rows[i]:
@@ -708,43 +724,36 @@ class _EventChannel:
             for i in cands:
                 b, g = banks[i], groups[i]
                 if open_row[b] != rows[i]:
-                    e = max(pre_ok[b], need[b] or 0) + s.tRP
-                    if last_act is not None:
-                        e = max(e, last_act + s.tRRD_S)
-                    ag = act_g[g]
-                    if ag is not None:
-                        e = max(e, ag + s.tRRD_L)
-                    if len(fourth) == 4:
-                        e = max(e, fourth[0] + s.tFAW)
+                    e = self._row_earliest(b, g, pre_ok, need, pre_t, last_act, act_g, fourth)
                 else:
                     e = self._cas_earliest(i, cas_ok[b], last_cas, cas_g[g], bus_end, last_dir, wr_end, wr_g[g])
                 if best is None or e < best:
                     best = e
             assert best is not None
             t = max(best, now)
-            # row commands at t, oldest first
-            for i in cands:
+            # at most one row command at t, then one column command: the first candidates after the last
+            # command's bank (round robin) that may go
+            order = sorted(cands, key=lambda i: (qn[banks[i]] - ptr - 1) % nq)
+            for i in order:
                 b, g = banks[i], groups[i]
                 if open_row[b] == rows[i]:
                     continue
-                e = max(pre_ok[b], need[b] or 0) + s.tRP
-                if last_act is not None:
-                    e = max(e, last_act + s.tRRD_S)
-                ag = act_g[g]
-                if ag is not None:
-                    e = max(e, ag + s.tRRD_L)
-                if len(fourth) == 4:
-                    e = max(e, fourth[0] + s.tFAW)
-                if e <= t:
+                if self._row_earliest(b, g, pre_ok, need, pre_t, last_act, act_g, fourth) > t:
+                    continue
+                if pre_t[b] is None:
+                    pre_t[b] = t
+                else:
                     open_row[b] = rows[i]
                     cas_ok[b] = t + s.tRCD
                     pre_ok[b] = max(pre_ok[b], t + s.tRAS)
-                    need[b] = None
+                    need[b] = pre_t[b] = None
                     fourth.append(t)
                     last_act = act_g[g] = t
                     acts += 1
-            # at most one column command at t
-            for i in cands:
+                ptr = qn[b]
+                order = sorted(cands, key=lambda i: (qn[banks[i]] - ptr - 1) % nq)
+                break
+            for i in order:
                 b, g = banks[i], groups[i]
                 if open_row[b] != rows[i]:
                     continue
@@ -759,6 +768,7 @@ class _EventChannel:
                 else:
                     pre_ok[b] = max(pre_ok[b], t + s.tRTP)
                 end = max(end, data_end)
+                ptr = qn[b]
                 pending.remove(i)
                 if nxt < n:
                     pending.append(nxt)
@@ -780,6 +790,23 @@ class _EventChannel:
                 seen.add(b)
                 out.append(i)
         return out
+
+    def _row_earliest(self, b: int, g: int, pre_ok: list[int], need: list[int | None], pre_t: list[int | None],
+                      last_act: int | None, act_g: list[int | None], fourth: deque[int]) -> int:
+        """Earliest cycle of bank ``b``'s next row command: its PRE, or once precharged its ACT."""
+        s = self.s
+        p = pre_t[b]
+        if p is None:
+            return max(pre_ok[b], need[b] or 0)
+        e = p + s.tRP
+        if last_act is not None:
+            e = max(e, last_act + s.tRRD_S)
+        ag = act_g[g]
+        if ag is not None:
+            e = max(e, ag + s.tRRD_L)
+        if len(fourth) == 4:
+            e = max(e, fourth[0] + s.tFAW)
+        return e
 
     def _cas_earliest(self, i: int, cas_ok: int, last_cas: int | None, cas_g: int | None, bus_end: int,
                       last_dir: bool | None, wr_end: int | None, wr_g: int | None) -> int:
