@@ -65,7 +65,8 @@ DEVICES = {
                        BL=4),
         timing=dict(tCK=1, CL=14, CWL=4, tRCDRD=14, tRCDWR=14, tRP=14, tRAS=34, tRFC=260, tREFI=3900, tREFIb=128,
                     tRPRE=1, tWPRE=1, tRRD_S=4, tRRD_L=6, tWTR_S=6, tWTR_L=8, tFAW=30, tWR=16, tCCD_S=1, tCCD_L=2,
-                    tXS=268, tCKE=8, tCKSRE=10, tXP=8, tRTP_L=6, tRTP_S=4),
+                    tXS=268, tCKE=8, tCKSRE=10, tXP=8, tRTP_L=6, tRTP_S=4,
+                    tRTP=6),  # DRAMsim3 reads tRTP (default 5), not tRTP_L: set to the preset's tRTP_L
         system=dict(channel_size=512, bus_width=64),  # a 64-bit pseudo-channel: half a 128-bit channel
         rows=32768, lat=(14, 4), burst_cycles=2),
 }

@@ -142,8 +142,10 @@ class DramSpec:
     """All-bank refresh duration, cycles (used only as the refresh derating)."""
     tREFI: int
     """Refresh interval, cycles (0: no refresh derating)."""
-    queue_window: int
-    """Controller lookahead: the oldest ``queue_window`` unserved bursts of a channel are schedulable (bursts)."""
+    transaction_queue: int
+    """Bursts a channel's controller accepts ahead of its bank queues (a FIFO; DRAMsim3 ``trans_queue_size``)."""
+    bank_queue: int
+    """Bursts each bank's command queue holds; only these are schedulable (DRAMsim3 ``cmd_queue_size``)."""
     mapping: str
     """Address mapping, fields MSB to LSB above the burst offset (see :data:`DRAM_MAPPINGS`)."""
 
@@ -164,7 +166,8 @@ class DramSpec:
         _check_int(self.bank_groups, "bank_groups", 1)
         if self.banks % self.bank_groups:
             raise ValueError(f"DramSpec.bank_groups ({self.bank_groups}) must divide banks ({self.banks})")
-        _check_int(self.queue_window, "queue_window", 1)
+        _check_int(self.transaction_queue, "transaction_queue", 1)
+        _check_int(self.bank_queue, "bank_queue", 1)
         if self.mapping not in DRAM_MAPPINGS:
             raise ValueError(f"DramSpec.mapping must be one of {', '.join(DRAM_MAPPINGS)}, got {self.mapping!r}")
         _check_int(self.row_bytes, "row_bytes", 1)
@@ -247,8 +250,8 @@ def _check_int(value: object, name: str, low: int) -> None:
 #   [D3-DDR4]   DRAMsim3 configs/DDR4_8Gb_x8_3200.ini
 #   [R1-LP4]    Ramulator src/LPDDR4.h, speed "LPDDR4_3200", org "LPDDR4_8Gb_x16" (JESD209-4 core timings)
 #   [D3-HBM2]   DRAMsim3 configs/HBM2_8Gb_x128.ini and src/configuration.cc (HBM column = 2x prefetch)
-#   [D3-CTRL]   DRAMsim3 src/controller.cc, src/command_queue.cc: per channel a transaction queue and per-bank
-#               command queues; a request is scheduled from anywhere in them (oldest ready first)
+#   [D3-CTRL]   DRAMsim3 src/controller.cc, src/command_queue.cc: per channel a transaction queue feeding per-bank
+#               command queues one request per cycle; commands chosen round robin over the bank queues
 #   [PG313]     AMD PG313 "HBM Topology": 8 x 128-bit channels per stack, each two 64-bit pseudo-channels, BL4
 DRAM_PRESETS: dict[str, dict] = {
     "ddr4-3200": dict(  # JEDEC JESD79-4 DDR4-3200AA (22-22-22), 64-bit channel of eight x8 8 Gb devices
@@ -276,7 +279,8 @@ DRAM_PRESETS: dict[str, dict] = {
         tWR=24,                # [R2-DDR4 nWR; D3-DDR4]
         tRFC=560,              # tRFC1 = 350 ns for 8 Gb [D3-DDR4 tRFC]
         tREFI=12480,           # 7.8 us [D3-DDR4 tREFI]
-        queue_window=40,       # [D3-CTRL] trans_queue_size 32 + cmd_queue_size 8 (D3-DDR4 [system])
+        transaction_queue=32,  # [D3-CTRL; D3-DDR4 trans_queue_size]
+        bank_queue=8,          # [D3-CTRL; D3-DDR4 cmd_queue_size, queue_structure PER_BANK]
         mapping="robabgcoch",  # assumed default: the project's layout (channel lowest, then the row, bank group
         #                        fastest across rows); with one channel it is DRAMsim3's rochrababgco [D3-DDR4]
     ),
@@ -305,7 +309,8 @@ DRAM_PRESETS: dict[str, dict] = {
         tWR=28,                # 29-1 [R1-LP4 nWR]
         tRFC=288,              # tRFCab for 8 Gb at 3200 [R1-LP4 RFCAB_TABLE]
         tREFI=6247,            # 3.9 us, 1x refresh at 3200 [R1-LP4 REFI_TABLE]
-        queue_window=40,       # [D3-CTRL] as DDR4 (DRAMsim3's LPDDR4 configs use the same queues)
+        transaction_queue=32,  # [D3-CTRL] as DDR4 (DRAMsim3's LPDDR4 configs use the same queues)
+        bank_queue=8,          # [D3-CTRL] as DDR4
         mapping="robabgcoch",  # assumed default: the project's layout (channel lowest)
     ),
     "hbm2": dict(  # JEDEC JESD235 HBM2, 2 Gb/s/pin, pseudo-channel mode; one stack = 16 pseudo-channels
@@ -334,7 +339,8 @@ DRAM_PRESETS: dict[str, dict] = {
         tWR=16,                # [D3-HBM2]
         tRFC=260,              # [D3-HBM2 tRFC]
         tREFI=3900,            # 3.9 us [D3-HBM2 tREFI]
-        queue_window=40,       # [D3-CTRL] trans_queue_size 32 + cmd_queue_size 8 (D3-HBM2 [system])
+        transaction_queue=32,  # [D3-CTRL; D3-HBM2 trans_queue_size]
+        bank_queue=8,          # [D3-CTRL; D3-HBM2 cmd_queue_size, queue_structure PER_BANK]
         mapping="robabgcoch",  # assumed default: the project's layout (channel lowest); DRAMsim3's is rorabgbachco
     ),
 }
@@ -515,8 +521,9 @@ def _reference_channel(s: DramSpec, seq: list[tuple[int, int, int, bool]], prev_
     ``seq``: the channel's bursts in request order, each ``(bank, bank group, row, write)``.
     """
     n = len(seq)
-    issued = [False] * n
-    head = done = 0
+    moved = [False] * n  # left the transaction queue for its bank's queue
+    fifo_head = done = 0
+    bank_q: list[deque[int]] = [deque() for _ in range(s.banks)]
     open_row = [-1] * s.banks  # the start state: some other row open in every bank
     cas_ok = [0] * s.banks
     pre_ok = [0] * s.banks  # PRE allowed from cycle 0
@@ -532,33 +539,23 @@ def _reference_channel(s: DramSpec, seq: list[tuple[int, int, int, bool]], prev_
     wr_end: int | None = 0 if prev_write else None
     wr_end_g: list[int | None] = [wr_end] * s.bank_groups
     end = acts = t = 0
-    cands: list[int] = []
-    dirty = True
     rr = 0  # per-bank queue of the last command (queues numbered bank group first); the scan starts after it
+    bpg = s.banks // s.bank_groups
+    queue = [(b % s.bank_groups) * bpg + b // s.bank_groups for b in range(s.banks)]
     while done < n:
-        if dirty:  # the window (oldest queue_window unserved bursts) and each bank's oldest burst in it
-            cands, seen, i, count = [], set(), head, 0
-            while i < n and count < s.queue_window:
-                if not issued[i]:
-                    count += 1
-                    if seq[i][0] not in seen:
-                        seen.add(seq[i][0])
-                        cands.append(i)
-                i += 1
-            dirty = False
-        bpg = s.banks // s.bank_groups
-        queue = [(b % s.bank_groups) * bpg + b // s.bank_groups for b in range(s.banks)]
+        cands = [q[0] for q in bank_q if q]  # each bank's oldest queued burst
+        for i in cands:
+            bank, _, row, _ = seq[i]
+            if open_row[bank] != row and need[bank] is None:
+                need[bank] = t  # first seen needing its row
         for i in sorted(cands, key=lambda i: (queue[seq[i][0]] - rr - 1) % s.banks):
             # one row command (PRE or ACT) per cycle: the first bank after the last command's that may go now
             bank, g, row, _ = seq[i]
             if open_row[bank] == row:
                 continue
-            seen_at = need[bank]
-            if seen_at is None:
-                need[bank] = seen_at = t
             pre_at = pre_t[bank]
             if pre_at is None:
-                if t < max(pre_ok[bank], seen_at):
+                if t < max(pre_ok[bank], need[bank] or 0):
                     continue
                 pre_t[bank] = t  # PRE
                 rr = queue[bank]
@@ -608,13 +605,24 @@ def _reference_channel(s: DramSpec, seq: list[tuple[int, int, int, bool]], prev_
             else:
                 pre_ok[bank] = max(pre_ok[bank], t + s.tRTP)
             end = max(end, data_end)
-            issued[i] = True
+            bank_q[bank].popleft()
             done += 1
-            while head < n and issued[head]:
-                head += 1
-            dirty = True
             rr = queue[bank]
             break
+        # one burst per cycle moves from the transaction queue (the next transaction_queue unmoved bursts) to
+        # its bank's queue: the oldest whose bank queue has room
+        i = fifo_head
+        count = 0
+        while i < n and count < s.transaction_queue:
+            if not moved[i]:
+                count += 1
+                if len(bank_q[seq[i][0]]) < s.bank_queue:
+                    moved[i] = True
+                    bank_q[seq[i][0]].append(i)
+                    break
+            i += 1
+        while fifo_head < n and moved[fifo_head]:
+            fifo_head += 1
         t += 1
     return end, acts
 
@@ -692,9 +700,9 @@ class _EventChannel:
         s = self.s
         banks, groups, rows, writes = self.banks, self.groups, self.rows, self.writes
         n = len(banks)
-        window = s.queue_window
-        pending = list(range(min(n, window)))  # the window: unserved bursts, oldest first
-        nxt = len(pending)  # next burst to enter the window
+        fifo = list(range(min(n, s.transaction_queue)))  # the transaction queue, oldest first
+        nxt = len(fifo)  # next burst to enter it
+        bank_q: list[deque[int]] = [deque() for _ in range(s.banks)]
         open_row = [-1] * s.banks
         cas_ok = [0] * s.banks
         pre_ok = [0] * s.banks
@@ -709,28 +717,29 @@ class _EventChannel:
         last_dir = self.prev_write
         wr_end: int | None = 0 if self.prev_write else None
         wr_g: list[int | None] = [wr_end] * s.bank_groups
-        end = acts = 0
+        end = acts = done = 0
         now = 0  # the earliest cycle still to be decided
         nq = s.banks
         qn = [(b % s.bank_groups) * (nq // s.bank_groups) + b // s.bank_groups for b in range(nq)]
         ptr = 0
-        cands = self._cands(pending)
-        for i in cands:
-            if open_row[banks[i]] != rows[i]:
-                need[banks[i]] = 0
-        while pending:
-            # earliest cycle of each candidate's next command
-            best: int | None = None
-            for i in cands:
-                b, g = banks[i], groups[i]
-                if open_row[b] != rows[i]:
-                    e = self._row_earliest(b, g, pre_ok, need, pre_t, last_act, act_g, fourth)
-                else:
-                    e = self._cas_earliest(i, cas_ok[b], last_cas, cas_g[g], bus_end, last_dir, wr_end, wr_g[g])
-                if best is None or e < best:
-                    best = e
-            assert best is not None
-            t = max(best, now)
+        cap = s.bank_queue
+        while done < n:
+            cands = [q[0] for q in bank_q if q]
+            movable = any(len(bank_q[banks[i]]) < cap for i in fifo)
+            if movable:
+                t = now  # a burst moves to its bank queue this cycle: decide it
+            else:
+                best: int | None = None
+                for i in cands:
+                    b, g = banks[i], groups[i]
+                    if open_row[b] != rows[i]:
+                        e = self._row_earliest(b, g, pre_ok, need, pre_t, last_act, act_g, fourth)
+                    else:
+                        e = self._cas_earliest(i, cas_ok[b], last_cas, cas_g[g], bus_end, last_dir, wr_end, wr_g[g])
+                    if best is None or e < best:
+                        best = e
+                assert best is not None
+                t = max(best, now)
             # at most one row command at t, then one column command: the first candidates after the last
             # command's bank (round robin) that may go
             order = sorted(cands, key=lambda i: (qn[banks[i]] - ptr - 1) % nq)
@@ -769,27 +778,25 @@ class _EventChannel:
                     pre_ok[b] = max(pre_ok[b], t + s.tRTP)
                 end = max(end, data_end)
                 ptr = qn[b]
-                pending.remove(i)
-                if nxt < n:
-                    pending.append(nxt)
-                    nxt += 1
-                cands = self._cands(pending)
-                for j in cands:  # a burst that now needs its row is first seen at the next cycle
-                    if open_row[banks[j]] != rows[j] and need[banks[j]] is None:
-                        need[banks[j]] = t + 1
+                bank_q[b].popleft()
+                done += 1
+                head = bank_q[b]
+                if head and open_row[b] != rows[head[0]] and need[b] is None:
+                    need[b] = t + 1  # the bank's next burst is first seen at the next cycle
                 break
+            for k, i in enumerate(fifo):  # the move of cycle t
+                b = banks[i]
+                if len(bank_q[b]) < cap:
+                    del fifo[k]
+                    if nxt < n:
+                        fifo.append(nxt)
+                        nxt += 1
+                    bank_q[b].append(i)
+                    if len(bank_q[b]) == 1 and open_row[b] != rows[i] and need[b] is None:
+                        need[b] = t + 1
+                    break
             now = t + 1
         return end, acts
-
-    def _cands(self, pending: list[int]) -> list[int]:
-        seen: set[int] = set()
-        out = []
-        for i in pending:
-            b = self.banks[i]
-            if b not in seen:
-                seen.add(b)
-                out.append(i)
-        return out
 
     def _row_earliest(self, b: int, g: int, pre_ok: list[int], need: list[int | None], pre_t: list[int | None],
                       last_act: int | None, act_g: list[int | None], fourth: deque[int]) -> int:
@@ -832,7 +839,7 @@ class DramModel:
     Exact w.r.t. :class:`DramReference` on the canonical request lists (:func:`requests_for`): it runs the same
     controller rules, advanced from command to command (:class:`_EventChannel`) instead of cycle by cycle,
     once per distinct channel burst sequence, and remembers each transfer it has timed. O(bursts x
-    queue_window) for a new transfer; repeated transfers are a dictionary look-up.
+    transaction_queue) for a new transfer; repeated transfers are a dictionary look-up.
     """
 
     def __init__(self, spec: DramSpec) -> None:
