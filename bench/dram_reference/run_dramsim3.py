@@ -34,7 +34,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 sys.path.insert(0, str(REPO))
 
-from sim.hw.dram import DramModel, DramReference, DramSpec, dram_spec, map_address, requests_for  # noqa: E402
+from sim.hw.dram import DramReference, DramSpec, dram_spec, map_address, requests_for  # noqa: E402
 
 SOURCES = ["bankstate", "channel_state", "command_queue", "common", "configuration", "controller", "dram_system",
            "hmc", "memory_system", "refresh", "simple_stats", "timing"]

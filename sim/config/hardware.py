@@ -2,9 +2,9 @@
 
 Canonical keys (users' scripts and sweeps rely on them): ``clock_hz``, ``tech.node_nm``, ``compute.kind``
 (a registered compute kind: gobo | systolic | tensorcore | ...), ``compute.rows``/``compute.cols``/
-``compute.dataflow`` for systolic, ``buffers.<name>.capacity_bytes``, ``dram.kind``, ``dram.channels``, ``dram.mapping``. Every
-field's ``doc`` names its unit. The ``compute:`` section's spec class belongs to its compute kind's plug-in
-(``sim/compute/<kind>/config.py``), chosen by ``compute.kind`` through the registry.
+``compute.dataflow`` for systolic, ``buffers.<name>.capacity_bytes``, ``dram.kind``, ``dram.channels``,
+``dram.mapping``. Every field's ``doc`` names its unit. The ``compute:`` section's spec class belongs to its
+compute kind's plug-in (``sim/compute/<kind>/config.py``), chosen by ``compute.kind`` through the registry.
 """
 
 from __future__ import annotations

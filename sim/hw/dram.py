@@ -5,73 +5,64 @@ burst of ``burst_length`` beats occupies ``burst_length / 2`` cycles of the data
 callers are nanoseconds; sizes are bytes. Nothing here knows energies ("counts, then prices"): results
 carry bursts, row activations and bytes, which ``cost/`` prices.
 
-Address mapping (RoBaCoCh, one for both models): a byte address ``a`` lies in global burst
-``k = a // burst_bytes``. Consecutive bursts interleave across channels (``channel = k % channels``);
-within a channel, local burst ``j = k // channels`` walks the columns of one row
-(``column = j % bursts_per_row``), then moves to the next bank (``bank = (j // bursts_per_row) % banks``),
-then to the next row (``row = j // (bursts_per_row * banks)``).
+Address mapping (``spec.mapping``, one of :data:`DRAM_MAPPINGS`): a byte address ``a`` lies in global burst
+``k = a // burst_bytes``; ``k`` is split into the fields of the mapping string from the least significant
+(mixed radix: ``co`` = bursts per row, ``ch`` = channels, ``bg`` = bank groups, ``ba`` = banks per group,
+``ro`` = the rest). The default ``robabgcoch`` interleaves consecutive bursts across channels, walks the
+columns of one row of a channel, then moves to the next bank group, bank, row. Bank ``ba * bank_groups + bg``.
 
-Controller model (the burst-level reference, :class:`DramReference`). One controller per channel, open
-page, requests served in order, split into bursts. The channel's command queue holds the whole request
-list, so the row commands of a burst (PRE, ACT) are issued as early as the bank's own timing and the
-channel's activation-rate limits allow (bank-level parallelism: the next rows are opened while earlier
-bursts still transfer); column commands (RD/WR) are issued in order. Per burst:
+Controller model (both models; one controller per channel, open page, no refresh blocking). The rules follow
+DRAMsim3's controller (``src/controller.cc``, ``src/command_queue.cc``), which the stored reference data in
+``tests/data/dram/`` compare against:
 
-- row hit (bank holds the row): ``CAS >= ACT + tRCD`` of that row;
-- row miss: ``PRE = max(ACT_prev + tRAS, last RD + tRTP, last WR data end + tWR)`` of that bank,
-  ``ACT = max(PRE + tRP, previous ACT + tRRD, fourth-previous ACT + tFAW)``, ``CAS >= ACT + tRCD``;
-- ``CAS >= previous CAS + tCCD``; data occupies ``[CAS + lat, CAS + lat + burst_length/2)`` with
-  ``lat = tCL`` (read) or ``tCWL`` (write), after the previous burst's data (one data bus per channel);
-- turnaround: a write's data starts ``>= tRTW`` cycles after the previous read data ended; a read's
-  CAS is ``>= tWTR`` cycles after the previous write data ended.
+- Queues. Requests are split into bursts. A channel's bursts enter a FIFO transaction queue of
+  ``transaction_queue`` entries (refilled from the request list every cycle). Each cycle, after the commands,
+  one burst moves to its bank's command queue (``bank_queue`` entries): the oldest one in the transaction
+  queue whose bank queue has room. A burst moved in cycle ``t`` is seen from ``t + 1``. Only the oldest burst
+  of each bank queue is a candidate (a bank serves its bursts in order).
+- Commands. Per cycle at most one row command (PRE or ACT) and one column command (RD or WR), each the first
+  candidate that may go, scanning the bank queues round robin from the one after the last command's
+  (queues numbered bank group first, as DRAMsim3 numbers them). A candidate whose row is not open needs
+  ``PRE >= max(bank's PRE-ready, cycle it was first seen)``, then ``ACT >= PRE + tRP``,
+  ``>= previous ACT + tRRD_S``, ``>= previous ACT of its bank group + tRRD_L``, ``>= fourth-previous ACT +
+  tFAW``; ``CAS >= ACT + tRCD``. PRE-ready of a bank: ``ACT + tRAS``, ``RD + tRTP``, ``write data end + tWR``.
+- Column timing: ``CAS >= previous CAS + tCCD_S``, ``>= previous CAS of its bank group + tCCD_L``; data
+  occupies ``[CAS + lat, CAS + lat + burst_length/2)`` (``lat = tCL`` or ``tCWL``) after the previous burst's
+  data (one data bus per channel); a write's data starts ``>= tRTW`` cycles after read data ended; a read's
+  CAS is ``>= tWTR_S`` after the last write data ended and ``>= tWTR_L`` after the last write data of its
+  bank group ended.
+- Start state: at cycle 0 every bank holds some other row open and may be precharged at once; the data bus
+  is idle, or (``prev_write`` given) carried data in that direction, in every bank group, until cycle 0.
+- Refresh is a uniform time derating: every time is multiplied by ``tREFI / (tREFI - tRFC)`` (the long-run
+  share of time a channel is refreshing), instead of blocking the channel at fixed instants.
 
-Start state (both models): at cycle 0 every bank holds some other row open and may be precharged at
-once; the data bus is idle, or (``prev_write`` given) carried data in that direction until cycle 0. So
-the first access of a transfer is a row miss (``tRP + tRCD + tCL``), as after unrelated earlier traffic.
+Not modelled (stated): ranks, command-bus sharing between row and column commands (one of each per cycle, as
+HBM's separate row and column buses; DDR4 shares one command bus, which matters little at these densities),
+DRAMsim3's row-hit reordering inside one bank queue and its separate read and write queues (a request list
+here is served in its own order, writes not held back), per-bank refresh, power-down.
 
-Not modelled (stated): bank groups (we use ``tCCD_S``/``tRRD_S``, i.e. assume the controller alternates
-bank groups), command-bus conflicts, ranks, per-bank refresh, power-down. Refresh is a uniform time
-derating: every time is multiplied by ``tREFI / (tREFI - tRFC)`` (the long-run share of time a channel
-is refreshing), in both models, instead of blocking the channel at fixed instants.
+:class:`DramReference` steps this controller one DRAM cycle at a time. :class:`DramModel` (the engine's
+model) runs the same rules from command to command: between two commands nothing changes, so the next
+command's cycle is the smallest earliest-allowed cycle of any candidate (each a maximum of the bounds above),
+or the next cycle while bursts still move between queues; it is O(bursts) per new transfer and remembers the
+transfers it has timed. The two are written apart and tested equal on randomized inputs
+(``tests/test_hw_dram.py``); DRAMsim3 itself is compared in ``tests/test_dram_reference_tools.py``.
 
-Transfers (fast model, :class:`DramModel`), both from the start state above:
+Transfers (canonical request lists, :func:`requests_for`): ``stream`` is one contiguous range from address 0
+(a row boundary). ``scattered`` is ``nbytes`` made of chunks of ``chunk_bytes`` (the last may be shorter),
+each chunk starting on a burst boundary in rows no other chunk uses. For mappings with the channel field
+lowest, a chunk of ``b = ceil(chunk_bytes / burst_bytes)`` bursts gets a footprint of ``b'`` bursts, ``b'`` =
+the smallest divisor of ``channels`` that is ``>= b`` (``b <= channels``; then ``G = channels / b'`` chunks
+share one channel stripe, side by side) or ``channels * ceil(b / channels)`` (``b > channels``, ``G = 1``);
+chunk ``i`` starts at channel ``(i % G) * b'`` in row slot ``i // G``. For mappings with the column field
+lowest, chunk ``i`` starts at byte ``i * ceil(b / bursts_per_row) * row_bytes`` (a row piece of its own). A
+chunk may not exceed one row on every channel (``channels * row_bytes``).
 
-- ``stream``: one contiguous range starting at a row boundary (address 0); channel 0 carries the most
-  bursts, ``m0 = ceil(ceil(nbytes / burst_bytes) / channels)``, in rows of ``bursts_per_row``.
-- ``scattered``: ``nbytes`` made of chunks of ``chunk_bytes`` (the last may be shorter), each chunk
-  starting on a burst boundary in a row no other chunk uses (a row miss, and a partial last burst).
-  Layout: a chunk of ``b = ceil(chunk_bytes / burst_bytes)`` bursts gets a footprint of ``b'`` bursts,
-  ``b'`` = the smallest divisor of ``channels`` that is ``>= b`` (``b <= channels``; then
-  ``G = channels / b'`` chunks share one channel stripe, side by side) or ``channels * ceil(b /
-  channels)`` (``b > channels``, ``G = 1``); chunk ``i`` starts at channel ``(i % G) * b'`` in row slot
-  ``n = i // G`` (bank ``n % banks``, row ``n // banks``). :func:`scattered_requests` builds exactly
-  these addresses. A chunk may not exceed one row on every channel (``channels * row_bytes``).
-
-Closed form (exact for the reference's schedule of those request lists, see ``tests/test_hw_dram.py``):
-on channel 0 the transfer is ``N`` row pieces (rows of a stream, or chunk pieces), piece ``n`` of
-``Q`` bursts (the last of ``Q_last``), ``T0 = (N-1) Q + Q_last`` bursts; with ``P = max(burst_length/2,
-tCCD)``, ``F = max(tFAW, 4 tRRD)``, the activations follow ``a_n = tRP + floor(n/4) F + (n % 4) tRRD``
-and the last data beat ends at
-
-    max( X0 + (T0-1) P,  max_n [a_n + tRCD + lat + (T0 - 1 - n Q) P] ) + burst_length/2
-
-where ``X0`` is the turnaround bound on the first data beat (``tWTR + tCL`` for a read after writes,
-``tRTW`` for a write after reads, else 0). The inner maximum is taken over at most 8 candidate ``n``
-(the bracket is linear in ``floor(n/4)`` for fixed ``n % 4``), so a call is O(1). Channel 0 carries the
-most bursts per piece, so it finishes last. The formula assumes that no activation waits for its bank
-(the bank's previous row is done with tRAS, tRTP/tWR and tRP by then); :func:`bank_wait_free` is an
-O(1) sufficient test of that, and it holds for every transfer shape of the three presets (tested). When
-it fails (few banks, tiny rows, long tRAS) the model steps the same schedule per row piece instead
-(exact, O(pieces)), so the fast model equals the reference in every case; the tests find no difference.
-With the start state above the turnaround ``X0`` is hidden behind the first row miss for the presets
-(``tWTR < tRP + tRCD``); it shows in the reference on row hits (mixed request lists) and in the fast
-model only for timings where it exceeds the miss latency.
-
-Public API: :class:`DramSpec`, :data:`DRAM_PRESETS`, :func:`dram_spec`, :func:`map_address`,
-:class:`DramReference` (``run(requests, prev_write=None) -> DramReferenceResult``), :class:`DramModel`
-(``transfer(...) -> DramTransfer``, ``streaming_bytes_per_s()``, ``cycles(time_ns, clock_hz)``),
-:func:`to_cycles`, the canonical layouts :func:`stream_requests`, :func:`scattered_requests`,
-:func:`requests_for`, and :func:`bank_wait_free`, :func:`channel_finish_cycles`.
+Public API: :class:`DramSpec`, :data:`DRAM_PRESETS`, :data:`DRAM_MAPPINGS`, :func:`dram_spec`,
+:func:`map_address`, :class:`DramReference` (``run(requests, prev_write=None) -> DramReferenceResult``),
+:class:`DramModel` (``transfer(...) -> DramTransfer``, ``streaming_bytes_per_s()``, ``cycles(time_ns,
+clock_hz)``), :func:`to_cycles`, the canonical layouts :func:`stream_requests`, :func:`scattered_requests`,
+:func:`requests_for`.
 """
 
 from __future__ import annotations
@@ -944,7 +935,7 @@ class DramModel:
         :attr:`DramSpec.peak_bytes_per_s`.
 
         Measured on the model: the extra time of a stream of ``8 x banks`` rows per channel over one of
-        ``4 x banks`` rows (the start-up cost cancels; the schedule repeats every ``banks`` rows).
+        ``4 x banks`` rows (the start-up cost cancels).
         """
         s = self.spec
         unit = s.channels * s.row_bytes * s.banks * 4
