@@ -187,7 +187,7 @@ def build(work: Path, source: Path | None) -> tuple[Path, str, list[str]]:
            "-Iext/fmt/include", str(HERE / "dramsim3_driver.cc")] + [f"src/{s}.cc" for s in SOURCES] + \
           ["-o", str(exe)]
     subprocess.run(cmd, check=True, cwd=src)
-    shown = [c.replace(str(HERE), "bench/dram_reference").replace(str(work), "WORK") for c in cmd]
+    shown = [c.replace(str(REPO), "REPO").replace(str(work), "WORK") for c in cmd]
     return exe, commit, ["cd WORK/DRAMsim3 &&"] + shown
 
 

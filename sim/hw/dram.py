@@ -451,7 +451,7 @@ def _check_bytes(nbytes: object, name: str = "nbytes") -> int:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Canonical layouts (the request lists the fast model's closed form describes)
+# Canonical layouts (the request lists both models time for a transfer)
 # ---------------------------------------------------------------------------------------------------
 
 
@@ -679,7 +679,8 @@ class _EventChannel:
 
     Between two commands no state changes, so the next command's cycle is the smallest earliest-allowed cycle
     of any candidate (each a maximum of the timing bounds above), and the commands at that cycle are the ones
-    the controller's rules pick there (row commands oldest first, then the oldest column command).
+    the controller's rules pick there (one row command, then one column command, round robin over the
+    bank queues), then the cycle's move between queues; while bursts can move, every cycle is decided.
     """
 
     def __init__(self, s: DramSpec, banks: list[int], groups: list[int], rows: list[int], writes: list[bool],
