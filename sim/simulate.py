@@ -27,7 +27,7 @@ __all__ = ["count_actions", "dram_bytes_per_cycle", "engine_for", "map_steps", "
 
 def dram_bytes_per_cycle(hw: HardwareConfig) -> float:
     """Peak DRAM bandwidth in bytes per core clock cycle."""
-    spec = dram_spec(hw.dram.kind, channels=hw.dram.channels)
+    spec = dram_spec(hw.dram.kind, channels=hw.dram.channels, mapping=hw.dram.mapping)
     return spec.peak_bytes_per_s / hw.clock_hz
 
 
@@ -66,7 +66,8 @@ def count_actions(steps: list[Step], unit: str) -> tuple[Counts, dict[str, Count
 def engine_for(prep: PreparedRun, steps: list[Step], *, trace: bool = False) -> Engine:
     """The engine of a prepared run's design over a step list (buffers, ports, DRAM, rates from the config)."""
     hw_cfg = prep.hw
-    dram = DramModel(dram_spec(hw_cfg.dram.kind, channels=hw_cfg.dram.channels))
+    dram = DramModel(dram_spec(hw_cfg.dram.kind, channels=hw_cfg.dram.channels,
+                               mapping=hw_cfg.dram.mapping))
     out_buf = hw_cfg.buffers["outputs"]
     ports = {name: BufferPorts(b.banks, b.port_bytes) for name, b in hw_cfg.buffers.items()}
     return Engine(steps, dram, hw_cfg.clock_hz, hw_cfg.buffers["weights"].capacity_bytes,
@@ -139,7 +140,8 @@ def trace_document(prep: PreparedRun, result: RunResult, res: EngineResult) -> d
     from sim.engine.trace import chrome_trace
 
     hw_cfg = prep.hw
-    return chrome_trace(res, clock_hz=hw_cfg.clock_hz, dram=dram_spec(hw_cfg.dram.kind, channels=hw_cfg.dram.channels),
+    dram = dram_spec(hw_cfg.dram.kind, channels=hw_cfg.dram.channels, mapping=hw_cfg.dram.mapping)
+    return chrome_trace(res, clock_hz=hw_cfg.clock_hz, dram=dram,
                         title=f"{result.hw} on {result.workload} (seq {result.seq_len}, batch {result.batch})",
                         meta={"hw": result.hw, "workload": result.workload, "seq_len": result.seq_len,
                               "batch": result.batch, "version": result.version})

@@ -2,9 +2,9 @@
 
 Canonical keys (users' scripts and sweeps rely on them): ``clock_hz``, ``tech.node_nm``, ``compute.kind``
 (a registered compute kind: gobo | systolic | tensorcore | ...), ``compute.rows``/``compute.cols``/
-``compute.dataflow`` for systolic, ``buffers.<name>.capacity_bytes``, ``dram.kind``, ``dram.channels``. Every
-field's ``doc`` names its unit. The ``compute:`` section's spec class belongs to its compute kind's plug-in
-(``sim/compute/<kind>/config.py``), chosen by ``compute.kind`` through the registry.
+``compute.dataflow`` for systolic, ``buffers.<name>.capacity_bytes``, ``dram.kind``, ``dram.channels``,
+``dram.mapping``. Every field's ``doc`` names its unit. The ``compute:`` section's spec class belongs to its
+compute kind's plug-in (``sim/compute/<kind>/config.py``), chosen by ``compute.kind`` through the registry.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from sim.compute.base import ComputeConfig
 from sim.compute.registry import config_classes, get_kind
 from sim.config.schema import TaggedUnion, spec_field
-from sim.hw.dram import DRAM_KINDS
+from sim.hw.dram import DRAM_KINDS, DRAM_MAPPINGS
 
 NODES_NM = (65, 45, 40, 32, 28, 22, 16, 14, 7)
 WEIGHT_FORMATS = ("gobo", "int8", "fp16")
@@ -64,6 +64,9 @@ class DramSpecConfig:
     kind: str = spec_field(doc="DRAM preset", choices=DRAM_KINDS)
     channels: int = spec_field(doc="channels (64-bit for DDR4, x16 for LPDDR4, pseudo-channels for HBM2)", ge=1,
                                le=1024)
+    mapping: str = spec_field("robabgcoch", doc="address mapping, fields MSB to LSB (row, bank, bank group, column, "
+                              "channel; sim/hw/dram.py DRAM_MAPPINGS); default: the project's channel-interleaved "
+                              "layout", choices=DRAM_MAPPINGS)
 
 
 @dataclass(frozen=True, kw_only=True)

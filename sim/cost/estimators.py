@@ -132,7 +132,7 @@ def dram_estimator(hw: HardwareConfig, t: Tech) -> ComponentModel:
     ``read_bytes``/``write_bytes`` are priced at 0: the bytes on the bus are the bursts (partial bursts
     included), so charging both would count every bit twice.
     """
-    spec = dram_spec(hw.dram.kind, channels=hw.dram.channels)
+    spec = dram_spec(hw.dram.kind, channels=hw.dram.channels, mapping=hw.dram.mapping)
     per_bit = t.dram_energy_per_bit_pj(spec.kind)
     energies = {"bursts": spec.burst_bytes * 8 * per_bit, "activations": t.dram_activation_pj(spec.kind),
                 "read_bytes": 0.0, "write_bytes": 0.0}

@@ -466,7 +466,7 @@ def machine_for(prep: PreparedRun) -> RefMachine:
     hw = prep.hw
     return RefMachine(
         unit=prep.unit, vector=VectorParams(hw.vector.lanes, hw.vector.divider_cycles),
-        dram=dram_spec(hw.dram.kind, channels=hw.dram.channels), clock_hz=hw.clock_hz,
+        dram=dram_spec(hw.dram.kind, channels=hw.dram.channels, mapping=hw.dram.mapping), clock_hz=hw.clock_hz,
         weight_capacity_bytes=hw.buffers["weights"].capacity_bytes,
         stage_capacity_bytes=hw.buffers["activations"].capacity_bytes // 2,
         output_slots=2 if hw.buffers["outputs"].double_buffered else 1,
