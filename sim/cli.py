@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from sim._version import __version__
-from sim.errors import SimInputError, one_line
+from sim.errors import SimInputError, Terminated, one_line
 from sim.io import check_writable, write_text_atomic
 
 
@@ -314,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     except SimInputError as exc:
         print(f"sim {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
+    except Terminated as exc:
+        print(f"sim {args.command}: {exc.args[0]}; stopped", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print(f"sim {args.command}: interrupted", file=sys.stderr)
         return 130

@@ -41,3 +41,17 @@ class ConfigError(SimInputError):
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
         super().__init__("; ".join(str(p) for p in self.problems))
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP arrived during a long command (a sweep): it stops as after Ctrl-C, cleaning up first."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = signum
+        try:
+            self.signame = signal.Signals(signum).name
+        except ValueError:
+            self.signame = f"signal {signum}"
+        super().__init__(f"terminated by {self.signame}")
