@@ -39,11 +39,7 @@ def plot_weight_histogram(values: np.ndarray, packed, path: str | Path, title: s
     short = packed.name.replace("encoder.layer.", "L").replace(".weight", "")
     ax.set_title(title or f"{short}\n{packed.bits}-bit GOBO: {n_out:,} outliers of {v.size:,} ({n_out / v.size:.3%})")
     ax.legend(loc="upper right", frameon=False)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(fig, Path(path))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -83,11 +79,44 @@ def _si(values, unit: str, base: float = 1.0) -> tuple[float, str]:
 
 
 def _save(fig, out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
+    """Write the figure atomically (through :mod:`sim.io`: a planted symlink is replaced, never followed)."""
+    from sim.io import write_atomic
+
     import matplotlib.pyplot as plt
 
-    plt.close(fig)
+    fmt = out.suffix.lstrip(".").lower() or "png"
+    try:
+        write_atomic(out, lambda fh: fig.savefig(fh, format=fmt))
+    finally:
+        plt.close(fig)
+    return out
+
+
+MAX_STEM_CHARS = 120
+
+
+def safe_stem(text: str) -> str:
+    """A file-name stem made from report fields or metric names: letters, digits, ``.``, ``_``, ``+``, ``-`` and
+    ``=`` are kept, any other character (a separator, ``..``, a control character, a space) becomes ``_``;
+    never empty, never hidden (no leading ``.``), at most :data:`MAX_STEM_CHARS` characters."""
+    out = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "._+-=" else "_" for ch in str(text))
+    while ".." in out:
+        out = out.replace("..", "_")
+    out = out.lstrip(".")[:MAX_STEM_CHARS]
+    return out or "_"
+
+
+def unique_stems(stems: list[str]) -> list[str]:
+    """``stems`` made distinct, case-insensitively (case-folding file systems): later repeats get ``-2``, ``-3``."""
+    seen: set[str] = set()
+    out = []
+    for stem in stems:
+        cand, n = stem, 1
+        while cand.lower() in seen:
+            n += 1
+            cand = f"{stem}-{n}"
+        seen.add(cand.lower())
+        out.append(cand)
     return out
 
 
@@ -636,7 +665,7 @@ def make_plots(inputs: list[str | Path], out_dir: str | Path, kinds: list[str] |
             run_fig = {"energy-ops": fig_energy_ops, "latency": fig_latency, "roofline": fig_roofline,
                        "histogram": None}[kind]
             for r in runs:
-                stem = kind if len(runs) == 1 else f"{kind}-{label(r).replace('/', '-')}"
+                stem = kind if len(runs) == 1 else f"{kind}-{label(r).replace('/', '-')}"  # made safe below
                 if kind == "histogram":
                     jobs.append((kind, stem, ("histogram", r)))
                 else:
@@ -651,7 +680,8 @@ def make_plots(inputs: list[str | Path], out_dir: str | Path, kinds: list[str] |
             metric = y or "seconds"
             stem = "sweep" if metric == "seconds" and x is None else f"sweep-{metric}" + (f"-vs-{x}" if x else "")
             jobs.append((kind, stem, lambda metric=metric: fig_sweep(data["frame"], metric, x, data["name"])))
-    for _, stem, job in jobs:
+    stems = unique_stems([safe_stem(stem) for _, stem, _ in jobs])
+    for (_, _, job), stem in zip(jobs, stems):
         path = out / f"{stem}.{fmt}"
         try:
             if isinstance(job, tuple):

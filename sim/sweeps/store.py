@@ -26,6 +26,7 @@ import importlib.util
 import io
 import json
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ META = "meta.json"
 LOCK = ".lock"
 
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a planted symlink is refused (ELOOP), never written through
 OWN_FILES = frozenset({RESULTS, PARQUET, SPEC, META, LOCK})
 
 _PARENT_ONLY_FDS: set[int] = set()  # descriptors a forked child must not keep (the lock, the results file)
@@ -137,7 +139,11 @@ class ResultStore:
         """Create or reopen the directory; returns the point ids already recorded (empty unless resuming)."""
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            self._lock_fd = os.open(self.dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            self._lock_fd = os.open(self.dir / LOCK, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
+            if not stat.S_ISREG(os.fstat(self._lock_fd).st_mode):
+                os.close(self._lock_fd)
+                self._lock_fd = None
+                raise SimInputError(f"--out {self.dir}: {LOCK} is not a regular file")
         except OSError as exc:
             raise SimInputError(f"--out {self.dir}: cannot write there ({exc.strerror or exc})") from None
         _PARENT_ONLY_FDS.add(self._lock_fd)
@@ -162,7 +168,7 @@ class ResultStore:
             done = self._reopen()
         else:
             write_bytes_atomic(self.csv_path, _line(self.header))
-        self._fd = os.open(self.csv_path, os.O_WRONLY | os.O_APPEND)
+        self._fd = _open_append(self.csv_path)
         _PARENT_ONLY_FDS.add(self._fd)
         return done
 
@@ -243,7 +249,7 @@ class ResultStore:
             os.close(self._fd)
             self._fd = None
         self._write_all(old, rows)
-        self._fd = os.open(self.csv_path, os.O_WRONLY | os.O_APPEND)
+        self._fd = _open_append(self.csv_path)
         _PARENT_ONLY_FDS.add(self._fd)
 
     # -- reading / snapshots ----------------------------------------------------------------------------
@@ -297,3 +303,16 @@ def _alive(pid: int) -> bool:
             return fh.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
     except (OSError, IndexError):
         return True
+
+
+def _open_append(path: Path) -> int:
+    """``path`` opened for appending; a symlink or a non-regular file there is refused (one line)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | _NOFOLLOW)
+    except OSError as exc:
+        raise SimInputError(f"--out {path}: cannot append ({exc.strerror or exc}; a symbolic link is refused)") \
+            from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise SimInputError(f"--out {path}: not a regular file")
+    return fd
