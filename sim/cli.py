@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from sim._version import __version__
-from sim.errors import SimInputError, Terminated, one_line
+from sim.errors import SimInputError, Terminated, one_line, shorten
 from sim.io import check_writable, write_text_atomic
 
 
@@ -21,7 +21,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line usage errors (exit code 2)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog}: error: {shorten(one_line(message))} (see '{self.prog} --help')\n")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -312,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except SimInputError as exc:
-        print(f"sim {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
+        print(f"sim {args.command}: error: {shorten(one_line(str(exc)))}", file=sys.stderr)
         return 2
     except Terminated as exc:
         print(f"sim {args.command}: {exc.args[0]}; stopped", file=sys.stderr)
@@ -325,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an internal error: one line, the traceback on request
         if os.environ.get("SIM_DEBUG"):
             raise
-        print(f"sim {args.command}: internal error: {type(exc).__name__}: {one_line(str(exc))} "
+        print(f"sim {args.command}: internal error: {type(exc).__name__}: {shorten(one_line(str(exc)))} "
               f"(set SIM_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
 

@@ -14,8 +14,7 @@ import pytest
 import yaml
 
 from sim.errors import SimInputError
-from sim.io import OutputError, write_atomic, write_bytes_atomic
-from sim.plotting import safe_stem, unique_stems
+from sim.io import write_atomic, write_bytes_atomic
 from tests.hostile import assert_clean, cli, cli_proc
 
 VICTIM = b"precious\n"
@@ -50,6 +49,8 @@ def test_a_fifo_is_refused_not_waited_on(tmp_path, run_json):
     rc, _, err = cli_proc("price", run_json, "--json", fifo, timeout=30)  # a write would block forever
     assert_clean(rc, err, (2,))
     assert "FIFO" in err and stat.S_ISFIFO(os.stat(fifo).st_mode)
+    from sim.io import OutputError
+
     with pytest.raises(OutputError, match="FIFO"):
         write_bytes_atomic(fifo, b"x")
 
@@ -70,6 +71,8 @@ def test_a_failing_write_surfaces_the_real_error_once(tmp_path, code):
     def fail(fh):
         fh.write(b"x" * 100_000)  # buffered: the error may come at flush or close
         raise OSError(code, os.strerror(code))
+
+    from sim.io import OutputError
 
     with pytest.raises(OutputError) as info:
         write_atomic(target, fail)
@@ -155,6 +158,8 @@ def test_plot_names_from_report_fields_stay_inside_out_and_never_collide(tmp_pat
 
 
 def test_safe_stems():
+    from sim.plotting import safe_stem, unique_stems
+
     for text in ["../x", "a/b\\c", "..", ".", "", "\x00\x7f", "é" * 500, "-" * 3, "a..b"]:
         stem = safe_stem(text)
         assert stem and "/" not in stem and "\\" not in stem and ".." not in stem and not stem.startswith(".")

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -16,7 +17,6 @@ import pytest
 import yaml
 
 from sim.errors import SimInputError
-from sim.sweeps.execute import max_workers
 from sim.sweeps.runner import run_sweep
 from sim.sweeps.store import ResultStore
 from tests.conftest import REPO
@@ -70,18 +70,19 @@ def spec_and_reference(tmp_path_factory):
     return path, rows(d / "out")
 
 
-def _start(path: Path, out: Path) -> subprocess.Popen:
+def _start(path: Path, out: Path, err: Path) -> subprocess.Popen:
     env = dict(os.environ, PYTHONPATH=str(REPO))
-    return subprocess.Popen([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--workers", "2",
-                             "--quiet"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    with open(err, "wb") as fh:  # a file, not a pipe: a surviving worker holding a pipe open must not hang us
+        return subprocess.Popen([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--workers",
+                                 "2", "--quiet"], env=env, stdout=subprocess.DEVNULL, stderr=fh,
+                                start_new_session=True)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP, signal.SIGKILL])
 def test_workers_die_with_the_sweep_and_resume_completes(tmp_path, spec_and_reference, sig):
     path, reference = spec_and_reference
     out = tmp_path / "out"
-    proc = _start(path, out)
+    proc = _start(path, out, tmp_path / "err")
     workers: set[int] = set()
     try:
         deadline = time.monotonic() + 60
@@ -92,17 +93,17 @@ def test_workers_die_with_the_sweep_and_resume_completes(tmp_path, spec_and_refe
             time.sleep(0.05)
         assert proc.poll() is None, "the sweep ended before it could be signalled"
         os.kill(proc.pid, sig)  # the parent only, as a user's kill or a closing terminal does
-        _, err = proc.communicate(timeout=30)
+        proc.wait(timeout=30)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and any(alive(w) for w in workers):
+            time.sleep(0.05)
+        survivors = [w for w in workers if alive(w)]
     finally:
-        if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):  # whatever is left of the session (the test's own cleanup)
             os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    err = (tmp_path / "err").read_bytes()
     assert workers
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and any(alive(w) for w in workers):
-        time.sleep(0.05)
-    survivors = [w for w in workers if alive(w)]
-    for w in survivors:
-        os.kill(w, signal.SIGKILL)
     assert not survivors, f"workers outlived the sweep after {sig.name}"
     before = len(rows(out))
     assert before < POINTS
@@ -147,6 +148,8 @@ def test_the_lock_is_not_inherited_by_forked_children(tmp_path):
 
 
 def test_workers_are_capped_and_started_only_when_needed(tmp_path, spec_and_reference):
+    from sim.sweeps.execute import max_workers
+
     path, _ = spec_and_reference
     env = dict(os.environ, PYTHONPATH=str(REPO))
     t0 = time.monotonic()

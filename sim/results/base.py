@@ -81,6 +81,10 @@ class Report:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SimInputError(f"{source}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        except RecursionError:
+            raise SimInputError(f"{source}: nested too deeply") from None
+        except ValueError as exc:  # an integer of over 4300 digits
+            raise SimInputError(f"{source}: a value cannot be read ({str(exc).split(';')[0][:120]})") from None
         return cls.from_dict(data, source)
 
     # -- tables ----------------------------------------------------------------------------------------
