@@ -566,6 +566,32 @@ def histogram_for_run(run: dict, path: Path) -> Path:
     return plot_weight_histogram(values, model.packed[names[0]], path)
 
 
+def _check_frame(df, source: str) -> None:
+    """Sweep results: every numeric cell finite (or empty) and within the reports' range."""
+    from sim.errors import SimInputError
+    from sim.results.base import MAX_REPORT_VALUE
+
+    for col in df.columns:
+        if df[col].dtype.kind in "fiu":
+            values = df[col].to_numpy(dtype=float)
+            bad = ~np.isnan(values) & ~(np.abs(values) <= MAX_REPORT_VALUE)
+            if bad.any():
+                raise SimInputError(f"{source}: column {col}: {values[bad][0]} is out of range (at most "
+                                    f"{MAX_REPORT_VALUE:g} in magnitude)")
+
+
+def _escape_names(data: Any) -> None:
+    """Design and workload names drawn in figures and printed: control characters shown as escapes."""
+    from sim.errors import one_line
+
+    if not isinstance(data, dict):
+        return
+    for item in [data, *(d for d in data.get("designs") or [] if isinstance(d, dict))]:
+        for key in ("hw", "workload", "baseline"):
+            if isinstance(item.get(key), str):
+                item[key] = one_line(item[key])
+
+
 def load_plot_inputs(paths: list[str | Path]) -> tuple[str, dict]:
     """Classify the inputs: ("sweep", {frame, name}) | ("runs", {runs}) | ("compare", {compare}).
 
@@ -575,6 +601,7 @@ def load_plot_inputs(paths: list[str | Path]) -> tuple[str, dict]:
     import json
 
     from sim.errors import SimInputError
+    from sim.results.base import check_numbers
     from sim.sweeps.store import RESULTS, read_results
 
     if not paths:
@@ -588,16 +615,24 @@ def load_plot_inputs(paths: list[str | Path]) -> tuple[str, dict]:
         if not p.is_file():
             raise SimInputError(f"{p}: no such file")
         if p.suffix == ".csv":
-            frame = read_results(p)
+            try:
+                frame = read_results(p)
+            except (ValueError, OSError, UnicodeDecodeError) as exc:
+                raise SimInputError(f"{p}: not readable sweep results ({type(exc).__name__})") from None
             if "point_id" not in frame.columns or "status" not in frame.columns:
                 raise SimInputError(f"{p}: not sweep results (no point_id/status columns)")
+            _check_frame(frame, str(p))
             name = p.parent.name
             kinds.append("sweep")
             continue
         try:
             data = json.loads(p.read_text())
+        except RecursionError:
+            raise SimInputError(f"{p}: not a JSON report (nested too deeply)") from None
         except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise SimInputError(f"{p}: not a JSON report ({exc})") from None
+            raise SimInputError(f"{p}: not a JSON report ({str(exc)[:200]})") from None
+        check_numbers(data, str(p))
+        _escape_names(data)
         if isinstance(data, dict) and "designs" in data:
             compare = data
             kinds.append("compare")

@@ -106,7 +106,9 @@ def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir:
         out_dir: directory for ``results.csv``, ``results.parquet`` (with pyarrow), ``spec.yaml``, ``meta.json``.
         backend: ``local`` (a process pool on this machine) or ``dask``.
         workers: parallel points (default: every core; for dask, the LocalCluster's worker processes).
-        scheduler: ``tcp://HOST:PORT`` of an existing Dask scheduler (implies ``backend="dask"``).
+        scheduler: ``tcp://HOST:PORT`` of an existing Dask scheduler (implies ``backend="dask"``). Dask moves
+            pickles: the scheduler and its workers can run code in this process and forge results, so attach
+            only to a scheduler you started yourself, on a network you control.
         resume: continue a sweep in ``out_dir``: points already in ``results.csv`` are skipped.
         progress: report progress on stderr (a bar on a terminal); or a :class:`Progress` to use.
 
