@@ -130,7 +130,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         energy = f"{d['energy_pj'] / 1e9:10.3f}" if d["energy_pj"] is not None else f"{'-':>10}"
         area = f"{d['area_mm2']:9.2f}" if d["area_mm2"] is not None else f"{'-':>9}"
         eff = f"{d['energy_efficiency']:10.2f}" if d["energy_efficiency"] is not None else f"{'-':>10}"
-        print(f"  {one_line(str(d['hw'])):<22} {d['peak_macs_per_cycle']:>10,} {d['cycles']:>12,} {d['seconds'] * 1e3:>8.3f} "
+        name = one_line(str(d['hw']))
+        print(f"  {name:<22} {d['peak_macs_per_cycle']:>10,} {d['cycles']:>12,} {d['seconds'] * 1e3:>8.3f} "
               f"{d['utilization']:>5.2f} {energy} {area} {d['dram_read_bytes'] / 1e6:>10.2f} "
               f"{d['dram_write_bytes'] / 1e6:>10.2f} {d['speedup']:>7.2f} {eff}")
     if args.json:
@@ -177,7 +178,8 @@ def _cmd_area(args: argparse.Namespace) -> int:
 
     check_writable(args.json, "--json")
     rep = api.area(args.hw, sets=args.set, table=args.tech, node_nm=args.node_nm)
-    print(f"{one_line(str(rep.hw))}: {rep.area_mm2:.3f} mm2 at {rep.node_nm} nm ({rep.table}), leakage {rep.leakage_mw:.0f} mW")
+    name = one_line(str(rep.hw))
+    print(f"{name}: {rep.area_mm2:.3f} mm2 at {rep.node_nm} nm ({rep.table}), leakage {rep.leakage_mw:.0f} mW")
     for comp, mm2 in rep.area_breakdown_mm2.items():
         print(f"  {comp:<22} {mm2:>10.3f} mm2  {mm2 / rep.area_mm2:>6.1%}")
         for part, v in rep.area_detail_mm2.items():
@@ -195,7 +197,8 @@ def _cmd_price(args: argparse.Namespace) -> int:
     check_writable(args.json, "--json")
     rep = reprice_file(args.report, table=args.tech, node_nm=args.node_nm)
     tech = rep["tech"]
-    print(f"{one_line(str(rep.get('hw')))} on {one_line(str(rep.get('workload')))}: {rep['energy_pj'] / 1e9:.4f} mJ, {rep['area_mm2']:.3f} mm2 "
+    hw, wl = one_line(str(rep.get("hw"))), one_line(str(rep.get("workload")))
+    print(f"{hw} on {wl}: {rep['energy_pj'] / 1e9:.4f} mJ, {rep['area_mm2']:.3f} mm2 "
           f"at {tech['node_nm']} nm ({tech['table']}); re-priced from the report's action counts, not re-simulated")
     for cat, pj in rep["energy_breakdown_pj"].items():
         print(f"  {cat:<14} {pj / 1e9:>10.4f} mJ  {pj / rep['energy_pj']:>6.1%}")
@@ -332,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     stdout = sys.stdout
-    sys.stdout = _EscapingWriter(stdout)  # type: ignore[assignment]
+    sys.stdout = _EscapingWriter(stdout)
     try:
         return _dispatch(args)
     finally:

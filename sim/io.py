@@ -32,8 +32,8 @@ from typing import BinaryIO
 
 from sim.errors import SimInputError
 
-__all__ = ["OutputError", "check_writable", "check_writable_dir", "fsync_dir", "os_reason", "write_atomic", "write_bytes_atomic",
-           "write_text_atomic"]
+__all__ = ["OutputError", "check_writable", "check_writable_dir", "fsync_dir", "os_reason", "write_atomic",
+           "write_bytes_atomic", "write_text_atomic"]
 
 
 def os_reason(exc: OSError) -> str:

@@ -80,9 +80,9 @@ def _si(values, unit: str, base: float = 1.0) -> tuple[float, str]:
 
 def _save(fig, out: Path) -> Path:
     """Write the figure atomically (through :mod:`sim.io`: a planted symlink is replaced, never followed)."""
-    from sim.io import write_atomic
-
     import matplotlib.pyplot as plt
+
+    from sim.io import write_atomic
 
     fmt = out.suffix.lstrip(".").lower() or "png"
     try:

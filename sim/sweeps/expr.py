@@ -54,9 +54,8 @@ def _is_int(v: Any) -> bool:
 
 
 def _pow(a: Any, b: Any) -> Any:
-    if _is_int(a) and _is_int(b) and b > 0 and abs(a) > 1:
-        if b * math.log2(abs(a)) > MAX_INT_BITS:
-            raise ExprError(f"a power of over {MAX_INT_BITS} bits")
+    if _is_int(a) and _is_int(b) and b > 0 and abs(a) > 1 and b * math.log2(abs(a)) > MAX_INT_BITS:
+        raise ExprError(f"a power of over {MAX_INT_BITS} bits")
     if isinstance(b, (int, float)) and abs(b) > 1_000_000 and isinstance(a, (int, float)) and abs(a) != 1:
         raise ExprError("an exponent over 1e6 in magnitude")  # floats: overflow or underflow anyway
     return operator.pow(a, b)
@@ -64,9 +63,8 @@ def _pow(a: Any, b: Any) -> Any:
 
 def _mul(a: Any, b: Any) -> Any:
     for seq, n in ((a, b), (b, a)):
-        if isinstance(seq, (str, list)) and _is_int(n):
-            if len(seq) * max(n, 0) > MAX_SEQUENCE_LEN:
-                raise ExprError(f"a string or list of over {MAX_SEQUENCE_LEN:,} items")
+        if isinstance(seq, (str, list)) and _is_int(n) and len(seq) * max(n, 0) > MAX_SEQUENCE_LEN:
+            raise ExprError(f"a string or list of over {MAX_SEQUENCE_LEN:,} items")
     if _is_int(a) and _is_int(b) and a.bit_length() + b.bit_length() > MAX_INT_BITS + 1:
         raise ExprError(f"an integer of over {MAX_INT_BITS} bits")
     return operator.mul(a, b)

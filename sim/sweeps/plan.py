@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import math
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path

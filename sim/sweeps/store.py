@@ -20,6 +20,7 @@ No lost work:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import importlib.util
@@ -50,10 +51,8 @@ _PARENT_ONLY_FDS: set[int] = set()  # descriptors a forked child must not keep (
 
 def _close_parent_only_fds() -> None:
     for fd in list(_PARENT_ONLY_FDS):
-        try:
+        with contextlib.suppress(OSError):
             os.close(fd)
-        except OSError:
-            pass
     _PARENT_ONLY_FDS.clear()
 
 
