@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from sim._version import __version__
-from sim.errors import SimInputError, one_line
+from sim.errors import SimInputError, Terminated, one_line, shorten
 from sim.io import check_writable, write_text_atomic
 
 
@@ -21,7 +21,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse with one-line usage errors (exit code 2)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog}: error: {shorten(one_line(message))} (see '{self.prog} --help')\n")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -120,7 +120,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     check_writable(args.csv, "--csv")
     report = api.compare(args.workload, args.hw, iso=args.iso, seq_len=args.seq_len, batch=args.batch)
     rep = report.to_dict()
-    print(f"{rep['workload']} (seq {rep['seq_len']}, batch {rep['batch']}), baseline {rep['baseline']}, "
+    print(f"{one_line(str(rep['workload']))} (seq {rep['seq_len']}, batch {rep['batch']}), "
+          f"baseline {one_line(str(rep['baseline']))}, "
           f"iso {rep['iso']}")
     head = (f"  {'design':<22} {'peak MAC/c':>10} {'cycles':>12} {'ms':>8} {'util':>5} {'energy mJ':>10} "
             f"{'area mm2':>9} {'DRAM rd MB':>10} {'DRAM wr MB':>10} {'speedup':>7} {'energy eff':>10}")
@@ -129,7 +130,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         energy = f"{d['energy_pj'] / 1e9:10.3f}" if d["energy_pj"] is not None else f"{'-':>10}"
         area = f"{d['area_mm2']:9.2f}" if d["area_mm2"] is not None else f"{'-':>9}"
         eff = f"{d['energy_efficiency']:10.2f}" if d["energy_efficiency"] is not None else f"{'-':>10}"
-        print(f"  {d['hw']:<22} {d['peak_macs_per_cycle']:>10,} {d['cycles']:>12,} {d['seconds'] * 1e3:>8.3f} "
+        name = one_line(str(d['hw']))
+        print(f"  {name:<22} {d['peak_macs_per_cycle']:>10,} {d['cycles']:>12,} {d['seconds'] * 1e3:>8.3f} "
               f"{d['utilization']:>5.2f} {energy} {area} {d['dram_read_bytes'] / 1e6:>10.2f} "
               f"{d['dram_write_bytes'] / 1e6:>10.2f} {d['speedup']:>7.2f} {eff}")
     if args.json:
@@ -176,7 +178,8 @@ def _cmd_area(args: argparse.Namespace) -> int:
 
     check_writable(args.json, "--json")
     rep = api.area(args.hw, sets=args.set, table=args.tech, node_nm=args.node_nm)
-    print(f"{rep.hw}: {rep.area_mm2:.3f} mm2 at {rep.node_nm} nm ({rep.table}), leakage {rep.leakage_mw:.0f} mW")
+    name = one_line(str(rep.hw))
+    print(f"{name}: {rep.area_mm2:.3f} mm2 at {rep.node_nm} nm ({rep.table}), leakage {rep.leakage_mw:.0f} mW")
     for comp, mm2 in rep.area_breakdown_mm2.items():
         print(f"  {comp:<22} {mm2:>10.3f} mm2  {mm2 / rep.area_mm2:>6.1%}")
         for part, v in rep.area_detail_mm2.items():
@@ -194,7 +197,8 @@ def _cmd_price(args: argparse.Namespace) -> int:
     check_writable(args.json, "--json")
     rep = reprice_file(args.report, table=args.tech, node_nm=args.node_nm)
     tech = rep["tech"]
-    print(f"{rep.get('hw')} on {rep.get('workload')}: {rep['energy_pj'] / 1e9:.4f} mJ, {rep['area_mm2']:.3f} mm2 "
+    hw, wl = one_line(str(rep.get("hw"))), one_line(str(rep.get("workload")))
+    print(f"{hw} on {wl}: {rep['energy_pj'] / 1e9:.4f} mJ, {rep['area_mm2']:.3f} mm2 "
           f"at {tech['node_nm']} nm ({tech['table']}); re-priced from the report's action counts, not re-simulated")
     for cat, pj in rep["energy_breakdown_pj"].items():
         print(f"  {cat:<14} {pj / 1e9:>10.4f} mJ  {pj / rep['energy_pj']:>6.1%}")
@@ -277,7 +281,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="local process pool (default) or Dask (a LocalCluster unless --scheduler)")
     sw.add_argument("--workers", type=int, default=None, help="parallel points (default: all cores)")
     sw.add_argument("--scheduler", default=None, metavar="ADDR",
-                    help="attach to an existing Dask scheduler, e.g. tcp://host:8786 (implies --backend dask)")
+                    help="attach to an existing Dask scheduler, e.g. tcp://host:8786 (implies --backend dask). "
+                         "Trust: Dask sends pickled Python objects both ways, so whoever runs the scheduler or "
+                         "a worker can run code in this process and forge results; attach only to a scheduler "
+                         "you started, on a network you control (or use Dask's TLS security)")
     sw.add_argument("--resume", action="store_true", help="continue the sweep in --out, skipping finished points")
     sw.add_argument("--quiet", action="store_true", help="no progress output")
     sw.set_defaults(func=_cmd_sweep)
@@ -305,15 +312,45 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _EscapingWriter:
+    """stdout for the commands: every control character other than newline and tab (an ANSI escape sequence, a
+    carriage return, a bell, a bidirectional override) is written as its escape (``\\x1b``), so a name from a
+    file or report cannot drive the terminal. Names are also escaped where a command prints them, so a
+    newline inside one stays on its line."""
+
+    def __init__(self, stream):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        if not text.isprintable():
+            text = "".join(ch if ch.isprintable() or ch in "\n\t" else one_line(ch) for ch in text)
+        return self._stream.write(text)
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``sim`` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    stdout = sys.stdout
+    sys.stdout = _EscapingWriter(stdout)
+    try:
+        return _dispatch(args)
+    finally:
+        sys.stdout = stdout
+
+
+def _dispatch(args: argparse.Namespace) -> int:
     try:
         return args.func(args)
     except SimInputError as exc:
-        print(f"sim {args.command}: error: {one_line(str(exc))}", file=sys.stderr)
+        print(f"sim {args.command}: error: {shorten(one_line(str(exc)))}", file=sys.stderr)
         return 2
+    except Terminated as exc:
+        print(f"sim {args.command}: {exc.args[0]}; stopped", file=sys.stderr)
+        return 128 + exc.signum
     except KeyboardInterrupt:
         print(f"sim {args.command}: interrupted", file=sys.stderr)
         return 130
@@ -322,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # an internal error: one line, the traceback on request
         if os.environ.get("SIM_DEBUG"):
             raise
-        print(f"sim {args.command}: internal error: {type(exc).__name__}: {one_line(str(exc))} "
+        print(f"sim {args.command}: internal error: {type(exc).__name__}: {shorten(one_line(str(exc)))} "
               f"(set SIM_DEBUG=1 for the traceback)", file=sys.stderr)
         return 1
 

@@ -7,8 +7,12 @@ Every file the tool writes goes through here, so the rules hold everywhere:
   directory, is flushed and fsync'ed, then renamed over the target, and the directory is fsync'ed: a reader
   sees the old file or the new one, never half of one, and a crash keeps one of them. On any error the
   temporary is removed and the error propagates with the operating system's own reason.
-- **Non-regular targets** (a character device such as ``/dev/null``, a FIFO) are written in place, never
-  replaced by a regular file; a directory in the way is an error.
+- **Non-regular targets**: a character device (``/dev/null``, a terminal) is written in place, never
+  replaced by a regular file; a FIFO (a write would block), a socket, a block device or a directory in the
+  way is refused (:class:`OutputError`, one line, exit 2). A symlink as the target is replaced itself (the
+  file it points to is never written), except a symlink to a character device, which is written through.
+- **Errors**: every failure is an :class:`OutputError` naming the path with the operating system's reason
+  (``No space left on device``, ``Input/output error``); the file is closed exactly once.
 - **Writability before work** (:func:`check_writable`): an output path is tried with a real, exclusively
   created trial file in its directory before any simulation runs, so a long run never ends in "cannot
   write". The trial file is removed again.
@@ -28,8 +32,8 @@ from typing import BinaryIO
 
 from sim.errors import SimInputError
 
-__all__ = ["check_writable", "check_writable_dir", "fsync_dir", "os_reason", "write_atomic", "write_bytes_atomic",
-           "write_text_atomic"]
+__all__ = ["OutputError", "check_writable", "check_writable_dir", "fsync_dir", "os_reason", "write_atomic",
+           "write_bytes_atomic", "write_text_atomic"]
 
 
 def os_reason(exc: OSError) -> str:
@@ -51,36 +55,97 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
+class OutputError(SimInputError, OSError):
+    """An output that cannot be written (one line naming the path and the operating system's reason; exit 2).
+
+    Also an :class:`OSError`, so callers that treat a failed write as best effort keep working."""
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "not a regular file"
+
+
+def _target_mode(path: Path) -> int | None:
+    """``st_mode`` of what ``path`` names (a symlink followed), None if nothing is there."""
+    try:
+        return os.stat(path).st_mode
+    except OSError:
+        return None
+
+
 def _is_special(path: Path) -> bool:
     """True when ``path`` exists and is neither a regular file nor a directory (a device, a FIFO, a socket)."""
+    mode = _target_mode(path)
+    return mode is not None and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _write_in_place(target: Path, write: Callable[[BinaryIO], None]) -> None:
+    """Write into an existing character device (``/dev/null``, a terminal): never created, never replaced."""
+    fd = os.open(target, os.O_WRONLY | getattr(os, "O_NOCTTY", 0))
     try:
-        mode = os.stat(path).st_mode
-    except OSError:
-        return False
-    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+        if not stat.S_ISCHR(os.fstat(fd).st_mode):  # replaced since it was looked at: do not write
+            raise OutputError(f"{target}: changed while being opened; not written")
+        fh = os.fdopen(fd, "wb")
+    except BaseException:
+        os.close(fd)
+        raise
+    _fill(fh, write, sync=False)
+
+
+def _fill(fh: BinaryIO, write: Callable[[BinaryIO], None], sync: bool) -> None:
+    """``write(fh)``, flush (and fsync), close: the first error propagates, the file is closed exactly once."""
+    try:
+        write(fh)
+        fh.flush()
+        if sync:
+            os.fsync(fh.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            fh.close()
+        raise
+    fh.close()
 
 
 def write_atomic(path: str | os.PathLike[str], write: Callable[[BinaryIO], None]) -> None:
     """Write a file atomically: ``write(fh)`` fills a fresh temporary in the target's directory, then it replaces
-    ``path`` (see the module docstring). A non-regular existing target is written in place instead."""
+    ``path`` (see the module docstring). An existing character device is written in place; any other
+    non-regular target (a FIFO, a socket, a block device, a directory) is refused.
+
+    Raises:
+        OutputError: (a :class:`SimInputError` and an :class:`OSError`) the target is refused, or the operating
+            system refused a step; the message names the path and the OS's reason (``No space left on device``).
+    """
     target = Path(path)
-    if target.is_dir():
-        raise IsADirectoryError(21, "Is a directory", str(target))
-    if _is_special(target):
-        with open(target, "wb") as fh:
-            write(fh)
-        return
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
+        mode = _target_mode(target)
+        if mode is not None and stat.S_ISCHR(mode):
+            _write_in_place(target, write)
+            return
+        if mode is not None and not stat.S_ISREG(mode):
+            raise OutputError(f"{target}: is {_kind(mode)}; expected a regular file (it is never replaced)")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        # mkstemp: O_CREAT | O_EXCL | O_NOFOLLOW, a random name, mode 0600: nothing planted can redirect it
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name[:64]}.", suffix=".tmp")
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"{target}: cannot write ({os_reason(exc)})") from None
+    try:
+        _fill(os.fdopen(fd, "wb"), write, sync=True)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, OutputError):
+            raise OutputError(f"{target}: cannot write ({os_reason(exc)})") from None
         raise
     fsync_dir(target.parent)
 
@@ -124,10 +189,13 @@ def check_writable(path: str | os.PathLike[str] | None, flag: str) -> None:
     try:
         if target.is_dir():
             raise SimInputError(f"{flag} {target}: is a directory, expected a file path")
-        if _is_special(target):
+        mode = _target_mode(target)
+        if mode is not None and stat.S_ISCHR(mode):
             if not os.access(target, os.W_OK):
                 raise SimInputError(f"{flag} {target}: cannot write there (permission denied)")
             return
+        if mode is not None and not stat.S_ISREG(mode):
+            raise SimInputError(f"{flag} {target}: is {_kind(mode)}; expected a regular file path")
         parent = target.parent if str(target.parent) else Path(".")
         probe = _nearest_existing(parent)
         if not probe.is_dir() or not os.access(probe, os.W_OK | os.X_OK):

@@ -15,7 +15,7 @@ from sim.config.loader import to_dict
 from sim.engine.roofline import compulsory_traffic, operator_bound
 from sim.functional.check import functional_check
 from sim.io import check_writable, write_text_atomic
-from sim.prepare import PreparedRun, prepare, resolve_inputs
+from sim.prepare import PreparedRun, check_functional_size, prepare, resolve_inputs
 from sim.results import OpResult, RunResult
 from sim.simulate import dram_bytes_per_cycle, simulate, simulate_with_engine, trace_document
 from sim.workload.graph import lower
@@ -28,6 +28,8 @@ def run_prepared(prep: PreparedRun, *, functional: bool = True,
                  trace: str | os.PathLike[str] | None = None) -> RunResult:
     """Simulate a prepared run and, with ``functional``, run the design's functional pass on it. ``trace``: also
     write the timeline there as a Chrome trace-event JSON (:mod:`sim.engine.trace`; checked writable first)."""
+    if functional:  # before any simulation: a pass that cannot fit is refused at once
+        check_functional_size(prep.graph, prep.workload)
     if trace:
         check_writable(trace, "trace")
         result, res = simulate_with_engine(prep, trace=True)

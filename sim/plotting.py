@@ -39,11 +39,7 @@ def plot_weight_histogram(values: np.ndarray, packed, path: str | Path, title: s
     short = packed.name.replace("encoder.layer.", "L").replace(".weight", "")
     ax.set_title(title or f"{short}\n{packed.bits}-bit GOBO: {n_out:,} outliers of {v.size:,} ({n_out / v.size:.3%})")
     ax.legend(loc="upper right", frameon=False)
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(fig, Path(path))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -83,11 +79,44 @@ def _si(values, unit: str, base: float = 1.0) -> tuple[float, str]:
 
 
 def _save(fig, out: Path) -> Path:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
+    """Write the figure atomically (through :mod:`sim.io`: a planted symlink is replaced, never followed)."""
     import matplotlib.pyplot as plt
 
-    plt.close(fig)
+    from sim.io import write_atomic
+
+    fmt = out.suffix.lstrip(".").lower() or "png"
+    try:
+        write_atomic(out, lambda fh: fig.savefig(fh, format=fmt))
+    finally:
+        plt.close(fig)
+    return out
+
+
+MAX_STEM_CHARS = 120
+
+
+def safe_stem(text: str) -> str:
+    """A file-name stem made from report fields or metric names: letters, digits, ``.``, ``_``, ``+``, ``-`` and
+    ``=`` are kept, any other character (a separator, ``..``, a control character, a space) becomes ``_``;
+    never empty, never hidden (no leading ``.``), at most :data:`MAX_STEM_CHARS` characters."""
+    out = "".join(ch if (ch.isascii() and ch.isalnum()) or ch in "._+-=" else "_" for ch in str(text))
+    while ".." in out:
+        out = out.replace("..", "_")
+    out = out.lstrip(".")[:MAX_STEM_CHARS]
+    return out or "_"
+
+
+def unique_stems(stems: list[str]) -> list[str]:
+    """``stems`` made distinct, case-insensitively (case-folding file systems): later repeats get ``-2``, ``-3``."""
+    seen: set[str] = set()
+    out = []
+    for stem in stems:
+        cand, n = stem, 1
+        while cand.lower() in seen:
+            n += 1
+            cand = f"{stem}-{n}"
+        seen.add(cand.lower())
+        out.append(cand)
     return out
 
 
@@ -537,6 +566,32 @@ def histogram_for_run(run: dict, path: Path) -> Path:
     return plot_weight_histogram(values, model.packed[names[0]], path)
 
 
+def _check_frame(df, source: str) -> None:
+    """Sweep results: every numeric cell finite (or empty) and within the reports' range."""
+    from sim.errors import SimInputError
+    from sim.results.base import MAX_REPORT_VALUE
+
+    for col in df.columns:
+        if df[col].dtype.kind in "fiu":
+            values = df[col].to_numpy(dtype=float)
+            bad = ~np.isnan(values) & ~(np.abs(values) <= MAX_REPORT_VALUE)
+            if bad.any():
+                raise SimInputError(f"{source}: column {col}: {values[bad][0]} is out of range (at most "
+                                    f"{MAX_REPORT_VALUE:g} in magnitude)")
+
+
+def _escape_names(data: Any) -> None:
+    """Design and workload names drawn in figures and printed: control characters shown as escapes."""
+    from sim.errors import one_line
+
+    if not isinstance(data, dict):
+        return
+    for item in [data, *(d for d in data.get("designs") or [] if isinstance(d, dict))]:
+        for key in ("hw", "workload", "baseline"):
+            if isinstance(item.get(key), str):
+                item[key] = one_line(item[key])
+
+
 def load_plot_inputs(paths: list[str | Path]) -> tuple[str, dict]:
     """Classify the inputs: ("sweep", {frame, name}) | ("runs", {runs}) | ("compare", {compare}).
 
@@ -546,6 +601,7 @@ def load_plot_inputs(paths: list[str | Path]) -> tuple[str, dict]:
     import json
 
     from sim.errors import SimInputError
+    from sim.results.base import check_numbers
     from sim.sweeps.store import RESULTS, read_results
 
     if not paths:
@@ -559,16 +615,24 @@ def load_plot_inputs(paths: list[str | Path]) -> tuple[str, dict]:
         if not p.is_file():
             raise SimInputError(f"{p}: no such file")
         if p.suffix == ".csv":
-            frame = read_results(p)
+            try:
+                frame = read_results(p)
+            except (ValueError, OSError, UnicodeDecodeError) as exc:
+                raise SimInputError(f"{p}: not readable sweep results ({type(exc).__name__})") from None
             if "point_id" not in frame.columns or "status" not in frame.columns:
                 raise SimInputError(f"{p}: not sweep results (no point_id/status columns)")
+            _check_frame(frame, str(p))
             name = p.parent.name
             kinds.append("sweep")
             continue
         try:
             data = json.loads(p.read_text())
+        except RecursionError:
+            raise SimInputError(f"{p}: not a JSON report (nested too deeply)") from None
         except (OSError, UnicodeDecodeError, ValueError) as exc:
-            raise SimInputError(f"{p}: not a JSON report ({exc})") from None
+            raise SimInputError(f"{p}: not a JSON report ({str(exc)[:200]})") from None
+        check_numbers(data, str(p))
+        _escape_names(data)
         if isinstance(data, dict) and "designs" in data:
             compare = data
             kinds.append("compare")
@@ -636,7 +700,7 @@ def make_plots(inputs: list[str | Path], out_dir: str | Path, kinds: list[str] |
             run_fig = {"energy-ops": fig_energy_ops, "latency": fig_latency, "roofline": fig_roofline,
                        "histogram": None}[kind]
             for r in runs:
-                stem = kind if len(runs) == 1 else f"{kind}-{label(r).replace('/', '-')}"
+                stem = kind if len(runs) == 1 else f"{kind}-{label(r).replace('/', '-')}"  # made safe below
                 if kind == "histogram":
                     jobs.append((kind, stem, ("histogram", r)))
                 else:
@@ -651,7 +715,8 @@ def make_plots(inputs: list[str | Path], out_dir: str | Path, kinds: list[str] |
             metric = y or "seconds"
             stem = "sweep" if metric == "seconds" and x is None else f"sweep-{metric}" + (f"-vs-{x}" if x else "")
             jobs.append((kind, stem, lambda metric=metric: fig_sweep(data["frame"], metric, x, data["name"])))
-    for _, stem, job in jobs:
+    stems = unique_stems([safe_stem(stem) for _, stem, _ in jobs])
+    for (_, _, job), stem in zip(jobs, stems):
         path = out / f"{stem}.{fmt}"
         try:
             if isinstance(job, tuple):

@@ -16,6 +16,7 @@ from sim.compute.base import ComputeKind, MatrixUnit
 from sim.compute.registry import get_kind
 from sim.config.hardware import HardwareConfig
 from sim.config.loader import load_hardware
+from sim.errors import SimInputError
 from sim.mapping.plan import WeightSource, dense_source, gobo_source
 from sim.mapping.weights import tensor_format
 from sim.quant import QuantizedModel, WorkloadCheckpoint
@@ -24,9 +25,43 @@ from sim.workload.graph import OperatorGraph, lower
 from sim.workload.loader import load_workload
 from sim.workload.spec import WorkloadSpec
 
-__all__ = ["PreparedRun", "prepare", "resolve_inputs", "weight_sources"]
+__all__ = ["PreparedRun", "check_functional_size", "check_weights_size", "prepare", "resolve_inputs",
+           "weight_sources"]
 
 _ELEM_BYTES = {"int8": 1, "fp16": 2, "int32": 4, "fp32": 4}
+
+# Size checks made from the workload's shapes alone, before anything is allocated (assumed limits: ~3x
+# bert-large's 335 M weights, and activations of ~2 GiB as int64): a schema-valid but huge workload is refused
+# in milliseconds instead of exhausting memory in the quantizer or the functional pass.
+MAX_MODEL_WEIGHTS = 1_000_000_000
+MAX_FUNCTIONAL_ELEMENTS = 1 << 28
+
+
+def model_weights(graph: OperatorGraph) -> int:
+    """Parameters of the model (every weight tensor's elements), from the shapes only."""
+    return sum(t.elems for t in graph.tensors)
+
+
+def check_weights_size(graph: OperatorGraph, wl: WorkloadSpec, what: str) -> None:
+    """Refuse (one line) a model whose weights would be materialized (``what``) and have over
+    :data:`MAX_MODEL_WEIGHTS` elements."""
+    n = model_weights(graph)
+    if n > MAX_MODEL_WEIGHTS:
+        raise SimInputError(f"workload {wl.name}: {n:,} weights (layers={wl.layers}, hidden={wl.hidden}, "
+                            f"intermediate={wl.intermediate}, vocab={wl.vocab}); {what} handles at most "
+                            f"{MAX_MODEL_WEIGHTS:,}")
+
+
+def check_functional_size(graph: OperatorGraph, wl: WorkloadSpec) -> None:
+    """Refuse (one line) a functional pass whose weights or largest activation (the attention scores
+    batch x heads x seq_len^2, or the FFN batch x seq_len x intermediate) are too large to hold."""
+    check_weights_size(graph, wl, "the functional pass (--no-functional skips it)")
+    largest = max(wl.batch * wl.heads * wl.seq_len * wl.seq_len,
+                  wl.batch * wl.seq_len * max(wl.intermediate, wl.hidden))
+    if largest > MAX_FUNCTIONAL_ELEMENTS:
+        raise SimInputError(f"workload {wl.name}: the functional pass would hold an activation of {largest:,} "
+                            f"elements (batch={wl.batch}, heads={wl.heads}, seq_len={wl.seq_len}); at most "
+                            f"{MAX_FUNCTIONAL_ELEMENTS:,} (--no-functional skips it)")
 
 
 @dataclass(frozen=True, eq=False)
@@ -110,6 +145,8 @@ def prepare(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.Path
     path = os.fspath(weights) if weights is not None else None
     ckpt = load_weights(path, graph) if path is not None else None
     if hw_cfg.weights.format == "gobo" and qmodel is None:
+        if path is None:
+            check_weights_size(graph, wl, "GOBO quantization of synthetic weights")
         qmodel = quantize_model_for(graph, gobo_params(hw_cfg), weights=ckpt, seed=hw_cfg.weights.seed)
     elif hw_cfg.weights.format != "gobo":
         qmodel = None

@@ -36,6 +36,7 @@ def splice(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Print the tables, or rewrite them in the README given with ``--readme``."""
     p = argparse.ArgumentParser(description="print or update the README's configuration reference")
     p.add_argument("--readme", help="rewrite the tables of this README in place")
     args = p.parse_args(argv)

@@ -10,12 +10,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from sim.config.files import read_mapping, resolve
+from sim.config.files import parse_yaml, read_mapping, resolve
 from sim.config.hardware import HardwareConfig
 from sim.config.schema import Builder, TaggedUnion, unknown_key
-from sim.errors import ConfigError, Problem
+from sim.errors import ConfigError, Problem, SimInputError
+
+MAX_SET_CHARS = 10_000  # one --set value
 
 
 def parse_set(item: str) -> tuple[str, Any]:
@@ -24,9 +24,13 @@ def parse_set(item: str) -> tuple[str, Any]:
     key = key.strip()
     if not sep or not key or any(not part for part in key.split(".")):
         raise ConfigError([Problem("--set", item, "expected KEY.PATH=VALUE, e.g. compute.rows=64")])
+    if len(text) > MAX_SET_CHARS:
+        raise ConfigError([Problem("--set", key, f"a value of {len(text):,} characters; at most {MAX_SET_CHARS:,}")])
     try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError:
+        value = parse_yaml(text, f"--set {key}") if text.strip() else None
+    except SimInputError as exc:
+        if "invalid YAML" not in str(exc):
+            raise
         value = text
     if value is None:
         raise ConfigError([Problem("--set", key, f"needs a value after '=' (got '{item}')")])

@@ -21,6 +21,7 @@ from sim.config.loader import build_spec
 from sim.cost.area import area
 from sim.cost.energy import price, price_ops
 from sim.errors import SimInputError
+from sim.results.base import check_numbers
 
 
 def hw_from_report(report: Mapping[str, Any], source: str = "<report>") -> HardwareConfig:
@@ -51,6 +52,7 @@ def reprice(report: Mapping[str, Any], *, table: str | Path | None = None, node_
     """
     if not isinstance(report, Mapping):
         raise SimInputError(f"{source}: not a run report (expected a JSON object)")
+    check_numbers(report, source)  # NaN, inf, 1e308 seconds or 10**400 counts: refused before any arithmetic
     for key in ("actions", "seconds"):
         if key not in report:
             raise SimInputError(f"{source}: {key}: missing (a run report from 'sim run --json' has it)")

@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
 import types
 import typing
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -81,6 +83,10 @@ class Report:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise SimInputError(f"{source}: invalid JSON at line {exc.lineno}: {exc.msg}") from None
+        except RecursionError:
+            raise SimInputError(f"{source}: nested too deeply") from None
+        except ValueError as exc:  # an integer of over 4300 digits
+            raise SimInputError(f"{source}: a value cannot be read ({str(exc).split(';')[0][:120]})") from None
         return cls.from_dict(data, source)
 
     # -- tables ----------------------------------------------------------------------------------------
@@ -155,3 +161,32 @@ def _build(tp: Any, data: Any, where: str) -> Any:
             raise SimInputError(f"{where}: expected a JSON object")
         return {k: _build(vtype, v, f"{where}.{k}") for k, v in data.items()}
     return data
+
+
+MAX_REPORT_VALUE = 1e24  # no count, time, energy or area in a report is larger in magnitude (assumed: far beyond
+                         # any simulated run: 1e24 pJ is 1 TJ, 1e24 cycles 3e7 years at 1 GHz)
+
+
+def check_numbers(data: Any, source: str, limit: float = MAX_REPORT_VALUE) -> None:
+    """Refuse (one line naming ``source`` and the key) a report holding a number that is NaN, infinite or larger
+    than ``limit`` in magnitude (1e308 seconds, 10**400 counts): later arithmetic would overflow or be
+    meaningless. Walks iteratively (a deeply nested report cannot overflow the stack)."""
+    stack: list[tuple[Any, str]] = [(data, "")]
+    while stack:
+        v, key = stack.pop()
+        if isinstance(v, Mapping):
+            stack.extend((x, f"{key}.{k}" if key else str(k)) for k, x in v.items())
+        elif isinstance(v, (list, tuple)):
+            stack.extend((x, f"{key}[{i}]") for i, x in enumerate(v))
+        elif isinstance(v, bool) or v is None or isinstance(v, str):
+            continue
+        elif isinstance(v, int):
+            if v.bit_length() > 80 or abs(v) > limit:
+                raise SimInputError(f"{source}: {key or 'value'}: a number of {v.bit_length()} bits is out of range "
+                                    f"(at most {limit:g} in magnitude)")
+        elif isinstance(v, float):
+            if not math.isfinite(v):
+                raise SimInputError(f"{source}: {key or 'value'}: must be a finite number, got {v}")
+            if abs(v) > limit:
+                raise SimInputError(f"{source}: {key or 'value'}: {v:g} is out of range "
+                                    f"(at most {limit:g} in magnitude)")

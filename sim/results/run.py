@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from sim._version import __version__
+from sim.errors import one_line
 from sim.io import write_text_atomic
 from sim.results.base import SCHEMA_VERSION, Report
 from sim.results.functional import FunctionalReport
@@ -110,11 +111,12 @@ class RunResult(Report):
     def summary(self) -> str:
         """A readable terminal summary: totals, then per-kind and per-stage shares."""
         lines = [
-            f"gobosim {self.version}: {self.hw} on {self.workload} (seq {self.seq_len}, batch {self.batch})",
+            f"gobosim {self.version}: {one_line(str(self.hw))} on {one_line(str(self.workload))} "
+            f"(seq {self.seq_len}, batch {self.batch})",
             f"timing model: {self.timing_model}",
         ]
         for note in self.notes:
-            lines.append(f"  note: {note}")
+            lines.append(f"  note: {one_line(note)}")
         lines += [
             f"  cycles          {self.cycles:>16,}",
             f"  time            {self.seconds * 1e3:>16.4f} ms  at {self.clock_hz / 1e9:g} GHz",

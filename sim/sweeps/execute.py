@@ -15,6 +15,8 @@ import concurrent.futures as cf
 import contextlib
 import os
 import signal
+import sys
+import threading
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable
@@ -92,13 +94,54 @@ class Backend(Protocol):
     def recover(self) -> bool:
         """After :class:`WorkerLost`: make the backend usable again; True if in-flight handles became void."""
 
+    def fit(self, points: int) -> None:
+        """Only ``points`` points are left to run: a backend that has not started processes yet starts no more."""
+
     def close(self) -> None:
         """Stop the workers (points still running are abandoned: they were not recorded)."""
 
 
-def _ignore_sigint() -> None:
-    """Worker initializer: Ctrl-C is the parent's to handle (it stops the pool; finished rows are on disk)."""
+MAX_WORKERS_PER_CPU = 4  # --workers above this many per core is refused (points are CPU-bound)
+PARENT_POLL_S = 0.5  # a worker checks this often that the sweep that started it is still alive
+_PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def max_workers() -> int:
+    """The largest ``--workers`` accepted: :data:`MAX_WORKERS_PER_CPU` x the cores of this machine."""
+    return MAX_WORKERS_PER_CPU * (os.cpu_count() or 1)
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Make this (worker) process end when ``parent_pid`` ends, however it ends (SIGKILL included).
+
+    On Linux the kernel sends SIGKILL at the parent's death (``prctl(PR_SET_PDEATHSIG)``); everywhere a daemon
+    thread also polls the parent pid every :data:`PARENT_POLL_S` s and exits the process once it changed.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            import ctypes
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="gobosim-parent-watch", daemon=True).start()
+
+
+def _worker_init(parent_pid: int) -> None:
+    """Worker initializer: Ctrl-C is the parent's to handle (it stops the pool; finished rows are on disk);
+    SIGTERM/SIGHUP end the worker (the parent's handlers are reset); the worker dies with its parent."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None:
+            signal.signal(sig, signal.SIG_DFL)
+    _die_with_parent(parent_pid)
 
 
 class LocalBackend:
@@ -110,15 +153,25 @@ class LocalBackend:
         self.slots = workers or os.cpu_count() or 1
         self._pool: cf.ProcessPoolExecutor | None = None
         self._broken = False
+        self._started = False
 
     def start(self) -> None:
-        """Start the pool (workers ignore SIGINT: Ctrl-C is handled by the parent)."""
-        self._pool = cf.ProcessPoolExecutor(max_workers=self.slots, initializer=_ignore_sigint)
+        """Make the backend ready. No process starts here: the pool is created at the first :meth:`submit`
+        (after :meth:`fit` has sized it to the points left), so a sweep with nothing to run forks nothing."""
+        self._started = True
         self._broken = False
 
+    def fit(self, points: int) -> None:
+        """At most ``points`` workers are useful: never start more than that."""
+        if self._pool is None:
+            self.slots = max(1, min(self.slots, points))
+
     def submit(self, task: PointTask) -> cf.Future:
-        """Queue one point on the pool."""
-        assert self._pool is not None
+        """Queue one point on the pool (created here the first time; its workers die with this process)."""
+        assert self._started, "backend not started"
+        if self._pool is None:
+            self._pool = cf.ProcessPoolExecutor(max_workers=self.slots, initializer=_worker_init,
+                                                initargs=(os.getpid(),))
         return self._pool.submit(run_point, task)
 
     def wait(self, handles: list[Any], timeout: float) -> list[Any]:
@@ -158,6 +211,7 @@ class LocalBackend:
     def close(self) -> None:
         """Shut the pool down, terminating workers still running a point."""
         self._shutdown()
+        self._started = False
 
 
 class DaskBackend:
@@ -227,6 +281,9 @@ class DaskBackend:
         """Dask reschedules the work of dead workers itself."""
         return False
 
+    def fit(self, points: int) -> None:
+        """The cluster's size is fixed once started (an existing scheduler's is not ours to change)."""
+
     def close(self) -> None:
         """Close the client, and the LocalCluster if we started it (best effort: results are on disk)."""
         client, cluster, self.client, self.cluster = self.client, self.cluster, None, None
@@ -245,6 +302,9 @@ def make_backend(name: str, workers: int | None, scheduler: str | None) -> Backe
     """The backend called ``name`` (local or dask)."""
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise SimInputError(f"--workers: must be a positive integer, got {workers!r}")
+    if workers is not None and workers > max_workers():
+        raise SimInputError(f"--workers: at most {max_workers()} ({MAX_WORKERS_PER_CPU} per core on this machine), "
+                            f"got {workers}")
     if name == "local":
         if scheduler:
             raise SimInputError("--scheduler needs --backend dask")

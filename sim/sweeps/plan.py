@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,7 @@ from sim.sweeps.spec import SPECIAL_KEYS, SweepSpec
 
 MAX_PROBLEMS = 12  # further problems are counted, not listed (the message stays one readable line)
 MAX_RANDOM_GRID = 2_000_000
+MAX_POINTS = 100_000  # grid/zip points before constraints (each is validated up front: ~1 ms per point)
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,14 @@ def _lookup(tree: Mapping[str, Any], dotted: str) -> tuple[bool, Any]:
 
 
 def _expand(spec: SweepSpec) -> list[dict[str, Any]]:
-    """Axis value combinations in order (first axis slowest), before constraints."""
+    """Axis value combinations in order (first axis slowest), before constraints; more than :data:`MAX_POINTS`
+    is refused before any is built."""
+    sizes = [len(a.values) for a in spec.axes]
+    total = min(sizes, default=1) if spec.mode == "zip" else math.prod(sizes)
+    if total > MAX_POINTS:
+        raise ConfigError([Problem(spec.source, "axes", f"mode {spec.mode} expands to {total:,} points; at most "
+                                   f"{MAX_POINTS:,} are supported (mode random with samples draws from larger "
+                                   "grids)")])
     if spec.mode == "zip":
         combos = list(zip(*(a.values for a in spec.axes)))
     else:

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import os
 import platform
+import signal
+import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from sim.errors import SimInputError
+from sim.errors import SimInputError, Terminated
 from sim.results.sweep import SweepMeta, SweepPoints
 from sim.sweeps import expr
 from sim.sweeps.columns import ID, initial_metrics, select
@@ -70,6 +73,29 @@ def _feasible(plan: Plan, point: Point, metrics: Mapping[str, Any]) -> bool | No
     return None if unknown else True
 
 
+@contextlib.contextmanager
+def _stop_on_signals():
+    """While a sweep runs in the main thread, SIGTERM and SIGHUP raise :class:`Terminated` (a KeyboardInterrupt):
+    the workers are stopped, ``meta.json`` says ``interrupted`` and the lock is released, as after Ctrl-C."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    sigs = [s for s in (signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None]
+
+    def stop(signum, frame):
+        for s in sigs:  # a second signal must not interrupt the cleanup
+            signal.signal(s, signal.SIG_IGN)
+        raise Terminated(signum)
+
+    previous = {s: signal.signal(s, stop) for s in sigs}
+    try:
+        yield
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
 def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir: str | os.PathLike[str],
               backend: str = "local", workers: int | None = None, scheduler: str | None = None, resume: bool = False,
               progress: bool | Progress = True):
@@ -80,7 +106,9 @@ def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir:
         out_dir: directory for ``results.csv``, ``results.parquet`` (with pyarrow), ``spec.yaml``, ``meta.json``.
         backend: ``local`` (a process pool on this machine) or ``dask``.
         workers: parallel points (default: every core; for dask, the LocalCluster's worker processes).
-        scheduler: ``tcp://HOST:PORT`` of an existing Dask scheduler (implies ``backend="dask"``).
+        scheduler: ``tcp://HOST:PORT`` of an existing Dask scheduler (implies ``backend="dask"``). Dask moves
+            pickles: the scheduler and its workers can run code in this process and forge results, so attach
+            only to a scheduler you started yourself, on a network you control.
         resume: continue a sweep in ``out_dir``: points already in ``results.csv`` are skipped.
         progress: report progress on stderr (a bar on a terminal); or a :class:`Progress` to use.
 
@@ -93,6 +121,11 @@ def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir:
             before any point runs.
         KeyboardInterrupt: after stopping the workers; every finished point is already in ``results.csv``.
     """
+    with _stop_on_signals():
+        return _run_sweep(spec_or_path, out_dir, backend, workers, scheduler, resume, progress)
+
+
+def _run_sweep(spec_or_path, out_dir, backend, workers, scheduler, resume, progress):
     check_out_dir(out_dir)
     if scheduler and backend == "local":
         backend = "dask"
@@ -110,6 +143,9 @@ def run_sweep(spec_or_path: str | Path | Mapping[str, Any] | SweepSpec, out_dir:
         raise
     status = "failed"
     previous = store.read_json(META) if resume else None
+    if previous and previous.get("status") == "running":  # we hold the lock: that sweep died without a word
+        previous = {**previous, "status": "died"}
+    be.fit(sum(p.point_id not in done for p in plan.points))
     meta = SweepMeta(
         git=git_revision(), python=platform.python_version(), started_at=_now(), finished_at=None,
         status="running", spec=spec.source, name=spec.name, backend=be.name, workers=be.slots,  # slots: after start

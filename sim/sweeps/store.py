@@ -10,19 +10,24 @@ No lost work:
 - On ``resume`` a torn last line (no newline: the machine died mid-write) or a row with the wrong number of
   fields is dropped (rewritten atomically) and reported; every ``point_id`` present counts as done.
 - ``DIR/.lock`` is held with ``flock`` while a sweep writes, so two sweeps never write the same directory
-  (the kernel releases it when the process dies, however it dies).
+  (the kernel releases it when the process dies, however it dies). The lock belongs to the parent alone:
+  its descriptor (and the results descriptor) is closed in every process forked from the parent (worker
+  processes), so a worker that outlived its sweep could not keep the directory locked. The file holds the
+  locking sweep's pid, which the "another sweep is writing" message names.
 - ``results.parquet`` (where pyarrow is installed) is a snapshot rewritten atomically at checkpoints and
   at the end; ``results.csv`` is the source of truth.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import importlib.util
 import io
 import json
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -38,9 +43,55 @@ META = "meta.json"
 LOCK = ".lock"
 
 
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)  # a planted symlink is refused (ELOOP), never written through
+OWN_FILES = frozenset({RESULTS, PARQUET, SPEC, META, LOCK})
+
+_PARENT_ONLY_FDS: set[int] = set()  # descriptors a forked child must not keep (the lock, the results file)
+
+
+def _close_parent_only_fds() -> None:
+    for fd in list(_PARENT_ONLY_FDS):
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    _PARENT_ONLY_FDS.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_close_parent_only_fds)
+
+
+def _is_sweep_dir(path: Path, names: list[str]) -> bool:
+    """True if ``path`` (with entries ``names``) was written by ``sim sweep``: only its own file names (a sweep
+    stopped early: the lock is created first), or a ``results.csv`` or a ``meta.json`` of a sweep."""
+    if LOCK in names and all(n in OWN_FILES or (n.startswith(".") and n.endswith(".tmp")) for n in names):
+        return True
+    try:
+        meta = json.loads((path / META).read_text(encoding="utf-8"))
+        if isinstance(meta, dict) and "points" in meta and "backend" in meta:
+            return True
+    except (OSError, ValueError):
+        pass
+    try:
+        with open(path / RESULTS, newline="", encoding="utf-8", errors="replace") as fh:
+            header = next(csv.reader([fh.readline(65536)]), [])
+        return bool(header) and header[0] == ID and "status" in header
+    except OSError:
+        return False
+
+
 def check_out_dir(out_dir: str | os.PathLike[str]) -> None:
-    """Fail (one line) before any work if ``out_dir`` cannot be created or written."""
+    """Fail (one line) before any work if ``out_dir`` cannot be created or written, or if it is an existing
+    directory that a sweep did not write (its files are never overwritten): use a new or empty directory."""
     check_writable_dir(out_dir, "--out")
+    path = Path(out_dir)
+    try:
+        names = sorted(os.listdir(path)) if path.is_dir() else []
+    except OSError as exc:
+        raise SimInputError(f"--out {path}: cannot read the directory ({exc.strerror or exc})") from None
+    if names and not _is_sweep_dir(path, names):
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        raise SimInputError(f"--out {path}: exists and is not a sweep directory (it holds {shown}); "
+                            "choose a new or empty directory")
 
 
 def _line(values: Iterable[str]) -> bytes:
@@ -87,15 +138,26 @@ class ResultStore:
         """Create or reopen the directory; returns the point ids already recorded (empty unless resuming)."""
         try:
             self.dir.mkdir(parents=True, exist_ok=True)
-            self._lock_fd = os.open(self.dir / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+            self._lock_fd = os.open(self.dir / LOCK, os.O_RDWR | os.O_CREAT | _NOFOLLOW, 0o644)
+            if not stat.S_ISREG(os.fstat(self._lock_fd).st_mode):
+                os.close(self._lock_fd)
+                self._lock_fd = None
+                raise SimInputError(f"--out {self.dir}: {LOCK} is not a regular file")
         except OSError as exc:
             raise SimInputError(f"--out {self.dir}: cannot write there ({exc.strerror or exc})") from None
+        _PARENT_ONLY_FDS.add(self._lock_fd)
         try:
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            os.close(self._lock_fd)
-            self._lock_fd = None
-            raise SimInputError(f"--out {self.dir}: another sweep is writing this directory") from None
+            holder = self._lock_holder()
+            self._close_lock()
+            who = f" (pid {holder})" if holder else ""
+            if holder and not _alive(holder):
+                raise SimInputError(f"--out {self.dir}: the sweep that locked it{who} has ended but a process it "
+                                    "started still holds the lock; end that process and retry") from None
+            raise SimInputError(f"--out {self.dir}: another sweep{who} is writing this directory") from None
+        os.ftruncate(self._lock_fd, 0)
+        os.pwrite(self._lock_fd, f"{os.getpid()}\n".encode(), 0)
         done: set[str] = set()
         if self.csv_path.exists():
             if not resume:
@@ -105,8 +167,24 @@ class ResultStore:
             done = self._reopen()
         else:
             write_bytes_atomic(self.csv_path, _line(self.header))
-        self._fd = os.open(self.csv_path, os.O_WRONLY | os.O_APPEND)
+        self._fd = _open_append(self.csv_path)
+        _PARENT_ONLY_FDS.add(self._fd)
         return done
+
+    def _lock_holder(self) -> int | None:
+        """The pid written in the lock file by the sweep holding it, if readable."""
+        try:
+            text = os.pread(self._lock_fd, 32, 0).decode("ascii", errors="replace").strip() \
+                if self._lock_fd is not None else ""
+            return int(text) if text.isdigit() else None
+        except OSError:
+            return None
+
+    def _close_lock(self) -> None:
+        if self._lock_fd is not None:
+            _PARENT_ONLY_FDS.discard(self._lock_fd)
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
 
     def _reopen(self) -> set[str]:
         data = self.csv_path.read_bytes()
@@ -166,9 +244,12 @@ class ResultStore:
             rows = list(csv.reader(fh))[1:]
         self.header = order_columns(self.swept, metrics, self.tail)
         if self._fd is not None:
+            _PARENT_ONLY_FDS.discard(self._fd)
             os.close(self._fd)
+            self._fd = None
         self._write_all(old, rows)
-        self._fd = os.open(self.csv_path, os.O_WRONLY | os.O_APPEND)
+        self._fd = _open_append(self.csv_path)
+        _PARENT_ONLY_FDS.add(self._fd)
 
     # -- reading / snapshots ----------------------------------------------------------------------------
     def frame(self):
@@ -202,8 +283,35 @@ class ResultStore:
     def close(self) -> None:
         """Close the append descriptor and release the directory lock."""
         if self._fd is not None:
+            _PARENT_ONLY_FDS.discard(self._fd)
             os.close(self._fd)
             self._fd = None
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # closing releases the flock
-            self._lock_fd = None
+        self._close_lock()
+
+
+def _alive(pid: int) -> bool:
+    """True if a process ``pid`` exists (a zombie counts as ended)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            return fh.read().rsplit(b")", 1)[-1].split()[0] != b"Z"
+    except (OSError, IndexError):
+        return True
+
+
+def _open_append(path: Path) -> int:
+    """``path`` opened for appending; a symlink or a non-regular file there is refused (one line)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | _NOFOLLOW)
+    except OSError as exc:
+        raise SimInputError(f"--out {path}: cannot append ({exc.strerror or exc}; a symbolic link is refused)") \
+            from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise SimInputError(f"--out {path}: not a regular file")
+    return fd
