@@ -128,11 +128,15 @@ def test_larger_sram_costs_more_per_access():
             prev = e
 
 
-def test_more_banks_cost_less_per_access():
+def test_banking_keeps_the_wires_between_banks():
+    """CACTI's energy per access of a banked macro includes the H-tree from the macro's edge to the bank, which
+    spans all banks: 16 banks of 128 KiB cost nearly what one 2 MiB bank does (a per-bank model would give ~1/4)."""
     t = tech("horowitz45", 45)
-    e = [buffer_estimator("b", BufferSpec(capacity_bytes=2 << 20, banks=b, port_bytes=32), t)
-         .energy_per_action("read_bytes") for b in (1, 4, 16)]
-    assert e[0] > e[1] > e[2]
+    for cell in ("itrs-hp", "itrs-lop"):
+        for cap, port in ((2 << 20, 32), (1 << 20, 16)):
+            e1, e16 = (buffer_estimator("b", BufferSpec(capacity_bytes=cap, banks=b, port_bytes=port, cell=cell), t)
+                       .energy_per_action("read_bytes") for b in (1, 16))
+            assert 0.6 * e1 < e16 < 1.1 * e1, (cell, cap, port, e16 / e1)
 
 
 @pytest.mark.parametrize("table", ["horowitz45", "aladdin40"])
@@ -150,7 +154,10 @@ def test_smaller_node_less_energy_area_leakage_for_every_action(hws, table):
                     else:
                         assert es < eb, (hw.name, name, action)
                 assert s.area_mm2() < m.area_mm2(), (hw.name, name)
-                assert s.leakage_mw() < m.leakage_mw(), (hw.name, name)
+                if not name.startswith("sram."):
+                    # SRAM leakage comes from CACTI's per-node device data, which for lop/lstp cells does not
+                    # fall with the node (32 nm lop leaks more than 45 nm lop); see test_cost_sram.py
+                    assert s.leakage_mw() < m.leakage_mw(), (hw.name, name)
 
 
 # -- sums, JSON, per-operator ------------------------------------------------------------------------------
