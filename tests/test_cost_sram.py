@@ -190,3 +190,23 @@ def test_area_and_price_commands_work(tmp_path):
     res = run_cli("price", str(run_json), "--tech", "aladdin40", "--node-nm", "28", "--json", str(priced))
     assert res.returncode == 0, res.stderr
     assert json.loads(priced.read_text())["energy_breakdown_pj"]["sram"] > 0
+
+
+def test_reports_from_before_the_cell_key_are_repriced_as_hp_at_350k():
+    """A run report written before buffers had ``cell`` was priced with 1 mW/KiB (CACTI's itrs-hp at 350 K); it is
+    re-priced with those cells, so the 16-bank organisation of that time passes the bank clock check."""
+    from sim.api import run
+    from sim.cost import price
+    from sim.cost.reprice import reprice
+
+    rep = json.loads(json.dumps(run("tpu", "tiny", functional=False).to_dict()))
+    old = json.loads(json.dumps(rep))
+    for b in old["config"]["hw"]["buffers"].values():
+        del b["cell"], b["temperature_k"]
+        b["banks"], b["port_bytes"] = 16, 64  # the organisation before the clock check
+    got = reprice(old)
+    sets = [f"buffers.{n}.{k}={v}" for n in ("weights", "activations", "outputs")
+            for k, v in (("cell", "itrs-hp"), ("temperature_k", 350), ("banks", 16), ("port_bytes", 64))]
+    want = price(rep["actions"], load_hardware("tpu", sets=sets), rep["seconds"])
+    assert got["energy_pj"] == pytest.approx(want.energy_pj, rel=1e-12)
+    assert got["energy_pj"] > reprice(rep)["energy_pj"]  # hp at 350 K leaks far more than the preset's lop
