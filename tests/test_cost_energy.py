@@ -19,6 +19,7 @@ from sim.cost.estimators import buffer_estimator, estimators
 from sim.cost.pe_compare import pe_area_summary
 from sim.cost.reprice import reprice
 from sim.cost.scaling import ENERGY_COEFFS
+from sim.cost.sram import load_sram_table
 from sim.cost.tech import tech
 from sim.errors import SimInputError
 
@@ -66,12 +67,17 @@ def test_register_bits_by_hand(hws):
     assert r.by_action_pj["gobo"]["add_int32"] == pytest.approx(1.0)
 
 
+def _cacti_row(b):
+    """The CACTI table row of buffer spec ``b`` at 45 nm (the presets' buffers are grid points)."""
+    return load_sram_table().exact(45, b.cell, b.capacity_bytes, b.port_bytes, b.banks)
+
+
 def test_sram_read_by_hand(hws):
     r = price({"sram.weights": {"read_bytes": 1000, "write_bytes": 100}}, hws["gobo"], 0.0)
-    e64 = 3.802 * 128 ** 0.4726  # 2 MiB / 16 banks = 128 KiB per bank, fitted Horowitz curve
-    per_byte = e64 * (0.3 + 0.7 * 256 / 64) / 32  # one 32-byte port access
-    assert r.by_action_pj["sram.weights"]["read_bytes"] == pytest.approx(1000 * per_byte, rel=1e-12)
-    assert r.by_action_pj["sram.weights"]["write_bytes"] == pytest.approx(100 * per_byte, rel=1e-12)
+    b = hws["gobo"].buffers["weights"]
+    row = _cacti_row(b)  # one port-wide word per access, CACTI's energy per access
+    assert r.by_action_pj["sram.weights"]["read_bytes"] == pytest.approx(1000 * row["read_pj"] / b.port_bytes, rel=1e-12)
+    assert r.by_action_pj["sram.weights"]["write_bytes"] == pytest.approx(100 * row["write_pj"] / b.port_bytes, rel=1e-12)
 
 
 def test_dram_by_hand(hws):
@@ -85,7 +91,12 @@ def test_leakage_is_power_times_time(hws):
     r = price({}, hws["tpu"], 1e-3)
     assert r.energy_pj == r.breakdown_pj["leakage"] == pytest.approx(r.leakage_mw * 1e-3 * 1e9, rel=1e-12)
     sram = sum(v for k, v in r.leakage_by_component_pj.items() if k.startswith("sram."))
-    assert sram == pytest.approx(3584 * 1.0 * 1e-3 * 1e9)  # 3.5 MiB of itrs-hp SRAM at 1 mW/KiB for 1 ms
+    by_hand = 0.0
+    for b in hws["tpu"].buffers.values():  # banks x CACTI's per-bank figure (sub-threshold + gate), for 1 ms
+        row = _cacti_row(b)
+        k = f"{b.temperature_k}k"
+        by_hand += b.banks * (row[f"leak_sub_mw_{k}"] + row[f"leak_gate_mw_{k}"]) * 1e-3 * 1e9
+    assert sram == pytest.approx(by_hand, rel=1e-12)
 
 
 def test_unknown_component_and_action_are_named(hws):
@@ -117,11 +128,15 @@ def test_larger_sram_costs_more_per_access():
             prev = e
 
 
-def test_more_banks_cost_less_per_access():
+def test_banking_keeps_the_wires_between_banks():
+    """CACTI's energy per access of a banked macro includes the H-tree from the macro's edge to the bank, which
+    spans all banks: 16 banks of 128 KiB cost nearly what one 2 MiB bank does (a per-bank model would give ~1/4)."""
     t = tech("horowitz45", 45)
-    e = [buffer_estimator("b", BufferSpec(capacity_bytes=2 << 20, banks=b, port_bytes=32), t)
-         .energy_per_action("read_bytes") for b in (1, 4, 16)]
-    assert e[0] > e[1] > e[2]
+    for cell in ("itrs-hp", "itrs-lop"):
+        for cap, port in ((2 << 20, 32), (1 << 20, 16)):
+            e1, e16 = (buffer_estimator("b", BufferSpec(capacity_bytes=cap, banks=b, port_bytes=port, cell=cell), t)
+                       .energy_per_action("read_bytes") for b in (1, 16))
+            assert 0.6 * e1 < e16 < 1.1 * e1, (cell, cap, port, e16 / e1)
 
 
 @pytest.mark.parametrize("table", ["horowitz45", "aladdin40"])
@@ -139,7 +154,10 @@ def test_smaller_node_less_energy_area_leakage_for_every_action(hws, table):
                     else:
                         assert es < eb, (hw.name, name, action)
                 assert s.area_mm2() < m.area_mm2(), (hw.name, name)
-                assert s.leakage_mw() < m.leakage_mw(), (hw.name, name)
+                if not name.startswith("sram."):
+                    # SRAM leakage comes from CACTI's per-node device data, which for lop/lstp cells does not
+                    # fall with the node (32 nm lop leaks more than 45 nm lop); see test_cost_sram.py
+                    assert s.leakage_mw() < m.leakage_mw(), (hw.name, name)
 
 
 # -- sums, JSON, per-operator ------------------------------------------------------------------------------

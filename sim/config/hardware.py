@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from sim.compute.base import ComputeConfig
 from sim.compute.registry import config_classes, get_kind
 from sim.config.schema import TaggedUnion, spec_field
+from sim.cost.sram import CELLS, DEFAULT_CELL, DEFAULT_TEMPERATURE_K, TEMPERATURES_K, banks_to_cycle, sram_macro
 from sim.hw.dram import DRAM_KINDS, DRAM_MAPPINGS
 
 NODES_NM = (65, 45, 40, 32, 28, 22, 16, 14, 7)
@@ -51,6 +52,11 @@ class BufferSpec:
     banks: int = spec_field(1, doc="independent banks", ge=1, le=1 << 16)
     port_bytes: int = spec_field(doc="bytes per bank port per cycle", gt=0, le=1 << 16)
     double_buffered: bool = spec_field(True, doc="half the capacity fills while the other half is used")
+    cell: str = spec_field(DEFAULT_CELL, doc="ITRS device type of the cells and periphery (CACTI 7); default "
+                                            "itrs-lstp, the default of Accelergy's CACTI plug-in", choices=CELLS)
+    temperature_k: int = spec_field(DEFAULT_TEMPERATURE_K, doc="operating temperature in K for leakage (CACTI 7); "
+                                                               "default 300, Accelergy's CACTI plug-in default",
+                                    choices=TEMPERATURES_K)
 
     def bytes_per_cycle(self) -> int:
         """Aggregate read bandwidth in bytes per cycle."""
@@ -112,12 +118,30 @@ class HardwareConfig:
                 defined = ", ".join(sorted(self.buffers)) or "none"
                 yield "buffers", f"must define buffer '{name}' (defined: {defined})"
         yield from get_kind(self.compute.kind).check(self)
+        yield from self._check_bank_cycle()
         wb = self.buffers.get("weights")
         if wb is not None:
             need = self.min_weight_tile_bytes()
             if wb.capacity_bytes < need:
                 yield "buffers.weights.capacity_bytes", (f"must hold at least one weight tile of the compute "
                                                          f"engine ({need} bytes), got {wb.capacity_bytes}")
+
+    def _check_bank_cycle(self) -> Checks:
+        """Every buffer's banks must cycle at ``clock_hz`` (CACTI 7 bank cycle time at the design's node)."""
+        period_ns = 1e9 / self.clock_hz
+        node = self.tech.node_nm
+        for name, b in self.buffers.items():
+            m = sram_macro(b.capacity_bytes, b.port_bytes, b.banks, b.cell, b.temperature_k, node)
+            if m.cycle_ns <= period_ns:
+                continue
+            bank = b.capacity_bytes / b.banks
+            need = banks_to_cycle(period_ns, b.capacity_bytes, b.port_bytes, b.banks, b.cell, node)
+            fix = (f"banks: {need} ({b.capacity_bytes / need / 1024:g} KiB banks) would" if need is not None else
+                   "no bank count in the CACTI table does at this port width; use a faster cell or a lower clock")
+            yield f"buffers.{name}.banks", (
+                f"a {bank / 1024:g} KiB {b.cell} bank with {b.port_bytes}-byte words cycles in {m.cycle_ns:.3g} ns "
+                f"(CACTI 7, {m.cacti_node_nm} nm), longer than the clock period {period_ns:.3g} ns "
+                f"(clock_hz {self.clock_hz:g}); {fix}")
 
     def min_weight_tile_bytes(self) -> int:
         """Bytes of the smallest weight tile the compute engine works on (one array/tile fill)."""

@@ -32,7 +32,13 @@ def area(hw_cfg: HardwareConfig, *, table: str | Path | None = None, node_nm: in
         parts = model.area_detail_mm2()
         detail.update({f"{name}.{part}": mm2 for part, mm2 in parts.items()})
         breakdown[name] = sum(parts.values())
+    macros: dict[str, dict[str, float | int | str]] = {}
+    for name, b in hw_cfg.buffers.items():
+        m = t.sram(b.capacity_bytes, b.port_bytes, b.banks, b.cell, b.temperature_k)
+        macros[name] = {"cell": b.cell, "temperature_k": b.temperature_k, "read_pj": m.read_pj, "write_pj": m.write_pj,
+                        "area_mm2": m.area_mm2, "leak_sub_mw": m.leak_sub_mw, "leak_gate_mw": m.leak_gate_mw,
+                        "cycle_ns": m.cycle_ns, "cacti_node_nm": m.cacti_node_nm, "note": m.note}
     return AreaReport(hw=hw_cfg.name, area_mm2=sum(breakdown.values()), area_breakdown_mm2=breakdown,
                       area_detail_mm2=detail,
                       leakage_mw=sum(m.leakage_mw() for m in models.values()), table=t.table.name,
-                      table_path=t.table.path, node_nm=t.node_nm, pe_overhead=t.pe_overhead())
+                      table_path=t.table.path, node_nm=t.node_nm, pe_overhead=t.pe_overhead(), sram_macros=macros)

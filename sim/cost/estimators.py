@@ -11,12 +11,13 @@ Everything is built from the table's unit values at the design's node (:class:`~
 - logic arrays: area = (arithmetic units + register bits) x ``pe_overhead`` (control, wiring and clock,
   derived from the TPUv1 floorplan, :meth:`Tech.pe_overhead`), listed part by part in
   ``area_detail_mm2`` with the overhead as its own part; leakage = logic leakage density x that area;
-- SRAM buffers: ``banks`` banks of ``capacity/banks`` each, energy and area from the CACTI/Horowitz
-  power-law fits evaluated per bank, an access ``port_bytes`` wide; leakage per KiB;
+- SRAM buffers: a banked macro from the CACTI 7 table (:mod:`sim.cost.sram`) of the buffer's capacity, bank
+  count, port width, cell type and temperature: energy per port-wide access (the H-tree to the bank included),
+  area of the whole macro, leakage (sub-threshold + gate) of every bank;
 - DRAM: energy per burst bit and per row activation by DRAM kind; PHY/controller area per data pin.
 
-Not modelled (stated): wire energy between SRAM banks and the arrays, control/clock energy beyond the
-counted register writes, DRAM background/refresh power, per-bank SRAM periphery beyond the fit.
+Not modelled (stated): wire energy between an SRAM macro's edge and the arrays, control/clock energy beyond the
+counted register writes, DRAM background/refresh power.
 """
 
 from __future__ import annotations
@@ -79,17 +80,21 @@ def vector_estimator(hw: HardwareConfig, t: Tech) -> ComponentModel:
 
 
 def buffer_estimator(name: str, spec: BufferSpec, t: Tech) -> ComponentModel:
-    """One SRAM buffer ``sram.<name>``: ``banks`` banks, accesses ``port_bytes`` wide, priced per byte."""
-    bank_kib = spec.capacity_bytes / spec.banks / KIB
-    width = spec.port_bytes * 8
-    read = t.sram_access_pj(bank_kib, width) / spec.port_bytes
-    write = t.sram_access_pj(bank_kib, width, write=True) / spec.port_bytes
-    how = (f"sram.read_64b at {bank_kib:g} KiB per bank x (f + (1-f) x {width}/64) / {spec.port_bytes} B "
-           f"per byte (one {spec.port_bytes}-byte port access)")
-    basis = {"read_bytes": how, "write_bytes": how + " x sram.write_to_read"}
-    area = {"banks": spec.banks * t.sram_area_mm2(bank_kib)}
-    return ComponentModel(f"sram.{name}", "sram", {"read_bytes": read, "write_bytes": write}, basis, area,
-                          t.sram_leakage_mw(spec.capacity_bytes / KIB))
+    """One SRAM buffer ``sram.<name>``: a CACTI 7 macro of ``banks`` banks with ``port_bytes`` words, priced
+    per byte (an access moves one word, so a byte costs the word's energy / ``port_bytes``)."""
+    m = t.sram(spec.capacity_bytes, spec.port_bytes, spec.banks, spec.cell, spec.temperature_k)
+    where = (f"CACTI 7 {spec.cell} at {m.cacti_node_nm} nm"
+             + (f" scaled to {t.node_nm} nm" if m.cacti_node_nm != t.node_nm else "")
+             + f": {spec.capacity_bytes / KIB:g} KiB in {spec.banks} banks, {spec.port_bytes}-byte words"
+             + (f" ({m.note})" if m.note else ""))
+    basis = {"read_bytes": f"{where}; read energy per word {m.read_pj:.4g} pJ / {spec.port_bytes} B",
+             "write_bytes": f"{where}; write energy per word {m.write_pj:.4g} pJ / {spec.port_bytes} B"}
+    area = {"macro": m.area_mm2}
+    notes = (f"leakage at {spec.temperature_k} K: sub-threshold {m.leak_sub_mw:.4g} mW + gate {m.leak_gate_mw:.4g} mW "
+             f"({spec.banks} x CACTI's per-bank figure); bank cycle time {m.cycle_ns:.4g} ns",)
+    return ComponentModel(f"sram.{name}", "sram",
+                          {"read_bytes": m.read_pj / spec.port_bytes, "write_bytes": m.write_pj / spec.port_bytes},
+                          basis, area, m.leakage_mw, notes)
 
 
 def has_decompressor(hw: HardwareConfig) -> bool:

@@ -23,12 +23,21 @@ from sim.cost.energy import price, price_ops
 from sim.errors import SimInputError
 from sim.results.base import check_numbers
 
+LEGACY_SRAM = {"cell": "itrs-hp", "temperature_k": 350}
+"""Buffer keys given to a report written before buffers had ``cell``: such a report was priced with 1 mW/KiB of
+SRAM leakage, which is CACTI 7's itrs-hp at 350 K (docs/sources.md 3.4 (a)), so it is re-priced with those."""
+
 
 def hw_from_report(report: Mapping[str, Any], source: str = "<report>") -> HardwareConfig:
-    """The validated design of a run report (its ``config.hw``)."""
+    """The validated design of a run report (its ``config.hw``); buffers without ``cell`` get :data:`LEGACY_SRAM`."""
     hw = (report.get("config") or {}).get("hw") if isinstance(report.get("config"), Mapping) else None
     if not isinstance(hw, Mapping):
         raise SimInputError(f"{source}: config.hw: missing (a run report from 'sim run --json' has it)")
+    buffers = hw.get("buffers")
+    if isinstance(buffers, Mapping) and any(isinstance(b, Mapping) and "cell" not in b for b in buffers.values()):
+        hw = dict(hw)
+        hw["buffers"] = {name: ({**LEGACY_SRAM, **b} if isinstance(b, Mapping) and "cell" not in b else b)
+                         for name, b in buffers.items()}
     return build_spec(HardwareConfig, hw, f"{source} (config.hw)")
 
 

@@ -2,15 +2,14 @@
 
 A table is YAML with ``version: 1``, ``name``, optional ``description`` and ``extends`` (the name or path
 of a base table whose entries this one overrides, entry by entry), and the groups ``scaling``,
-``energy``, ``area``, ``sram``, ``logic``, ``tensorcore`` and ``dram``. Every entry is a mapping with
+``energy``, ``area``, ``logic``, ``tensorcore`` and ``dram``. SRAM is not in these tables: buffers are priced
+from the CACTI 7 table ``hwconfigs/tech/cacti7_sram.json`` (:mod:`sim.cost.sram`). Every entry is a mapping with
 
 - ``value`` (a number >= 0; > 0 unless the key allows 0), ``unit`` (must be the unit the key expects,
   see :data:`SCHEMA`), ``node`` (nm the value is given at, one of
   :data:`~sim.cost.scaling.SUPPORTED_NODES_NM`, or ``off-chip`` for DRAM), ``source`` (text);
 - optionally ``derived`` / ``assumed`` / ``unverified`` (text saying how, why, or what is unconfirmed),
-  ``parts`` (keys of the same group whose values must sum to ``value``: composites such as a MAC);
-- for the two SRAM fits (``sram.read_64b``, ``sram.area``): ``exponent`` and ``points`` (the
-  ``[KiB, value]`` pairs the power law ``value * KiB^exponent`` was fitted to).
+  ``parts`` (keys of the same group whose values must sum to ``value``: composites such as a MAC).
 
 Every problem is reported at once as a :class:`~sim.errors.ConfigError` (a one-line
 :class:`~sim.errors.SimInputError`) naming the file and the dotted key, e.g.
@@ -46,10 +45,8 @@ class EntrySpec:
 
     unit: str
     scale: str
-    """``energy``, ``area``, ``sram_energy``, ``sram_area``, ``sram_leakage``, ``leakage_density``,
-    ``none`` (dimensionless or a count) or ``off_chip`` (never scaled)."""
-    fit: bool = False
-    """A power-law fit ``value * KiB^exponent`` with its ``points``."""
+    """``energy``, ``area``, ``leakage_density``, ``none`` (dimensionless or a count) or ``off_chip`` (never
+    scaled)."""
     allow_zero: bool = False
 
 
@@ -67,11 +64,6 @@ def _schema() -> dict[str, EntrySpec]:
     s.update({f"area.{k}": EntrySpec("um2", "area") for k in AREA_UNITS})
     s["area.reg_bit"] = EntrySpec("um2/bit", "area")
     s.update({
-        "sram.read_64b": EntrySpec("pJ", "sram_energy", fit=True),
-        "sram.width_fixed_fraction": EntrySpec("ratio", "none", allow_zero=True),
-        "sram.write_to_read": EntrySpec("ratio", "none"),
-        "sram.area": EntrySpec("mm2", "sram_area", fit=True),
-        "sram.leakage": EntrySpec("mW/KiB", "sram_leakage", allow_zero=True),
         "logic.leakage": EntrySpec("mW/mm2", "leakage_density", allow_zero=True),
         "logic.tpu_matrix_unit": EntrySpec("mm2", "area"),
         "logic.tpu_macs": EntrySpec("count", "none"),
@@ -109,8 +101,6 @@ class Entry:
     notes: Mapping[str, str] = field(default_factory=dict)
     """``derived`` / ``assumed`` / ``unverified`` texts, where given."""
     parts: tuple[str, ...] = ()
-    exponent: float | None = None
-    points: tuple[tuple[float, float], ...] = ()
 
     @property
     def spec(self) -> EntrySpec:
@@ -124,9 +114,6 @@ class Entry:
         out.update(self.notes)
         if self.parts:
             out["parts"] = list(self.parts)
-        if self.exponent is not None:
-            out["exponent"] = self.exponent
-            out["points"] = [list(p) for p in self.points]
         return out
 
 
@@ -240,10 +227,9 @@ def _load(path: Path, chain: tuple[str, ...]) -> TechTable:
 
 def _entry(key: str, given: Any, shown: str) -> Entry:
     """The :class:`Entry` of a validated entry spec (see :func:`entry_spec`)."""
-    fit = SCHEMA[key].fit
     return Entry(key=key, value=given.value, unit=given.unit, node=None if given.node == OFF_CHIP else int(given.node),
                  source=given.source, file=shown, notes={f: getattr(given, f) for f in _NOTES if getattr(given, f)},
-                 parts=given.parts, exponent=given.exponent if fit else None, points=given.points if fit else ())
+                 parts=given.parts)
 
 
 # -- the file as written: specs for the Builder of sim/config/schema.py ---------------------------------------
@@ -260,25 +246,12 @@ def _node_rule(spec: EntrySpec):
     return check
 
 
-def _fraction(value: float, report: Report) -> None:
-    if value > 1:
-        report("", f"must be <= 1 (a fraction of the 64-bit access energy), got {show(value)}")
-
-
-def _fit_only(raw: Any, report: Report) -> Any:
-    """The ``convert`` hook of ``exponent`` / ``points`` of an entry that is not a fit: refuse them."""
-    if raw is not None:
-        report("", "exponent/points apply only to the SRAM fits (sram.read_64b, sram.area)")
-    return raw
-
-
 @functools.cache
 def entry_spec(key: str) -> type:
-    """The spec class of the entry at ``key``: its unit, bounds, node rule and (for the SRAM fits) the fit."""
+    """The spec class of the entry at ``key``: its unit, bounds and node rule."""
     spec = SCHEMA[key]
     value = spec_field(doc=f"the value in {spec.unit}", gt=None if spec.allow_zero else 0,
-                       ge=0 if spec.allow_zero else None,
-                       validate=_fraction if key == "sram.width_fixed_fraction" else None)
+                       ge=0 if spec.allow_zero else None)
     node_doc = f"'{OFF_CHIP}'" if spec.scale == "off_chip" else "the node in nm the value is given at"
     fields: list[tuple[str, Any, Any]] = [
         ("value", float, value),
@@ -288,13 +261,6 @@ def entry_spec(key: str) -> type:
         *((name, str, spec_field("", doc=f"{name}: how, why or what is unconfirmed", min_len=1)) for name in _NOTES),
         ("parts", tuple[str, ...], spec_field((), doc="keys of the same group whose values sum to value")),
     ]
-    if spec.fit:
-        fields += [("exponent", float, spec_field(doc="the fit's exponent: value * KiB^exponent")),
-                   ("points", tuple[tuple[float, float], ...],
-                    spec_field(doc="at least two [KiB, value] pairs the fit was made to", gt=0, min_len=2))]
-    else:
-        fields += [("exponent", Any, spec_field(None, doc="SRAM fits only", convert=_fit_only)),
-                   ("points", Any, spec_field(None, doc="SRAM fits only", convert=_fit_only))]
     name = "Entry_" + "".join(ch if ch.isalnum() else "_" for ch in key)
     cls = dataclasses.make_dataclass(name, fields, frozen=True, kw_only=True)
     cls.__module__ = __name__
@@ -341,7 +307,6 @@ class TableFile:
     scaling: dict[str, Any] = _group("scaling", "technology-scaling parameters")
     energy: dict[str, Any] = _group("energy", "energy per operation")
     area: dict[str, Any] = _group("area", "area per unit")
-    sram: dict[str, Any] = _group("sram", "SRAM energy, area and leakage fits")
     logic: dict[str, Any] = _group("logic", "logic leakage and calibration")
     tensorcore: dict[str, Any] = _group("tensorcore", "tensor-core register file")
     dram: dict[str, Any] = _group("dram", "DRAM per kind, and the PHY")

@@ -1,9 +1,10 @@
-"""A table scaled to one technology node: unit energies, unit areas, SRAM curves, leakage, PE overhead.
+"""A table scaled to one technology node: unit energies, unit areas, SRAM macros, leakage, PE overhead.
 
 :func:`tech` returns a :class:`Tech` (cached per table file and node). Every value it hands out is the
 table entry moved from the entry's own node to ``node_nm`` by :mod:`sim.cost.scaling` (the rule is
 chosen by the entry's key, see :data:`sim.cost.table.SCHEMA`). Units: pJ, pJ/bit, um^2, um^2/bit, mm^2,
-mW, as named by each method.
+mW, as named by each method. SRAM macros come from the CACTI 7 table (:mod:`sim.cost.sram`), moved to
+``node_nm`` by that module's rule.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sim.cost.scaling import SUPPORTED_NODES_NM, area_scale, energy_scale
+from sim.cost.sram import SramMacro, sram_macro
 from sim.cost.table import Entry, TechTable, load_table, resolve_table
 from sim.errors import SimInputError
 
@@ -43,10 +45,6 @@ class Tech:
             return energy_scale(src, dst, vdd_v=self.vdd_v)
         if rule == "area":
             return area_scale(src, dst)
-        if rule in ("sram_energy", "sram_leakage"):
-            return energy_scale(src, dst, vdd_v=self.vdd_v, kind="sram")
-        if rule == "sram_area":
-            return area_scale(src, dst, kind="sram")
         if rule == "leakage_density":
             return energy_scale(src, dst, vdd_v=self.vdd_v) / area_scale(src, dst)
         raise AssertionError(f"unhandled scaling rule {rule!r}")
@@ -66,31 +64,9 @@ class Tech:
         return self.value(f"area.{unit}")
 
     # -- SRAM ----------------------------------------------------------------------------------
-    def sram_read_64b_pj(self, kib: float) -> float:
-        """Energy of one 64-bit read of a ``kib`` KiB SRAM bank (pJ): ``a * KiB^b``, scaled."""
-        e = self.table["sram.read_64b"]
-        assert e.exponent is not None  # a power-law fit (the table validator requires it)
-        return e.value * kib ** e.exponent * self.factor(e)
-
-    def sram_access_pj(self, kib: float, width_bits: float, *, write: bool = False) -> float:
-        """Energy of one ``width_bits``-wide access of a ``kib`` KiB bank (pJ).
-
-        ``E64(kib) * (f + (1 - f) * width/64)`` with ``f = sram.width_fixed_fraction`` (the
-        hwcomponents-cacti width rule), times ``sram.write_to_read`` for writes.
-        """
-        f = self.table["sram.width_fixed_fraction"].value
-        e = self.sram_read_64b_pj(kib) * (f + (1.0 - f) * width_bits / 64.0)
-        return e * self.table["sram.write_to_read"].value if write else e
-
-    def sram_area_mm2(self, kib: float) -> float:
-        """Area of one ``kib`` KiB SRAM bank with its periphery (mm^2): ``a * KiB^b``, scaled."""
-        e = self.table["sram.area"]
-        assert e.exponent is not None  # a power-law fit (the table validator requires it)
-        return e.value * kib ** e.exponent * self.factor(e)
-
-    def sram_leakage_mw(self, kib: float) -> float:
-        """Leakage power of ``kib`` KiB of SRAM (mW)."""
-        return self.value("sram.leakage") * kib
+    def sram(self, capacity_bytes: int, port_bytes: int, banks: int, cell: str, temperature_k: int) -> SramMacro:
+        """A banked SRAM macro at this node from the CACTI 7 table (:func:`sim.cost.sram.sram_macro`)."""
+        return sram_macro(capacity_bytes, port_bytes, banks, cell, temperature_k, self.node_nm)
 
     # -- logic ---------------------------------------------------------------------------------
     def logic_leakage_mw(self, area_mm2: float) -> float:

@@ -32,5 +32,9 @@ class AreaReport(Report):
     node_nm: int
     pe_overhead: float
     """The control/wiring factor applied to logic arrays (dimensionless, derived from the TPUv1 floorplan)."""
+    sram_macros: dict[str, dict[str, float | int | str]] = field(default_factory=dict)
+    """Buffer name -> its CACTI 7 macro: ``cell``, ``temperature_k``, ``read_pj``/``write_pj`` (per port-wide
+    access), ``area_mm2``, ``leak_sub_mw``/``leak_gate_mw`` (sub-threshold and gate leakage, mW), ``cycle_ns``
+    (bank cycle time), ``cacti_node_nm`` and ``note`` (how a configuration off the table's grid was priced)."""
     version: str = field(default=__version__)
     schema_version: int = field(default=SCHEMA_VERSION)

@@ -6,10 +6,20 @@ from typing import TYPE_CHECKING
 
 from sim.compute.tensorcore.config import TensorCoreCompute
 from sim.cost.components import ComponentModel, logic_model, parts_um2
-from sim.cost.tech import KIB, Tech
+from sim.cost.tech import Tech
 
 if TYPE_CHECKING:
     from sim.config.hardware import HardwareConfig
+
+
+RF_CELL = "itrs-hp"
+"""Cell type of the register files' area and leakage (assumed: a register file read every cycle at the core clock
+is built from fast cells, not the low-leakage types of large buffers)."""
+RF_WORD_BYTES = 8
+"""Word width the register file's single-port macro is looked up at (assumed: 64-bit words; the extra read port
+is ``tensorcore.rf_area_factor``)."""
+RF_TEMPERATURE_K = 300
+"""Temperature of the register files' leakage (K), the buffers' default."""
 
 
 def tensorcore_unit_parts_um2(c: TensorCoreCompute, t: Tech) -> dict[str, float]:
@@ -38,9 +48,9 @@ def tensorcore_estimator(hw: HardwareConfig, t: Tech) -> ComponentModel:
              "rf_read_bits": "energy.rf_bit per bit (8 x rf_bit per operand byte through the read port)",
              "rf_write_bits": "energy.rf_bit per bit",
              "add_int32": "energy.add_int32, as the action is named (K-chunk partial-sum merges)"}
-    rf_kib = t.value("tensorcore.rf_bytes_per_unit") / KIB
-    rf_mm2 = c.units * t.sram_area_mm2(rf_kib) * t.value("tensorcore.rf_area_factor")
+    rf = t.sram(int(t.value("tensorcore.rf_bytes_per_unit")), RF_WORD_BYTES, 1, RF_CELL, RF_TEMPERATURE_K)
+    rf_mm2 = c.units * rf.area_mm2 * t.value("tensorcore.rf_area_factor")
     return logic_model("tensorcore", "compute", t, energies, basis,
                         [("unit", c.units, tensorcore_unit_parts_um2(c, t))],
                         extra_mm2={"register_files": rf_mm2},
-                        extra_leak_mw=t.sram_leakage_mw(c.units * rf_kib))
+                        extra_leak_mw=c.units * rf.leakage_mw)
