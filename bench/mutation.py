@@ -83,8 +83,8 @@ def _slug(package: str) -> str:
     return package.strip("/").replace("/", "-")
 
 
-def _mutmut_section(cfg: dict[str, list[str]]) -> str:
-    tests = [t for t in cfg["tests"] if (REPO / t).is_file()]
+def _mutmut_section(cfg: dict[str, list[str]], work: Path) -> str:
+    tests = [t for t in cfg["tests"] if (work / t).is_file()]
     lines = ["", "[tool.mutmut]", 'source_paths = ["sim"]',
              "only_mutate = [" + ", ".join(json.dumps(p) for p in cfg["mutate"]) + "]",
              'also_copy = ["hwconfigs", "workloads", "docs"]',
@@ -95,12 +95,19 @@ def _mutmut_section(cfg: dict[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
-def prepare(package: str) -> Path:
-    """Sync the scratch copy of the repository for ``package`` (sources, tests, presets, config)."""
+def prepare(package: str, tests_ref: str | None = None) -> Path:
+    """Sync the scratch copy of the repository for ``package`` (sources, tests, presets, config); with
+    ``tests_ref``, the tests as of that git revision (the score before new tests), in a scratch copy of its own."""
     cfg = PACKAGES[package]
-    work = WORK / _slug(package)
+    work = WORK / (_slug(package) + (f"@{tests_ref}" if tests_ref else ""))
     work.mkdir(parents=True, exist_ok=True)
     for name in COPY:
+        if tests_ref and name == "tests":
+            shutil.rmtree(work / "tests", ignore_errors=True)
+            archive = subprocess.run(["git", "-C", str(REPO), "archive", tests_ref, "tests"], check=True,
+                                     capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(work)], input=archive, check=True)
+            continue
         src, dst = REPO / name, work / name
         if src.is_dir():
             shutil.copytree(src, dst, dirs_exist_ok=True,
@@ -109,7 +116,7 @@ def prepare(package: str) -> Path:
             dst.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(src, dst)
     text = (REPO / "pyproject.toml").read_text()
-    (work / "pyproject.toml").write_text(text + _mutmut_section(cfg))
+    (work / "pyproject.toml").write_text(text + _mutmut_section(cfg, work))
     # tests copied earlier but since removed from the package's selection do not linger in mutants/tests
     mtests = work / "mutants" / "tests"
     if mtests.is_dir():
@@ -172,7 +179,32 @@ def sample(names: list[str], max_mutants: int | None, seed: int) -> list[str]:
 _HUNK = re.compile(r"^@@ -(\d+)")
 
 
-def describe(work: Path, name: str, cache: dict[str, dict[str, Any]]) -> dict[str, Any]:
+def _def_line(work: Path, rel: str, name: str) -> int | None:
+    """File line of the function a mutant lives in (mutmut's diffs number lines from the ``def``)."""
+    import ast
+
+    func = name.rsplit(".", 1)[-1].split("__mutmut_")[0]
+    if func.startswith("x\u01c1"):
+        parts = func[2:].split("\u01c1")
+        cls, meth = parts[0], parts[1]
+    elif func.startswith("x_"):
+        cls, meth = None, func[2:]
+    else:
+        return None
+    tree = ast.parse((work / rel).read_text())
+    scope: list[ast.stmt] = tree.body
+    if cls is not None:
+        node = next((n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls), None)
+        if node is None:
+            return None
+        scope = node.body
+    for n in scope:
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and n.name == meth:
+            return n.decorator_list[0].lineno if n.decorator_list else n.lineno
+    return None
+
+
+def describe(work: Path, name: str, cache: dict[str, dict[str, Any]], rel: str = "") -> dict[str, Any]:
     """Line and diff of one mutant (``mutmut show``), cached across report rewrites."""
     if name in cache:
         return cache[name]
@@ -201,6 +233,9 @@ def describe(work: Path, name: str, cache: dict[str, dict[str, Any]]) -> dict[st
                 break
             if not ln.startswith("+"):
                 offset += 1
+    base = _def_line(work, rel, name) if rel and line is not None else None
+    if base is not None and line is not None:
+        line = base + line - 1
     removed = [ln[1:].strip() for ln in diff_lines if ln.startswith("-") and not ln.startswith("---")]
     added = [ln[1:].strip() for ln in diff_lines if ln.startswith("+") and not ln.startswith("+++")]
     desc = f"{' / '.join(removed)}  ->  {' / '.join(added)}"
@@ -236,7 +271,7 @@ def summarise(package: str, work: Path, chosen: list[str], population: int, samp
         totals[bucket] += 1
         if status in ("survived", "no_tests"):
             entry: dict[str, Any] = {"name": name, "file": info["file"], "status": status}
-            entry.update(describe(work, name, desc_cache))
+            entry.update(describe(work, name, desc_cache, info["file"]))
             entry.update(notes.get(name, {}))
             survivors.append(entry)
     for mod in modules.values():
@@ -244,7 +279,7 @@ def summarise(package: str, work: Path, chosen: list[str], population: int, samp
     total = sum(totals.values())
     return {
         "package": package,
-        "tests": [t for t in PACKAGES[package]["tests"] if (REPO / t).is_file()],
+        "tests": [t for t in PACKAGES[package]["tests"] if (work / t).is_file()],
         "population": population,
         "sampled": sampled,
         "seed": seed if sampled else None,
@@ -253,7 +288,7 @@ def summarise(package: str, work: Path, chosen: list[str], population: int, samp
         "score": _score(totals),
         "modules": dict(sorted(modules.items())),
         "survivors": survivors,
-        "score_before_new_tests": (previous or {}).get("score_before_new_tests"),
+        "before": (previous or {}).get("before"),
     }
 
 
@@ -279,8 +314,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report-only", action="store_true", help="only rewrite the JSON from the verdicts so far")
     ap.add_argument("--rerun", choices=["none", "survivors"], default="none",
                     help="survivors: re-test the mutants that survived before (after adding tests)")
-    ap.add_argument("--mark-baseline", action="store_true",
-                    help="record each package's current score as its score before the new tests")
+    ap.add_argument("--tests-ref", default=None, metavar="REV",
+                    help="run the same mutants against the tests as of git REV (e.g. main): recorded as 'before'")
     args = ap.parse_args(argv)
     packages = args.package or list(PACKAGES)
 
@@ -291,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     desc_cache: dict[str, dict[str, Any]] = {}
 
     for package in packages:
-        work = prepare(package)
+        work = prepare(package, args.tests_ref)
         if not (work / "mutants").is_dir() or not args.report_only:
             generate(work)
         meta = load_meta(work, package)
@@ -302,8 +337,18 @@ def main(argv: list[str] | None = None) -> int:
 
         def flush(prev: dict[str, Any] | None = prev, chosen: list[str] = chosen, work: Path = work,
                   population: int = population, sampled: bool = sampled, package: str = package) -> None:
-            report["packages"][package] = summarise(package, work, chosen, population, sampled, args.seed,
-                                                    desc_cache, prev)
+            entry = summarise(package, work, chosen, population, sampled, args.seed, desc_cache, prev)
+            if args.tests_ref:  # the score before the new tests: counts and survivors' names only
+                keep = ("tests", "population", "sampled", "seed", "total", "killed", "survived", "timeout",
+                        "no_tests", "other", "not_checked", "score")
+                before = {k: entry[k] for k in keep}
+                before["tests_ref"] = args.tests_ref
+                before["modules"] = {m: {"score": v["score"], "total": v["total"]} for m, v in entry["modules"].items()}
+                before["survivors"] = [f"{s['file']}:{s['line']}  {s['mutation']}" for s in entry["survivors"]]
+                cur = report["packages"].setdefault(package, {"package": package})
+                cur["before"] = before
+            else:
+                report["packages"][package] = entry
             report["updated"] = time.strftime("%Y-%m-%dT%H:%M:%S")
             write(report)
 
@@ -327,9 +372,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {package}: batch {i // BATCH + 1}, {left} left", flush=True)
         flush()
         entry = report["packages"][package]
-        if args.mark_baseline:
-            entry["score_before_new_tests"] = entry["score"]
-            write(report)
+        if args.tests_ref:
+            entry = entry["before"]
         print(f"{package}: killed {entry['killed']} survived {entry['survived']} timeout {entry['timeout']} "
               f"no tests {entry['no_tests']} of {entry['total']} -> score {entry['score']}", flush=True)
     return 0

@@ -152,6 +152,7 @@ def test_store_is_timed_and_exposed_at_the_op_boundary():
     assert res.cycles == 1000 + w + 10
     assert res.busy_cycles["dram"] == w
     assert res.dram_actions["write_bytes"] == KIB64
+    assert set(res.ops) == {"op", "next"}
 
 
 def test_epilogue_then_store_hold_the_slot():
@@ -290,3 +291,98 @@ def test_intervals_attribute_overlaps():
     into = {"a": 0, "b": 0}
     fwd.attribute(5, 6, into, forward=True)
     assert fwd.pos == 1 and into == {"a": 0, "b": 1}
+
+
+def test_sram_cycles_skip_unknown_buffers_and_count_equal_reads_and_writes():
+    ports = {"a": BufferPorts(banks=4, port_bytes=8), "b": BufferPorts(banks=1, port_bytes=16)}
+    # an unknown buffer first must not end the scan; read == write is not idle: 1 + 1 accesses
+    assert sram_cycles(_mm(1, ports={"zz": (10, 0), "a": (100, 30)}), ports) == 5
+    assert sram_cycles(_mm(1, ports={"b": (16, 16)}), ports) == 2
+
+
+def test_first_transfer_starts_from_an_idle_bus():
+    dram = DramModel(dram_spec("ddr4-3200", channels=2, tWTR=80, tRTW=120))
+    eng = Engine([], dram, 1e9, 1 << 20)
+    idle, after_read = _cyc(dram, 4096, True, None), _cyc(dram, 4096, True, False)
+    assert idle < after_read
+    assert eng.transfer_cycles(Transfer(4096, True, "o")) == idle
+
+
+def test_no_trace_unless_asked_and_only_the_ops_run():
+    steps = [_mm(100, epilogue=TileTiming(50, {}), ports={"a": (64, 0)}),
+             _mm(100, op="b", loads=(Transfer(64, False, "w"),), weight_take=64, weight_free=64)]
+    res = Engine(steps, _dram(), 1e9, 1 << 20, ports={"a": BufferPorts(1, 1)}).run()
+    assert res.spans == [] and res.counters == []
+    assert set(res.ops) == {"op", "b"}
+
+
+def test_vector_step_waits_for_an_earlier_epilogue_on_the_vector_unit():
+    # op a: a matrix tile (500) with a 2000-cycle epilogue, then a vector step (300) of the same op: the
+    # vector unit is busy with the epilogue until 2500 (the older step wins the unit)
+    steps = [_mm(500, op="a", epilogue=TileTiming(2000, {})), Step("a", "vector", TileTiming(300, {}))]
+    res = Engine(steps, _dram(), 1e9, 1 << 20).run()
+    assert res.cycles == 2800
+    st = res.ops["a"]
+    assert st.compute_cycles == 800 and st.stalls["vector_busy"] == 2000
+    assert res.busy_cycles == {"matrix": 500, "vector": 2300, "dram": 0}
+
+
+def test_dram_busy_sums_every_transfer():
+    dram = _dram()
+    load = Transfer(KIB64, False, "weights")
+    steps = [_mm(1000, op="a", loads=(load,), weight_take=KIB64, weight_free=KIB64,
+                 stores=(Transfer(KIB64, True, "outputs"),)),
+             _mm(1000, op="b", loads=(load,), weight_take=KIB64, weight_free=KIB64)]
+    res = Engine(steps, dram, 1e9, KIB64).run()
+    expect = _cyc(dram, KIB64, False, None) + _cyc(dram, KIB64, True, False) + _cyc(dram, KIB64, False, True)
+    assert res.busy_cycles["dram"] == expect
+
+
+# -- roofline ----------------------------------------------------------------------------------------------
+
+def test_roofline_bound_of_one_operator():
+    from sim.engine.roofline import operator_bound
+    from sim.prepare import prepare
+
+    g = prepare("tpu", "tiny").graph
+    q = next(o for o in g.ops if o.name == "L0.q_proj")
+    b = operator_bound(q, peak_macs_per_cycle=100, vector_lanes=8, dram_bytes_per_cycle=3.0,
+                       read_bytes=1000, write_bytes=2)
+    assert b.compute_cycles == -(-16 * 64 * 64 // 100) and b.memory_cycles == 334 and b.cycles == 656
+    assert (b.dram_read_bytes, b.dram_write_bytes) == (1000, 2)
+    z = operator_bound(q, peak_macs_per_cycle=100, vector_lanes=8, dram_bytes_per_cycle=3.0,
+                       read_bytes=0, write_bytes=0)
+    assert z.memory_cycles == 0
+    ln = next(o for o in g.ops if o.kind == "layernorm")
+    assert operator_bound(ln, peak_macs_per_cycle=100, vector_lanes=8, dram_bytes_per_cycle=1.0, read_bytes=0,
+                          write_bytes=0).compute_cycles == -(-ln.elements // 8)
+
+
+def test_compulsory_traffic_counts_weights_biases_gathers_and_the_output():
+    from sim.engine.roofline import compulsory_traffic
+    from sim.prepare import prepare
+
+    prep = prepare("tpu", "tiny")  # int8: 1 byte per weight + a 4-byte scale; int32 biases
+    g, wl = prep.graph, prep.workload
+    tr = compulsory_traffic(g, prep.hw)
+    by_name = {t.name: t for t in g.tensors}
+    last = g.ops[-1]
+    for op in g.ops:
+        write = last.out_bytes if op is last else 0
+        if op.weight is not None:
+            bias = by_name.get(op.weight.name.replace(".weight", ".bias"))
+            bias_bytes = bias.elems * 4 if bias is not None else 0
+            assert tr[op.name] == (op.weight.elems + 4 + bias_bytes, write), op.name
+        elif op.kind != "gather":
+            assert tr[op.name] == (0, write), op.name
+    # the gather: one row of each table per token (type table: one row per sequence) + int32 ids
+    rows = 0
+    for t in g.tensors:
+        if t.tensor_type in ("word_emb", "pos_emb"):
+            rows += -(-(t.elems + 4) * wl.tokens // t.shape[0])
+        elif t.tensor_type == "type_emb":
+            rows += -(-(t.elems + 4) * wl.batch // t.shape[0])
+    gather = next(o for o in g.ops if o.kind == "gather")
+    assert tr[gather.name] == (rows + wl.tokens * 4, 0)
+    assert tr[last.name][1] == last.out_bytes > 0
+    assert sum(w for _, w in tr.values()) == last.out_bytes
