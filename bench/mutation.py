@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import fcntl
 import json
+import os
 import random
 import re
 import shutil
@@ -289,6 +290,7 @@ def summarise(package: str, work: Path, chosen: list[str], population: int, samp
         "modules": dict(sorted(modules.items())),
         "survivors": survivors,
         "before": (previous or {}).get("before"),
+        "killed_by_new_tests": (previous or {}).get("killed_by_new_tests"),
     }
 
 
@@ -296,6 +298,32 @@ def _score(c: dict[str, int]) -> float | None:
     """Killed (timeouts count as killed) over the mutants that were run to a verdict."""
     decided = c["killed"] + c["timeout"] + c["survived"] + c["no_tests"]
     return None if decided == 0 else round((c["killed"] + c["timeout"]) / decided, 4)
+
+
+def which_test(package: str, seed: int, chosen: list[str]) -> dict[str, str]:
+    """For each mutant that survived the tests as of ``--tests-ref`` but is killed now: the first new test
+    (in the package's ``*_mutants.py`` files) that fails with it, run one mutant at a time in mutmut's copy."""
+    before_dir = next(iter(sorted(WORK.glob(_slug(package) + "@*"))), None)
+    work = WORK / _slug(package)
+    if before_dir is None or not (work / "mutants").is_dir():
+        return {}
+    before, now = load_meta(before_dir, package), load_meta(work, package)
+    names = [n for n in chosen if n in before and STATUS.get(before[n]["exit_code"]) == "survived"
+             and n in now and STATUS.get(now[n]["exit_code"]) in ("killed", "timeout")]
+    files = [t for t in PACKAGES[package]["tests"] if t.endswith("_mutants.py") and (work / t).is_file()]
+    out: dict[str, str] = {}
+    for name in names:
+        env = dict(os.environ, MUTANT_UNDER_TEST=name)
+        with open(LOCK, "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            proc = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-rf", "-p", "no:cacheprovider",
+                                   *files], cwd=work / "mutants", env=env, capture_output=True, text=True,
+                                  timeout=600)
+        m = re.search(r"^FAILED (\S+)", proc.stdout, re.M)
+        out[name] = m.group(1).split(" ")[0] if m else ("(timeout or error in the new tests)" if proc.returncode
+                                                          else "(an existing test of the selection)")
+        print(f"  {name}: {out[name]}", flush=True)
+    return out
 
 
 def write(report: dict[str, Any]) -> None:
@@ -314,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report-only", action="store_true", help="only rewrite the JSON from the verdicts so far")
     ap.add_argument("--rerun", choices=["none", "survivors"], default="none",
                     help="survivors: re-test the mutants that survived before (after adding tests)")
+    ap.add_argument("--which-test", action="store_true",
+                    help="find the new test that kills each former survivor (one pytest run per mutant)")
+    ap.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                    help="start no new batch after this many seconds (the verdicts so far are kept)")
     ap.add_argument("--tests-ref", default=None, metavar="REV",
                     help="run the same mutants against the tests as of git REV (e.g. main): recorded as 'before'")
     args = ap.parse_args(argv)
@@ -344,7 +376,8 @@ def main(argv: list[str] | None = None) -> int:
                 before = {k: entry[k] for k in keep}
                 before["tests_ref"] = args.tests_ref
                 before["modules"] = {m: {"score": v["score"], "total": v["total"]} for m, v in entry["modules"].items()}
-                before["survivors"] = [f"{s['file']}:{s['line']}  {s['mutation']}" for s in entry["survivors"]]
+                before["survivors"] = [{"name": s["name"], "where": f"{s['file']}:{s['line']}",
+                                        "mutation": s["mutation"]} for s in entry["survivors"]]
                 cur = report["packages"].setdefault(package, {"package": package})
                 cur["before"] = before
             else:
@@ -358,8 +391,14 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 todo = []
             todo += [n for n in chosen if meta[n]["exit_code"] is None]
+            # in a seeded random order, so that a run stopped early (--time-budget) leaves a uniform subsample
+            random.Random(args.seed + 1).shuffle(todo)
+            t_start = time.monotonic()
             print(f"{package}: {population} mutants, {len(chosen)} chosen, {len(todo)} to run", flush=True)
             for i in range(0, len(todo), BATCH):
+                if args.time_budget is not None and time.monotonic() - t_start > args.time_budget:
+                    print(f"  {package}: time budget spent, stopping (resume by running again)", flush=True)
+                    break
                 batch = todo[i:i + BATCH]
                 with open(LOCK, "w") as lock:
                     fcntl.flock(lock, fcntl.LOCK_EX)
@@ -372,6 +411,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {package}: batch {i // BATCH + 1}, {left} left", flush=True)
         flush()
         entry = report["packages"][package]
+        if args.which_test and not args.tests_ref:
+            entry["killed_by_new_tests"] = which_test(package, args.seed, chosen)
+            write(report)
         if args.tests_ref:
             entry = entry["before"]
         print(f"{package}: killed {entry['killed']} survived {entry['survived']} timeout {entry['timeout']} "

@@ -7,6 +7,7 @@ Each expected value is derived by hand from the engine's stated semantics (the m
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 
 import pytest
 
@@ -386,3 +387,44 @@ def test_compulsory_traffic_counts_weights_biases_gathers_and_the_output():
     assert tr[gather.name] == (rows + wl.tokens * 4, 0)
     assert tr[last.name][1] == last.out_bytes > 0
     assert sum(w for _, w in tr.values()) == last.out_bytes
+
+
+def test_trace_executor_timeline_is_compute_plus_the_stalls():
+    # the executor's spans tile [0, cycles) and add up, per category, to the op statistics; the units'
+    # tracks hold what they did; the buffer counters stay within the buffers
+    dram = _dram()
+    load = Transfer(KIB64, False, "weights")
+    ports = {"a": BufferPorts(banks=1, port_bytes=1)}
+    steps = [_mm(1000, op="a", loads=(load,), weight_take=KIB64, weight_free=KIB64, ports={"a": (1500, 0)},
+                 epilogue=TileTiming(700, {}), epilogue_ops=("f",), stores=(Transfer(4096, True, "outputs"),)),
+             _mm(300, op="a", epilogue=TileTiming(700, {}), stage_take=100, stage_free=100),
+             Step("b", "vector", TileTiming(200, {}), loads=(Transfer(64, False, "activations"),))]
+    res = Engine(steps, dram, 1e9, KIB64, ports=ports, output_slots=1, stage_capacity_bytes=1000,
+                 trace=True).run()
+    ex = sorted((s.start, s.end, s.cat, s.name) for s in res.spans if s.track == "executor")
+    assert ex[0][0] == 0 and ex[-1][1] == res.cycles
+    assert all(a[1] == b[0] for a, b in zip(ex, ex[1:]))  # no gap, no overlap
+    for op, st in res.ops.items():
+        per = defaultdict(int)
+        for s, e, cat, name in ex:
+            if name == op:
+                per[cat] += e - s
+        assert per.pop("compute") == st.compute_cycles
+        assert dict(per) == {k: v for k, v in st.stalls.items() if v}
+    tracks = defaultdict(int)
+    for s in res.spans:
+        if s.track != "executor":
+            tracks[(s.track, s.cat)] += s.end - s.start
+    assert tracks[("compute", "compute")] == 1300 and tracks[("vector", "compute")] == 200
+    assert tracks[("vector", "epilogue")] == 1400 and tracks[("sram.a", "port")] == 1500
+    assert tracks[("dram", "load")] + tracks[("dram", "store")] == res.busy_cycles["dram"]
+    assert tracks[("dram", "store")] == _cyc(dram, 4096, True, False)
+    epis = [s for s in res.spans if s.cat == "epilogue"]
+    assert [s.args["ops"] for s in epis] == ["f", ""]
+    loads = [s for s in res.spans if s.track == "dram" and s.cat == "load"]
+    assert loads[0].args == {"what": "weights", "bytes": KIB64, "tensor": ""}
+    assert {name for name, _, _ in res.counters} == {"weights", "activations"}
+    w = [(c, b) for name, c, b in res.counters if name == "weights"]
+    a = [(c, b) for name, c, b in res.counters if name == "activations"]
+    assert w == [(0, KIB64), (_cyc(dram, KIB64) + 1500, 0)]  # taken at 0, given back after the 1500-cycle step
+    assert a[0][1] == 100 and a[-1][1] == 0
