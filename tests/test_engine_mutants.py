@@ -428,3 +428,41 @@ def test_trace_executor_timeline_is_compute_plus_the_stalls():
     a = [(c, b) for name, c, b in res.counters if name == "activations"]
     assert w == [(0, KIB64), (_cyc(dram, KIB64) + 1500, 0)]  # taken at 0, given back after the 1500-cycle step
     assert a[0][1] == 100 and a[-1][1] == 0
+
+
+def test_dram_grants_in_program_order_not_request_order():
+    # cycle 100: step 0's 256 KiB store and step 2's load both ask for the DRAM; the store (older) goes first.
+    # Step 1's store asks at 200, after the load asked, but is older: it goes before the load.
+    dram = _dram()
+    steps = [_mm(100, op="a", weight_take=KIB64, weight_free=KIB64, stores=(Transfer(4 * KIB64, True, "outputs"),)),
+             _mm(100, op="a", stores=(Transfer(KIB64, True, "outputs"),)),
+             _mm(10, op="b", weight_take=KIB64, weight_free=KIB64, loads=(Transfer(KIB64, False, "weights"),))]
+    res = Engine(steps, dram, 1e9, KIB64).run()
+    w0 = _cyc(dram, 4 * KIB64, True, None)
+    w1 = _cyc(dram, KIB64, True, True)
+    r = _cyc(dram, KIB64, False, True)
+    assert res.ops["a"].cycles == 100 + w0 + w1
+    assert res.cycles == 100 + w0 + w1 + r + 10
+    assert res.ops["b"].stalls["dram_read"] == r
+
+
+def test_loader_wait_for_a_store_inside_one_op_is_dram_write():
+    # a step that reads back what an earlier step of the same op stored: no op boundary in between, so the
+    # executor waits on the loader, which waits for the store (dram_write), then reads (dram_read)
+    dram = _dram()
+    st = Transfer(KIB64, True, "outputs", tensor="p")
+    ld = Transfer(KIB64, False, "activations", tensor="p")
+    steps = [_mm(100, op="p", stores=(st,)), _mm(10, op="p", loads=(ld,), after=("p",))]
+    res = Engine(steps, dram, 1e9, 1 << 20).run()
+    w, r = _cyc(dram, KIB64, True, None), _cyc(dram, KIB64, False, True)
+    assert res.cycles == 100 + w + r + 10
+    assert res.ops["p"].stalls["dram_write"] == w and res.ops["p"].stalls["dram_read"] == r
+
+
+def test_trace_of_a_vector_wait_and_dram_spans_name_their_op():
+    steps = [_mm(500, op="a", epilogue=TileTiming(2000, {}), stores=(Transfer(64, True, "outputs"),)),
+             Step("a", "vector", TileTiming(300, {}))]
+    res = Engine(steps, _dram(), 1e9, 1 << 20, trace=True).run()
+    waits = [s for s in res.spans if s.track == "executor" and s.cat == "vector_busy"]
+    assert [(s.name, s.start, s.end) for s in waits] == [("a", 500, 2500)]
+    assert [s.name for s in res.spans if s.track == "dram"] == ["a"]
