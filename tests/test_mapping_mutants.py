@@ -56,6 +56,21 @@ def _check_common(prep, planner, plans, steps):
     for p in plans:
         if p.op.is_matmul and p.fused_into is None:
             assert sum(s.macs for s in by[p.op.name]) == p.op.m * p.op.k * p.op.n * p.op.count, p.op.name
+    # transfers: loads read, stores write (booleans), and every transfer names its tensor
+    for s in steps:
+        assert all(t.write is False for t in s.loads) and all(t.write is True for t in s.stores)
+        assert all(t.tensor for t in s.loads + s.stores)
+        for t in s.loads:
+            if t.what in ("weights", "outliers"):
+                assert t.tensor == s.op
+        for t in s.stores:
+            assert t.tensor == s.op
+    # the work records describe the step: m x k x n = its MACs, the epilogue covers the output tile
+    for s in steps:
+        if s.work is not None and s.work.kind in ("weight-gemm", "matmul"):
+            assert s.work.m * s.work.k * s.work.n == s.macs
+            if s.epilogue_work is not None:
+                assert (s.epilogue_work.rows, s.epilogue_work.row_len) == (s.work.m, s.work.n)
     # every load of a spilled tensor waits for its writer, and what is written is read back in full
     written = defaultdict(int)
     for s in steps:
@@ -265,3 +280,107 @@ def test_stored_formats():
     tt = {x.tensor_type: x for x in t.graph.tensors}
     assert stored_bytes(t.graph, t.hw)[tt["ffn1"].name] == tt["ffn1"].elems * 2
     assert tensor_format(tt["ln_gamma"] if "ln_gamma" in tt else tt["bias"], t.hw) == "fp32"
+
+
+def _op(prep, name):
+    return next(o for o in prep.graph.ops if o.name == name)
+
+
+def test_output_bytes_by_format():
+    prep, planner, _, _ = _map("tcore", _wl(seq=16, hidden=64, inter=256))
+    # requantized / fused results are activations (2 B on tcore); LayerNorm too; the scores int32
+    assert planner.output_bytes(_op(prep, "L0.q_proj")) == ("activations", 16 * 64 * 2)
+    assert planner.output_bytes(_op(prep, "L0.ffn1")) == ("activations", 16 * 256 * 2)
+    assert planner.output_bytes(_op(prep, "L0.ln_attn")) == ("activations", 16 * 64 * 2)
+    assert planner.output_bytes(_op(prep, "L0.qk")) == ("outputs", 16 * 16 * 4)
+
+
+def test_gelu_epilogue_is_gelu_plus_requantization():
+    from sim.mapping.costs import kernel_costs
+
+    prep, planner, _, _ = _map("tcore", _wl())
+    costs = kernel_costs(prep.hw.vector.kernels)
+    f1 = _op(prep, "L0.ffn1")
+    cost, names = planner.epilogue_cost(f1)
+    expect = costs["gelu"] + costs["requant"]
+    if f1.epilogue == "requant":
+        expect = costs["requant"] + expect
+    assert names == ("L0.gelu",)
+    assert dict(cost.per_element) == dict(expect.per_element) and dict(cost.per_row) == dict(expect.per_row)
+    out_cost, out_names = planner.epilogue_cost(_op(prep, "L0.out_proj"))
+    res = costs["residual_add"] if _op(prep, "L0.out_proj").epilogue != "requant" else \
+        costs["requant"] + costs["residual_add"]
+    assert out_names == ("L0.attn_residual",) and dict(out_cost.per_element) == dict(res.per_element)
+
+
+def test_systolic_sram_reads_weights_once_and_activations_per_column_fold():
+    prep, planner, plans, steps = _map("tpu", "tiny")
+    by = _by_op(steps)
+    cols = prep.unit.params.cols
+    for p in _gemms(plans):
+        ss, op = by[p.op.name], p.op
+        assert sum(s.sram["sram.weights"]["read_bytes"] for s in ss) == op.k * op.n
+        assert sum(s.sram["sram.activations"]["read_bytes"] for s in ss) == \
+            op.m * op.count * op.k * -(-op.n // cols)
+        assert all(s.ports["weights"] == (s.sram["sram.weights"]["read_bytes"], 0) for s in ss)
+
+
+def test_vector_operators_sram_traffic_and_ports():
+    prep, planner, plans, steps = _map("tcore", "tiny")  # 2-byte activations, int32 results in the outputs
+    by = _by_op(steps)
+    seen = set()
+    for p in plans:
+        op = p.op
+        if p.fused_into or op.is_matmul or op.kind == "gather":
+            continue
+        ss = by[op.name]
+        n = op.rows * op.row_len
+        src, ie = ("outputs", 4) if op.in_dtype == "int32" else ("activations", 2)
+        dst, oe = ("outputs", 4) if op.out_dtype == "int32" else ("activations", 2)
+        seen.add((src, dst))
+        assert sum(s.sram[f"sram.{src}"]["read_bytes"] for s in ss) == n * ie, op.name
+        assert sum(s.sram[f"sram.{dst}"]["write_bytes"] for s in ss) == n * oe, op.name
+        reads = sum(s.ports[src][0] for s in ss)
+        writes = sum(s.ports[dst][1] for s in ss)
+        assert (reads, writes) == (n * ie, n * oe), op.name
+        if src != dst:
+            assert all(s.ports[src][1] == 0 and s.ports[dst][0] == 0 for s in ss), op.name
+        if op.kind == "softmax":
+            assert len(ss) == prep.workload.heads  # one step per head
+    assert ("outputs", "activations") in seen and ("activations", "outputs") in seen
+
+
+def test_attention_outputs_land_in_the_activation_buffer():
+    prep, planner, plans, steps = _map("tcore", "tiny")
+    by = _by_op(steps)
+    for s in by["L0.av"]:  # the AV result is requantized: activations, never the output buffer
+        assert "sram.outputs" not in s.sram and set(s.ports) == {"activations"}
+        assert s.ports["activations"][1] == s.work.m * s.work.n * 2
+    for s in by["L0.qk"]:
+        assert s.sram["sram.outputs"]["write_bytes"] == s.work.m * s.work.n * 4
+        assert s.ports["outputs"] == (0, s.work.m * s.work.n * 4)
+
+
+def test_attention_with_spilled_operands_in_row_pieces():
+    # Q and K spill (4 KiB activation buffer); one head's scores (64 x 64 x 4) do not fit 4 KiB of outputs:
+    # QK^T runs in row pieces whose loads and results fit the 2 KiB staging beside the K operand
+    wl = _wl(seq=64, hidden=64, inter=64)
+    prep, planner, plans, steps = _map("tpu", wl, ["buffers.activations.capacity_bytes=4096",
+                                                   "buffers.outputs.capacity_bytes=4096"])
+    by = _check_common(prep, planner, plans, steps)
+    qk = next(p for p in plans if p.op.name == "L0.qk")
+    assert qk.mapping["input_from_dram"] and qk.mapping["output_to_dram"]
+    assert qk.mapping["per_head_steps"] > 1
+    ss = by["L0.qk"]
+    heads = qk.op.count
+    m, k, n = qk.op.m, qk.op.k, qk.op.n
+    loads = sum(t.nbytes for s in ss for t in s.loads)
+    assert loads == heads * (m * k + k * n)  # each head's Q rows once and its K once (int8)
+    assert sum(t.nbytes for s in ss for t in s.stores) == heads * m * n * 4
+
+
+def test_embeddings_stay_fp32_when_not_quantized():
+    g = prepare("gobo", "tiny", sets=["weights.quantize_embeddings=false"])
+    gt = {t.tensor_type: t for t in g.graph.tensors}
+    assert tensor_format(gt["word_emb"], g.hw) == "fp32"
+    assert tensor_format(gt["query"], g.hw) == "gobo"
