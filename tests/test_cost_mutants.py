@@ -130,3 +130,30 @@ def test_price_run_and_reprice_record_the_table(tmp_path):
     assert out["config"]["hw"]["tech"]["table"] == "aladdin40"
     same = apply_prices(d)
     assert same["config"]["hw"]["tech"].get("table") == d["config"]["hw"]["tech"].get("table")
+
+
+def test_table_to_dict():
+    from sim.cost.table import load_table
+
+    tb = load_table("horowitz45")
+    d = tb.to_dict()
+    assert set(d) == {"name", "path", "description", "entries"} and d["name"] == "horowitz45"
+    assert d["description"] == tb.description and set(d["entries"]) == set(tb.entries)
+    mac = d["entries"]["energy.mac_int8_acc32"]
+    assert mac["parts"] == ["mul_int8", "add_int32"] and mac["node"] == 45 and mac["unit"] == "pJ"
+    fit = d["entries"]["sram.read_64b"]
+    e = tb["sram.read_64b"]
+    assert fit["exponent"] == e.exponent and fit["points"] == [list(p) for p in e.points] and fit["points"]
+    assert "parts" not in d["entries"]["energy.add_int32"]
+
+
+def test_circular_extends_names_the_chain(tmp_path):
+    from sim.cost.table import load_table
+
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("version: 1\nname: a\nextends: b.yaml\n")
+    b.write_text("version: 1\nname: b\nextends: a.yaml\n")
+    with pytest.raises(SimInputError) as exc:
+        load_table(a)
+    msg = str(exc.value)
+    assert "circular" in msg and msg.count("a.yaml") >= 2 and "b.yaml" in msg and "None" not in msg

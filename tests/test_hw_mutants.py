@@ -75,3 +75,20 @@ def test_streaming_bandwidth_is_below_peak_and_scales_with_channels():
         t = two.transfer(n, write=False).time_ns * 1e-9
         assert n / two.streaming_bytes_per_s() <= t * 1.0001
         assert t <= 1.02 * n / two.streaming_bytes_per_s()
+
+
+def test_requests_for_is_the_canonical_list():
+    from sim.hw.dram import requests_for, scattered_requests, stream_requests
+
+    spec = dram_spec("ddr4-3200", channels=2)
+    assert list(requests_for(spec, 4096, write=False)) == list(stream_requests(spec, 4096, write=False))
+    assert list(requests_for(spec, 4096, write=True, pattern="scattered", chunk_bytes=256)) == \
+        list(scattered_requests(spec, 4096, 256, write=True))
+    with pytest.raises(ValueError, match="unknown pattern"):
+        requests_for(spec, 64, write=False, pattern="zigzag")
+
+
+def test_shortest_burst_is_two_beats():
+    assert dram_spec("ddr4-3200", burst_length=2).burst_length == 2
+    with pytest.raises(ValueError):
+        dram_spec("ddr4-3200", burst_length=1)
