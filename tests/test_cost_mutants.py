@@ -157,3 +157,13 @@ def test_circular_extends_names_the_chain(tmp_path):
         load_table(a)
     msg = str(exc.value)
     assert "circular" in msg and msg.count("a.yaml") >= 2 and "b.yaml" in msg and "None" not in msg
+
+
+def test_area_detail_part_names(gobo_c):
+    # the part names are report fields (area_detail_mm2 of `sim area`)
+    models = estimators(gobo_c, tech("horowitz45", 45))
+    assert set(models["converter"].area_detail_mm2()) == {"lane.multiplier", "lane.rounder", "lane.registers",
+                                                          "control_wiring_overhead"}
+    assert set(models["vector"].area_detail_mm2()) == {
+        f"lane.{p}" for p in ("adder", "shifter", "comparator", "logic", "clz", "multiplier", "divider_adder",
+                              "divider_registers", "lane_registers")} | {"control_wiring_overhead"}
