@@ -278,6 +278,9 @@ def summarise(package: str, work: Path, chosen: list[str], population: int, samp
     for mod in modules.values():
         mod["score"] = _score(mod)
     total = sum(totals.values())
+    # survivors analysed as equivalent (no test can kill them) or untestable by mutmut (import-time code)
+    excluded = sum(1 for e in survivors if "equivalent" in e or "untestable" in e)
+    decided = totals["killed"] + totals["timeout"] + totals["survived"] + totals["no_tests"] - excluded
     return {
         "package": package,
         "tests": [t for t in PACKAGES[package]["tests"] if (work / t).is_file()],
@@ -287,6 +290,9 @@ def summarise(package: str, work: Path, chosen: list[str], population: int, samp
         "total": total,
         **totals,
         "score": _score(totals),
+        "equivalent_or_untestable": excluded,
+        "score_excluding_equivalent": None if decided <= 0 else
+        round((totals["killed"] + totals["timeout"]) / decided, 4),
         "modules": dict(sorted(modules.items())),
         "survivors": survivors,
         "before": (previous or {}).get("before"),
@@ -372,7 +378,8 @@ def main(argv: list[str] | None = None) -> int:
             entry = summarise(package, work, chosen, population, sampled, args.seed, desc_cache, prev)
             if args.tests_ref:  # the score before the new tests: counts and survivors' names only
                 keep = ("tests", "population", "sampled", "seed", "total", "killed", "survived", "timeout",
-                        "no_tests", "other", "not_checked", "score")
+                        "no_tests", "other", "not_checked", "score", "equivalent_or_untestable",
+                        "score_excluding_equivalent")
                 before = {k: entry[k] for k in keep}
                 before["tests_ref"] = args.tests_ref
                 before["modules"] = {m: {"score": v["score"], "total": v["total"]} for m, v in entry["modules"].items()}
