@@ -57,7 +57,7 @@ def test_no_decompressor_limit_when_unset():
 def test_turnaround_follows_the_previous_transfer_direction():
     # with the presets' timings a transfer's first row miss (tRP + tRCD) hides the turnaround; long
     # turnarounds make it visible, so the test can see whether the engine passes the previous direction
-    dram = DramModel(dram_spec("ddr4-3200", channels=2, tWTR=80, tRTW=120))
+    dram = DramModel(dram_spec("ddr4-3200", channels=2, tWTR_S=80, tWTR_L=80, tRTW=120))
     eng = Engine([], dram, 1e9, 1 << 20)
     r0 = eng.transfer_cycles(Transfer(4096, False, "a"))
     w1 = eng.transfer_cycles(Transfer(4096, True, "o"))
@@ -302,7 +302,7 @@ def test_sram_cycles_skip_unknown_buffers_and_count_equal_reads_and_writes():
 
 
 def test_first_transfer_starts_from_an_idle_bus():
-    dram = DramModel(dram_spec("ddr4-3200", channels=2, tWTR=80, tRTW=120))
+    dram = DramModel(dram_spec("ddr4-3200", channels=2, tWTR_S=80, tWTR_L=80, tRTW=120))
     eng = Engine([], dram, 1e9, 1 << 20)
     idle, after_read = _cyc(dram, 4096, True, None), _cyc(dram, 4096, True, False)
     assert idle < after_read
@@ -422,7 +422,8 @@ def test_trace_executor_timeline_is_compute_plus_the_stalls():
     epis = [s for s in res.spans if s.cat == "epilogue"]
     assert [s.args["ops"] for s in epis] == ["f", ""]
     loads = [s for s in res.spans if s.track == "dram" and s.cat == "load"]
-    assert loads[0].args == {"what": "weights", "bytes": KIB64, "tensor": ""}
+    assert {k: loads[0].args[k] for k in ("what", "bytes", "tensor")} == {"what": "weights", "bytes": KIB64,
+                                                                          "tensor": ""}
     assert {name for name, _, _ in res.counters} == {"weights", "activations"}
     w = [(c, b) for name, c, b in res.counters if name == "weights"]
     a = [(c, b) for name, c, b in res.counters if name == "activations"]
