@@ -227,15 +227,17 @@ def _run_stationary_pipelined(params: SystolicParams, x: np.ndarray, w: np.ndarr
         # -- inject the streamed operand: fold f's vector t enters row i at starts[f] + t + i
         inj, inj_v = np.zeros(R, dtype=np.int64), np.zeros(R, dtype=bool)
         inj_t, inj_f = np.full(R, -1, dtype=np.int64), np.full(R, -1, dtype=np.int64)
+        ridx = np.arange(R)
         for f, s0 in enumerate(starts):
+            if cycle - s0 >= T + R:
+                continue
             rf, _ = folds[f]
-            used = min(R, dr - rf * R)
-            for i in range(R):  # padded rows carry the fold's tag (the swap signal) without an operand
-                t = cycle - s0 - i
-                if 0 <= t < T:
-                    inj_t[i], inj_f[i] = t, f
-                    if i < used:
-                        inj[i], inj_v[i] = x[t, rf * R + i], True
+            t = cycle - s0 - ridx
+            on = (t >= 0) & (t < T)  # padded rows carry the fold's tag (the swap signal), no operand
+            inj_t[on], inj_f[on] = t[on], f
+            real = on & (ridx < dr - rf * R)
+            inj[real] = x[t[real], rf * R + ridx[real]]
+            inj_v[real] = True
         a_in, a_in_v = _shift_right(a, inj), _shift_right(a_v, inj_v)
         a_in_t, a_in_f = _shift_right(a_t, inj_t), _shift_right(a_f, inj_f)
         # -- bank select flips where the first operand of a new fold arrives
@@ -275,23 +277,24 @@ def _run_stationary_pipelined(params: SystolicParams, x: np.ndarray, w: np.ndarr
             emitted[f] += 1
         # -- shadow chains: column j of tile k is fed at q + j .. q + j + R - 1; row i latches from above
         #    from cycle q + j + i on (the feed's head has reached it)
+        cidx = np.arange(C)
         for k, q in feeds:
             blk, val = block(k)
-            for j in range(C):
-                s = cycle - q - j
-                if not 0 <= s < R:
-                    continue
-                en = rows_idx[:, 0] <= s
-                if np.any(en & pending[:, j]):
-                    raise RuntimeError("systolic schedule error: a shadow weight overwritten before its swap")
-                col_in = np.concatenate([[blk[R - 1 - s, j]], w_sh[:-1, j]])
-                col_in_v = np.concatenate([[val[R - 1 - s, j]], w_sh_v[:-1, j]])
-                w_sh[:, j] = np.where(en, col_in, w_sh[:, j])
-                w_sh_v[:, j] = np.where(en, col_in_v, w_sh_v[:, j])
-                w_sh_f[:, j] = np.where(en, k, w_sh_f[:, j])
-                counts["reg_bits"] += OPERAND_BITS * int((en & w_sh_v[:, j]).sum())
-                if s == R - 1:
-                    pending[:, j] = True
+            s = cycle - q - cidx  # feed cycle of each column
+            active = (s >= 0) & (s < R)
+            if not active.any():
+                continue
+            en = active[None, :] & (rows_idx <= s[None, :])
+            if np.any(en & pending):
+                raise RuntimeError("systolic schedule error: a shadow weight overwritten before its swap")
+            top = np.clip(R - 1 - s, 0, R - 1)
+            col_in = np.concatenate([blk[top, cidx][None, :], w_sh[:-1]], axis=0)
+            col_in_v = np.concatenate([(val[top, cidx] & active)[None, :], w_sh_v[:-1]], axis=0)
+            w_sh = np.where(en, col_in, w_sh)
+            w_sh_v = np.where(en, col_in_v, w_sh_v)
+            w_sh_f = np.where(en, k, w_sh_f)
+            counts["reg_bits"] += OPERAND_BITS * int((en & w_sh_v).sum())
+            pending[:, active & (s == R - 1)] = True
         feeds = [(k, q) for k, q in feeds if cycle < q + C - 1 + R - 1]
         cycle += 1
         # the static schedule ends when the last fold's last vector has crossed the whole array (its tag
@@ -459,29 +462,34 @@ def _run_output_stationary_pipelined(params: SystolicParams, a: np.ndarray, b: n
                 # its column-0 drain starts the cycle after its stream passes PE(R-1, 0)
                 drain_at.append(cycle + K - 1 + R - 1 + 1)
         # -- drains: column j of fold f shifts at d + j .. d + j + R - 1, the bottom row leaving first
+        cidx = np.arange(C)
         for f, d in drains:
             rf, cf = folds[f]
-            for j in range(C):
-                if not 0 <= cycle - d - j < R:
-                    continue
-                if dr_v[R - 1, j]:
-                    if dr_f[R - 1, j] != f:
-                        raise RuntimeError("systolic schedule error: a result left with another fold's drain")
-                    m_, n_ = rf * R + R - 1 - (cycle - d - j), cf * C + j
-                    if written[m_, n_]:
-                        raise RuntimeError(f"systolic schedule error: C[{m_}, {n_}] written twice")
-                    out[m_, n_], written[m_, n_] = dr[R - 1, j], True
-                # rows holding a newer fold's result hold it; the others latch from above only this
-                # fold's results (the chain never pulls a newer result down)
-                inc = np.concatenate([[0], dr[:-1, j]])
-                inc_v = np.concatenate([[False], dr_v[:-1, j] & (dr_f[:-1, j] == f)])
-                newer = dr_v[:, j] & (dr_f[:, j] != f)
-                if np.any(newer & inc_v):
-                    raise RuntimeError("systolic schedule error: a result pushed into a newer fold's drain")
-                dr[:, j] = np.where(newer, dr[:, j], np.where(inc_v, inc, 0))
-                dr_f[:, j] = np.where(newer, dr_f[:, j], np.where(inc_v, f, -1))
-                dr_v[:, j] = newer | inc_v
-                counts["reg_bits"] += ACC_BITS * int(inc_v.sum())
+            s = cycle - d - cidx  # drain shift of each column
+            active = (s >= 0) & (s < R)
+            if not active.any():
+                continue
+            leave = active & dr_v[R - 1]
+            if np.any(leave & (dr_f[R - 1] != f)):
+                raise RuntimeError("systolic schedule error: a result left with another fold's drain")
+            for j in np.flatnonzero(leave):
+                m_, n_ = rf * R + R - 1 - int(s[j]), cf * C + int(j)
+                if written[m_, n_]:
+                    raise RuntimeError(f"systolic schedule error: C[{m_}, {n_}] written twice")
+                out[m_, n_], written[m_, n_] = dr[R - 1, j], True
+            # in the shifting columns, rows holding a newer fold's result hold it; the others latch from
+            # above only this fold's results (the chain never pulls a newer result down)
+            inc = np.concatenate([np.zeros((1, C), np.int64), dr[:-1]], axis=0)
+            inc_v = np.concatenate([np.zeros((1, C), bool), dr_v[:-1] & (dr_f[:-1] == f)], axis=0)
+            inc_v &= active[None, :]
+            newer = dr_v & (dr_f != f)
+            if np.any(newer & inc_v):
+                raise RuntimeError("systolic schedule error: a result pushed into a newer fold's drain")
+            sh = active[None, :] & ~newer
+            dr = np.where(sh, np.where(inc_v, inc, 0), dr)
+            dr_f = np.where(sh, np.where(inc_v, f, -1), dr_f)
+            dr_v = np.where(sh, inc_v, dr_v)
+            counts["reg_bits"] += ACC_BITS * int(inc_v.sum())
         # -- operands: fold f's pair k enters row i at starts[f] + k + i and column j at starts[f] + k + j
         a_inj, a_inj_v = np.zeros(R, np.int64), np.zeros(R, bool)
         a_inj_k, a_inj_f = np.full(R, -1, np.int64), np.full(R, -1, np.int64)
