@@ -4,8 +4,9 @@ Runs *inside* the SCALE-Sim virtualenv (see ``bench/scalesim_env.py``), never im
 
     <scalesim-venv>/bin/python bench/scalesim_driver.py < request.json
 
-``request.json``: ``{"rows": R, "cols": C, "dataflow": "ws"|"os"|"is", "sram_kb": 1024,
-"gemms": [[name, M, K, N], ...]}`` for ``C[M, N] = A[M, K] @ B[K, N]``. Each GEMM is one SCALE-Sim
+``request.json``: ``{"runs": [{"rows": R, "cols": C, "dataflow": "ws"|"os"|"is", "sram_kb": 1024,
+"gemms": [[name, M, K, N], ...]}, ...]}`` for ``C[M, N] = A[M, K] @ B[K, N]`` (one process for many runs:
+importing SCALE-Sim costs about a second). Each GEMM is one SCALE-Sim
 run in bandwidth-estimate mode (``InterfaceBandwidth: CALC``: stall-free by construction, reports the
 DRAM traffic it needed). Output: one JSON object per GEMM with ``compute_cycles`` (its reported compute
 cycles minus its stall cycles), ``stall_cycles``, the SRAM request counts of its three operand buffers
@@ -100,8 +101,9 @@ def run_gemm(rows: int, cols: int, dataflow: str, sram_kb: int, name: str, m: in
 
 def main() -> None:
     req = json.load(sys.stdin)
-    out = [run_gemm(int(req["rows"]), int(req["cols"]), req["dataflow"], int(req.get("sram_kb", 1024)),
-                    str(g[0]), int(g[1]), int(g[2]), int(g[3])) for g in req["gemms"]]
+    out = [run_gemm(int(r["rows"]), int(r["cols"]), r["dataflow"], int(r.get("sram_kb", 1024)),
+                    str(g[0]), int(g[1]), int(g[2]), int(g[3]))
+           for r in req["runs"] for g in r["gemms"]]
     json.dump(out, sys.stdout)
 
 
