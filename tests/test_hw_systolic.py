@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -273,7 +274,7 @@ def test_pipelined_stepper_rejects_a_too_early_fold() -> None:
     params = SystolicParams(4, 3, "ws", "pipelined")
     a, b = _operands(np.random.default_rng(3), 2, 12, 3)  # T = 2 < R = 4: the shift bounds the period
     src = stepper_mod.__file__
-    text = open(src).read().replace("cycle >= feeds[-1][1] + R", "cycle >= feeds[-1][1] + R - 1")
+    text = Path(src).read_text().replace("cycle >= feeds[-1][1] + R", "cycle >= feeds[-1][1] + R - 1")
     ns: dict = {}
     exec(compile(text, src, "exec"), ns)
     with pytest.raises(RuntimeError, match="schedule error"):
@@ -288,7 +289,7 @@ def test_fold_schedule_key_and_the_older_overlap_flag(tmp_path) -> None:
     from sim.config.loader import load_hardware
     from sim.errors import SimInputError
 
-    base = yaml.safe_load(open("hwconfigs/tpu.yaml"))
+    base = yaml.safe_load(Path("hwconfigs/tpu.yaml").read_text())
 
     def schedule_of(**compute: object) -> str:
         raw = {**base, "compute": {k: v for k, v in base["compute"].items() if k != "fold_schedule"} | compute}

@@ -266,35 +266,35 @@ def _run_stationary_pipelined(params: SystolicParams, x: np.ndarray, w: np.ndarr
         counts["mac_int8"] += int(mac.sum())
         counts["reg_bits"] += OPERAND_BITS * int(a_in_v.sum()) + ACC_BITS * int(ps_v.sum())
         for j in np.flatnonzero(ps_v[R - 1]):
-            f, t = int(ps_f[R - 1, j]), int(ps_t[R - 1, j])
-            col, val = folds[f][1] * C + int(j), int(ps[R - 1, j])
-            if y_written[t, col]:
-                y[t, col] += val
+            f, tv = int(ps_f[R - 1, j]), int(ps_t[R - 1, j])
+            col, out = folds[f][1] * C + int(j), int(ps[R - 1, j])
+            if y_written[tv, col]:
+                y[tv, col] += out
                 counts["add_int32"] += 1
-                _check_int32(y[t: t + 1, col], "output accumulator")
+                _check_int32(y[tv: tv + 1, col], "output accumulator")
             else:
-                y[t, col], y_written[t, col] = val, True
+                y[tv, col], y_written[tv, col] = out, True
             emitted[f] += 1
         # -- shadow chains: column j of tile k is fed at q + j .. q + j + R - 1; row i latches from above
         #    from cycle q + j + i on (the feed's head has reached it)
         cidx = np.arange(C)
         for k, q in feeds:
             blk, val = block(k)
-            s = cycle - q - cidx  # feed cycle of each column
-            active = (s >= 0) & (s < R)
+            fs = cycle - q - cidx  # feed cycle of each column
+            active = (fs >= 0) & (fs < R)
             if not active.any():
                 continue
-            en = active[None, :] & (rows_idx <= s[None, :])
+            en = active[None, :] & (rows_idx <= fs[None, :])
             if np.any(en & pending):
                 raise RuntimeError("systolic schedule error: a shadow weight overwritten before its swap")
-            top = np.clip(R - 1 - s, 0, R - 1)
+            top = np.clip(R - 1 - fs, 0, R - 1)
             col_in = np.concatenate([blk[top, cidx][None, :], w_sh[:-1]], axis=0)
             col_in_v = np.concatenate([(val[top, cidx] & active)[None, :], w_sh_v[:-1]], axis=0)
             w_sh = np.where(en, col_in, w_sh)
             w_sh_v = np.where(en, col_in_v, w_sh_v)
             w_sh_f = np.where(en, k, w_sh_f)
             counts["reg_bits"] += OPERAND_BITS * int((en & w_sh_v).sum())
-            pending[:, active & (s == R - 1)] = True
+            pending[:, active & (fs == R - 1)] = True
         feeds = [(k, q) for k, q in feeds if cycle < q + C - 1 + R - 1]
         cycle += 1
         # the static schedule ends when the last fold's last vector has crossed the whole array (its tag
@@ -472,11 +472,11 @@ def _run_output_stationary_pipelined(params: SystolicParams, a: np.ndarray, b: n
             leave = active & dr_v[R - 1]
             if np.any(leave & (dr_f[R - 1] != f)):
                 raise RuntimeError("systolic schedule error: a result left with another fold's drain")
-            for j in np.flatnonzero(leave):
-                m_, n_ = rf * R + R - 1 - int(s[j]), cf * C + int(j)
+            for jj in np.flatnonzero(leave):
+                m_, n_ = rf * R + R - 1 - int(s[jj]), cf * C + int(jj)
                 if written[m_, n_]:
                     raise RuntimeError(f"systolic schedule error: C[{m_}, {n_}] written twice")
-                out[m_, n_], written[m_, n_] = dr[R - 1, j], True
+                out[m_, n_], written[m_, n_] = dr[R - 1, jj], True
             # in the shifting columns, rows holding a newer fold's result hold it; the others latch from
             # above only this fold's results (the chain never pulls a newer result down)
             inc = np.concatenate([np.zeros((1, C), np.int64), dr[:-1]], axis=0)
@@ -498,13 +498,13 @@ def _run_output_stationary_pipelined(params: SystolicParams, a: np.ndarray, b: n
         for f, s0 in enumerate(starts):
             rf, cf = folds[f]
             for i in range(min(R, M - rf * R)):
-                k = cycle - s0 - i
-                if 0 <= k < K:
-                    a_inj[i], a_inj_v[i], a_inj_k[i], a_inj_f[i] = a[rf * R + i, k], True, k, f
+                kk = cycle - s0 - i
+                if 0 <= kk < K:
+                    a_inj[i], a_inj_v[i], a_inj_k[i], a_inj_f[i] = a[rf * R + i, kk], True, kk, f
             for j in range(min(C, N - cf * C)):
-                k = cycle - s0 - j
-                if 0 <= k < K:
-                    b_inj[j], b_inj_v[j], b_inj_k[j], b_inj_f[j] = b[k, cf * C + j], True, k, f
+                kk = cycle - s0 - j
+                if 0 <= kk < K:
+                    b_inj[j], b_inj_v[j], b_inj_k[j], b_inj_f[j] = b[kk, cf * C + j], True, kk, f
         a_in, a_in_v = _shift_right(ar, a_inj), _shift_right(ar_v, a_inj_v)
         a_in_k, a_in_f = _shift_right(ar_k, a_inj_k), _shift_right(ar_f, a_inj_f)
         b_in, b_in_v = _shift_down(br, b_inj), _shift_down(br_v, b_inj_v)

@@ -295,10 +295,9 @@ class SystolicFoldPlan:
         cycles = self.fold_period_cycles
         if p.schedule == "pipelined" and idx == last:
             cycles = L  # the last fold's wavefront drains completely
-        if p.schedule in ("preload-overlap", "pipelined"):
-            # the one exposed transfer: first fold's preload (ws/is) or last fold's drain (os)
-            if (p.dataflow != "os" and idx == 0) or (p.dataflow == "os" and idx == last):
-                cycles += r
+        exposed = (p.dataflow != "os" and idx == 0) or (p.dataflow == "os" and idx == last)
+        if p.schedule in ("preload-overlap", "pipelined") and exposed:
+            cycles += r  # the one exposed transfer: first fold's preload (ws/is) or last fold's drain (os)
         if p.schedule == "scalesim" and idx == last:
             cycles -= 1
         return cycles
@@ -321,7 +320,6 @@ class SystolicFoldPlan:
         p = self.params
         r_arr, c_arr, df = p.rows, p.cols, p.dataflow
         dr, dc, t = _extents(df, self.m, self.k, self.n)
-        last = self.num_folds - 1
         for cf in range(self.col_folds):
             c_lo, c_hi = cf * c_arr, min((cf + 1) * c_arr, dc)
             for rf in range(self.row_folds):
