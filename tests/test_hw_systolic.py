@@ -77,20 +77,20 @@ def test_stepper_matches_matmul_and_closed_form_edge_cases(
 @pytest.mark.parametrize("schedule", SCHEDULES)
 def test_stepper_matches_matmul_and_closed_form_random(dataflow: str, schedule: str) -> None:
     rng = np.random.default_rng(12345 + DATAFLOWS.index(dataflow) * 7 + SCHEDULES.index(schedule))
-    for _ in range(12):
+    for _ in range(8):
         rows, cols = (int(x) for x in rng.integers(1, 7, size=2))
         m, k, n = (int(x) for x in rng.integers(1, 21, size=3))
         a, b = _operands(rng, m, k, n)
         _check_case(SystolicParams(rows, cols, dataflow, schedule), a, b)  # type: ignore[arg-type]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     rows=st.integers(1, 8),
     cols=st.integers(1, 8),
-    m=st.integers(1, 24),
-    k=st.integers(1, 24),
-    n=st.integers(1, 24),
+    m=st.integers(1, 20),
+    k=st.integers(1, 20),
+    n=st.integers(1, 20),
     dataflow=st.sampled_from(DATAFLOWS),
     schedule=st.sampled_from(SCHEDULES),
     seed=st.integers(0, 2**16),
@@ -200,6 +200,11 @@ def test_fold_sum_equals_closed_form_large(
         return
     closed = systolic_gemm_timing(p, m, k, n)
     assert sum((f.timing for f in plan.folds()), ZERO_TIMING) == closed
+    if schedule == "scalesim" and dataflow == "os":
+        # SCALE-Sim's os count charges R + C + K - 2 per fold, minus one: on a 1 x 1 array that is fewer
+        # cycles than MACs (1 x 1 x 2: 1 cycle; 1 x 1 x 1: 0, where SCALE-Sim itself divides by zero)
+        assert closed.cycles == plan.num_folds * (rows + cols + k - 2) - 1
+        return
     util = systolic_utilization(p, m, k, n)
     assert 0.0 < util <= 1.0
     assert util == pytest.approx(m * k * n / (closed.cycles * rows * cols))

@@ -450,6 +450,7 @@ def _run_output_stationary_pipelined(params: SystolicParams, a: np.ndarray, b: n
     n_drains = 0
     drain_at: list[int] = []  # cycle each started fold's column-0 drain starts
     cycle = 0
+    cidx = np.arange(C)
     limit = 4 * (nf * (2 * R + C + K) + R + C + 8)
     while True:
         # -- controller
@@ -462,7 +463,6 @@ def _run_output_stationary_pipelined(params: SystolicParams, a: np.ndarray, b: n
                 # its column-0 drain starts the cycle after its stream passes PE(R-1, 0)
                 drain_at.append(cycle + K - 1 + R - 1 + 1)
         # -- drains: column j of fold f shifts at d + j .. d + j + R - 1, the bottom row leaving first
-        cidx = np.arange(C)
         for f, d in drains:
             rf, cf = folds[f]
             s = cycle - d - cidx  # drain shift of each column
@@ -495,16 +495,17 @@ def _run_output_stationary_pipelined(params: SystolicParams, a: np.ndarray, b: n
         a_inj_k, a_inj_f = np.full(R, -1, np.int64), np.full(R, -1, np.int64)
         b_inj, b_inj_v = np.zeros(C, np.int64), np.zeros(C, bool)
         b_inj_k, b_inj_f = np.full(C, -1, np.int64), np.full(C, -1, np.int64)
+        ridx = np.arange(R)
         for f, s0 in enumerate(starts):
+            if cycle - s0 >= K + max(R, C):
+                continue
             rf, cf = folds[f]
-            for i in range(min(R, M - rf * R)):
-                kk = cycle - s0 - i
-                if 0 <= kk < K:
-                    a_inj[i], a_inj_v[i], a_inj_k[i], a_inj_f[i] = a[rf * R + i, kk], True, kk, f
-            for j in range(min(C, N - cf * C)):
-                kk = cycle - s0 - j
-                if 0 <= kk < K:
-                    b_inj[j], b_inj_v[j], b_inj_k[j], b_inj_f[j] = b[kk, cf * C + j], True, kk, f
+            ka = cycle - s0 - ridx  # pair index entering each row
+            on = (ka >= 0) & (ka < K) & (ridx < M - rf * R)
+            a_inj[on], a_inj_v[on], a_inj_k[on], a_inj_f[on] = a[rf * R + ridx[on], ka[on]], True, ka[on], f
+            kb = cycle - s0 - cidx  # pair index entering each column
+            on = (kb >= 0) & (kb < K) & (cidx < N - cf * C)
+            b_inj[on], b_inj_v[on], b_inj_k[on], b_inj_f[on] = b[kb[on], cf * C + cidx[on]], True, kb[on], f
         a_in, a_in_v = _shift_right(ar, a_inj), _shift_right(ar_v, a_inj_v)
         a_in_k, a_in_f = _shift_right(ar_k, a_inj_k), _shift_right(ar_f, a_inj_f)
         b_in, b_in_v = _shift_down(br, b_inj), _shift_down(br_v, b_inj_v)

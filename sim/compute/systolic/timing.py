@@ -212,7 +212,8 @@ def systolic_gemm_timing(params: SystolicParams, M: int, K: int, N: int) -> Tile
 
 
 def systolic_utilization(params: SystolicParams, M: int, K: int, N: int) -> float:
-    """Useful-MAC utilization of the GEMM: ``M*K*N / (cycles * rows * cols)`` (unit: fraction, 0..1)."""
+    """Useful-MAC utilization of the GEMM: ``M*K*N / (cycles * rows * cols)`` (unit: fraction, 0..1; under the
+    ``scalesim`` schedule's os count it can exceed 1, or divide by zero, on a 1 x 1 array, as SCALE-Sim does)."""
     timing = systolic_gemm_timing(params, M, K, N)
     return (M * K * N) / (timing.cycles * systolic_peak_macs_per_cycle(params))
 
