@@ -105,9 +105,12 @@ def simulate_with_engine(prep: PreparedRun, *, trace: bool = False) -> tuple[Run
         op = p.op
         st = res.ops.get(op.name)
         stalls = {k: v for k, v in (st.stalls.items() if st else ()) if v}
+        unit_cycles = st.compute_cycles if st else 0
+        compute = p.gemm_cycles if (p.gemm_cycles is not None and st) else unit_cycles
         ops.append(OpResult(
             name=op.name, layer=op.layer, kind=op.kind, cycles=st.cycles if st else 0,
-            compute_cycles=st.compute_cycles if st else 0, stall_cycles=sum(stalls.values()),
+            compute_cycles=compute, mapping_overhead_cycles=unit_cycles - compute,
+            stall_cycles=sum(stalls.values()),
             macs=op.macs, dram_read_bytes=st.dram_read_bytes if st else 0,
             dram_write_bytes=st.dram_write_bytes if st else 0,
             m=op.m if op.is_matmul else None, k=op.k if op.is_matmul else None,
@@ -131,7 +134,8 @@ def simulate_with_engine(prep: PreparedRun, *, trace: bool = False) -> tuple[Run
         stall_breakdown_cycles=stall_total, ops=ops, functional=None,
         config={"hw": to_dict(hw_cfg), "workload": to_dict(wl)}, peak_macs_per_cycle=peak,
         dram_bytes_per_cycle=dram_bytes_per_cycle(hw_cfg), actions=step_actions, timing_model="simulated",
-        notes=notes, events=res.events, weights_source=prep.weights_source)
+        notes=notes, events=res.events, weights_source=prep.weights_source,
+        mapping_overhead_cycles=sum(o.mapping_overhead_cycles for o in ops))
     return price_run(result, hw_cfg), res
 
 

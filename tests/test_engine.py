@@ -97,7 +97,7 @@ def _check_invariants(r, wl, hw_cfg):
     # breakdowns sum to totals
     assert r.cycles == sum(o.cycles for o in r.ops)
     for o in r.ops:
-        assert o.cycles == o.compute_cycles + o.stall_cycles >= 0
+        assert o.cycles == o.compute_cycles + o.mapping_overhead_cycles + o.stall_cycles >= 0
         assert o.stall_cycles == sum(o.stall_breakdown_cycles.values())
     assert sum(r.stall_breakdown_cycles.values()) == sum(o.stall_cycles for o in r.ops)
     assert r.dram_read_bytes == sum(o.dram_read_bytes for o in r.ops) == r.actions["dram"]["read_bytes"]

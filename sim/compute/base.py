@@ -128,6 +128,13 @@ class MatrixUnit(abc.ABC):
         """
         return self.dense_timing(M, K, N)
 
+    def gemm_cycles(self, M: int, K: int, N: int) -> int | None:
+        """The closed-form cycles of a whole ``M x K x N`` GEMM run on the unit in one go, against which the
+        mapper's steps of an operator are reported: the operator's ``compute_cycles`` is this, and what its
+        steps take beyond it (re-fills and re-preloads of the pieces the mapping cuts the GEMM into) is its
+        ``mapping_overhead_cycles``. Default None: the kind's steps add up exactly (no overhead reported)."""
+        return None
+
     # -- the per-cycle reference (the whole-run reference composes these; slow, small shapes only) ---------
     def reference_dense(self, M: int, K: int, N: int, rng: np.random.Generator) -> TileTiming:
         """What :meth:`dense_timing` describes, measured by running the kind's per-cycle stepper on random

@@ -114,6 +114,7 @@ class OpPlan:
     mapping: dict[str, object]
     fused_into: str | None = None
     groups: list[list[Step]] | None = None  # per (batch, head) for attention operators (interleaved by order)
+    gemm_cycles: int | None = None  # the unit's closed form of the operator's whole GEMM(s) (MatrixUnit.gemm_cycles)
 
 
 @dataclass(frozen=True)
@@ -510,7 +511,7 @@ class Planner:
                    "input_from_dram": bool(a_in_dram), "output_to_dram": to_dram,
                    "fused_epilogue": list(ep_names) + (["requant"] if op.epilogue else []),
                    "weight_chunk_bytes_max": int(on.max())}
-        return OpPlan(op, steps, mapping)
+        return OpPlan(op, steps, mapping, gemm_cycles=d.gemm_cycles(M, K, N))
 
     # -- attention matmuls -------------------------------------------------------------------------
     def plan_bmm(self, op: Operator) -> OpPlan:
@@ -571,7 +572,9 @@ class Planner:
                    "interleaved_with": "softmax per head" if op.name.endswith(".qk") else None,
                    "fused_epilogue": list(ep_names) + (["requant"] if op.epilogue else []),
                    "unit": d.matmul_unit}
-        return OpPlan(op, [s for g in groups for s in g], mapping, groups=groups)
+        per_head = d.gemm_cycles(op.m, op.k, op.n)
+        return OpPlan(op, [s for g in groups for s in g], mapping, groups=groups,
+                      gemm_cycles=per_head * op.count if per_head is not None else None)
 
     # -- vector operators ----------------------------------------------------------------------------
     def plan_vector(self, op: Operator) -> OpPlan:

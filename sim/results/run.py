@@ -32,8 +32,8 @@ class OpResult(Report):
     layer: int
     kind: str
     cycles: int  # cycles this operator occupies the accelerator (compute + stalls)
-    compute_cycles: int  # the compute unit alone, no memory stalls
-    stall_cycles: int  # cycles - compute_cycles, attributed in stall_breakdown_cycles
+    compute_cycles: int  # the compute unit alone, no memory stalls: the closed form of the operator's GEMM(s)
+    stall_cycles: int  # cycles - compute_cycles - mapping_overhead_cycles, in stall_breakdown_cycles
     macs: int  # all `count` products included
     dram_read_bytes: int
     dram_write_bytes: int
@@ -49,6 +49,9 @@ class OpResult(Report):
     vector_cycles: int = 0  # vector-unit cycles of fused epilogues (overlapped with compute where possible)
     fused_into: str | None = None  # an element-wise operator run as the named matmul's epilogue
     actions: dict[str, dict[str, int]] = field(default_factory=dict)  # this operator's action counts
+    # unit cycles the mapping's pieces take beyond compute_cycles (re-fills, re-preloads of sub-tiles, chunks
+    # and row pieces); negative only under fold_schedule scalesim, whose count is one less per GEMM run
+    mapping_overhead_cycles: int = 0
 
 
 
@@ -89,6 +92,7 @@ class RunResult(Report):
     tech: dict[str, Any] = field(default_factory=dict)  # the energy/area table and node that priced the run
     events: int = 0  # simulation events processed (0 for the roofline bound)
     weights_source: str = ""  # the checkpoint's path and sha256, or "synthetic seed N" ("" for the roofline bound)
+    mapping_overhead_cycles: int = 0  # sum of the operators' mapping_overhead_cycles
     version: str = __version__
     schema_version: int = SCHEMA_VERSION
 

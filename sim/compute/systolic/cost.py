@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 def systolic_pe_parts_um2(c: SystolicCompute, t: Tech) -> dict[str, float]:
     """One int8 MAC PE of the systolic array, before the overhead factor (part -> um^2): the int8 MAC
     with int32 accumulate and its registers: 8 weight bits (+8 shadow bits when the preload overlaps),
-    8 forwarded-operand bits, 32 partial-sum bits (see docs/hw/systolic.md)."""
-    weight_bits = 16 if c.weight_preload_overlap else 8
+    8 forwarded-operand bits, 32 partial-sum bits (see docs/hw/systolic.md); the shadow bank exists under the
+    preload-overlap and pipelined fold schedules."""
+    weight_bits = 16 if c.schedule in ("preload-overlap", "pipelined") else 8
     return parts_um2(t, {"mac": ("mac_int8_acc32", 1)},
                       {"weight_registers": weight_bits, "operand_register": 8, "psum_register": 32})
 

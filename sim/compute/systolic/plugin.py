@@ -35,6 +35,13 @@ class SystolicKind(ComputeKind):
         if hw.weights.format == "fp16":
             yield "weights.format", ("the systolic array is int8: weights.format must be int8 or gobo "
                                      "(decompressed on chip), got 'fp16'")
+        if c.fold_schedule is not None and c.weight_preload_overlap is not None:
+            hidden = c.fold_schedule in ("preload-overlap", "pipelined")
+            if hidden != c.weight_preload_overlap:
+                yield "compute.weight_preload_overlap", (
+                    f"is {str(c.weight_preload_overlap).lower()}, which contradicts fold_schedule "
+                    f"'{c.fold_schedule}' (true goes with preload-overlap or pipelined, false with serial or "
+                    "scalesim); give only fold_schedule")
         out = hw.buffers.get("outputs")
         if out is not None:
             need = c.cols * 4  # one int32 partial sum per column: the smallest accumulator tile
@@ -50,7 +57,7 @@ class SystolicKind(ComputeKind):
 
     def params(self, c: SystolicCompute) -> SystolicParams:
         """The timing model's parameters of a compute section."""
-        return SystolicParams(c.rows, c.cols, c.dataflow, c.weight_preload_overlap)  # type: ignore[arg-type]
+        return SystolicParams(c.rows, c.cols, c.dataflow, c.schedule)  # type: ignore[arg-type]
 
     def unit(self, hw: HardwareConfig) -> SystolicUnit:
         """The array as the mapper sees it."""

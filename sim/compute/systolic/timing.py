@@ -13,10 +13,21 @@ dataflow   stationary      PE rows <- dim  cols    stream T    folds F
 ``os``     C (M x N blk)   M               N       K           ceil(M/R) * ceil(N/C)
 =========  ==============  ==============  ======  ==========  ===========================
 
-GEMM cycles ``F * (2R + C + T - 2)`` without preload overlap, ``F * (R + C + T - 2) + R`` with it (the
-default: the stationary transfer of a fold runs in shadow registers while its neighbour computes). The
-micro-architecture, the choices (edge folds charged the full array, ...), the action counts and the sources
-are in ``docs/hw/systolic.md``; the per-cycle reference these are proven against is :mod:`.stepper`.
+GEMM cycles by fold schedule (``compute.fold_schedule``), ``P = max(T, R)``:
+
+===================  ===========================  =============================================================
+schedule             cycles                        what overlaps
+===================  ===========================  =============================================================
+``serial``           ``F * (2R + C + T - 2)``      nothing: each fold transfers its stationary block, then runs
+``preload-overlap``  ``F * (R + C + T - 2) + R``   a fold's transfer runs in shadow registers under its
+                                                   neighbour's compute; folds never overlap their fill/drain
+``pipelined``        ``R + (F - 1) P + L``         folds back to back: the next block shifts in behind the
+                                                   current wavefront (TPUv1), one fold starts every P cycles
+``scalesim``         ws/is ``F (2R + C + T - 2) - 1``, os ``F (R + C + T - 2) - 1``: SCALE-Sim 3.0.0's count
+===================  ===========================  =============================================================
+
+The micro-architecture, the choices (edge folds charged the full array, ...), the action counts and the
+sources are in ``docs/hw/systolic.md``; the per-cycle reference these are proven against is :mod:`.stepper`.
 """
 
 from __future__ import annotations
@@ -31,6 +42,8 @@ from sim.hw.timing import TileTiming
 
 Dataflow = Literal["ws", "os", "is"]
 DATAFLOWS: tuple[str, ...] = ("ws", "os", "is")
+FOLD_SCHEDULES: tuple[str, ...] = ("preload-overlap", "serial", "pipelined", "scalesim")
+"""How consecutive folds of one GEMM share the array (see the module docstring)."""
 
 OPERAND_BITS = 8
 """Width of an A or B operand register (unit: bits)."""
@@ -55,27 +68,34 @@ class SystolicParams:
         cols: PE columns C (unit: PEs). ws: the N-slice; is: the M-slice; os: the N-slice.
         dataflow: ``"ws"`` weight-stationary (default, TPUv1), ``"os"`` output-stationary,
             ``"is"`` input-stationary.
-        weight_preload_overlap: True (default): the stationary operand of a fold is transferred through
+        schedule: how consecutive folds share the array (:data:`FOLD_SCHEDULES`):
+            ``"preload-overlap"`` (default): the stationary operand of a fold is transferred through
             shadow (ping-pong) PE registers while the neighbouring fold computes (ws/is: preload of the
-            next fold's block, TPUv1's double-buffered weights; os: drain of the previous fold's
-            results), so only one R-cycle transfer per GEMM is exposed. False: every fold pays its own
-            R-cycle transfer (SCALE-Sim's per-fold ``2R + C + T - 2``).
+            next fold's block; os: drain of the previous fold's results), so only one R-cycle transfer
+            per GEMM is exposed, but each fold pays its own skew fill and drain. ``"serial"``: every fold
+            pays its own R-cycle transfer too (``2R + C + T - 2`` per fold). ``"pipelined"``: the next
+            fold's block shifts in right behind the current fold's first wavefront and its stream follows
+            the current one back to back (TPUv1's double-buffered weights), one fold every
+            ``max(T, R)`` cycles. ``"scalesim"``: SCALE-Sim 3.0.0's reported compute cycles.
     """
 
     rows: int
     cols: int
     dataflow: Dataflow = "ws"
-    weight_preload_overlap: bool = True
+    schedule: str = "preload-overlap"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "rows", _check_pos_int("SystolicParams.rows", self.rows))
         object.__setattr__(self, "cols", _check_pos_int("SystolicParams.cols", self.cols))
         if self.dataflow not in DATAFLOWS:
             raise ValueError(f"SystolicParams.dataflow must be one of {DATAFLOWS}, got {self.dataflow!r}")
-        if not isinstance(self.weight_preload_overlap, bool):
-            raise ValueError(
-                f"SystolicParams.weight_preload_overlap must be a bool, got {self.weight_preload_overlap!r}"
-            )
+        if self.schedule not in FOLD_SCHEDULES:
+            raise ValueError(f"SystolicParams.schedule must be one of {FOLD_SCHEDULES}, got {self.schedule!r}")
+
+    @property
+    def weight_preload_overlap(self) -> bool:
+        """True when a fold's stationary transfer is hidden in shadow registers (double-buffered PEs)."""
+        return self.schedule in ("preload-overlap", "pipelined")
 
 
 def systolic_peak_macs_per_cycle(params: SystolicParams) -> int:
@@ -141,6 +161,20 @@ def _check_gemm(m: int, k: int, n: int) -> tuple[int, int, int]:
     return _check_pos_int("M", m), _check_pos_int("K", k), _check_pos_int("N", n)
 
 
+def _schedule_cycles(schedule: str, dataflow: str, r: int, c: int, t: int, folds: int) -> int:
+    """Cycles of ``folds`` folds of stream length ``t`` on an ``r x c`` array under ``schedule``."""
+    fill_drain = r + c + t - 2  # L: one fold's skewed stream through the array
+    if schedule == "serial":
+        return folds * (fill_drain + r)
+    if schedule == "preload-overlap":
+        return folds * fill_drain + r
+    if schedule == "pipelined":
+        return r + (folds - 1) * max(t, r) + fill_drain
+    # scalesim: its os folds charge no drain; its count is one less than the folds' cycles
+    per_fold = fill_drain if dataflow == "os" else fill_drain + r
+    return folds * per_fold - 1
+
+
 def systolic_gemm_timing(params: SystolicParams, M: int, K: int, N: int) -> TileTiming:
     """Closed-form compute timing of ``C[M, N] = A[M, K] @ B[K, N]`` on the array, O(1).
 
@@ -158,11 +192,7 @@ def systolic_gemm_timing(params: SystolicParams, M: int, K: int, N: int) -> Tile
     dr, dc, t = _extents(df, m, k, n)
     fr, fc = _ceil_div(dr, r_arr), _ceil_div(dc, c_arr)
     folds = fr * fc
-    compute = r_arr + c_arr + t - 2
-    if params.weight_preload_overlap:
-        cycles = folds * compute + r_arr
-    else:
-        cycles = folds * (compute + r_arr)
+    cycles = _schedule_cycles(params.schedule, df, r_arr, c_arr, t, folds)
     # Sum of the per-fold counts over all folds; the sum of used sizes is the extent itself.
     if df == "os":
         reg_bits = (
@@ -182,7 +212,8 @@ def systolic_gemm_timing(params: SystolicParams, M: int, K: int, N: int) -> Tile
 
 
 def systolic_utilization(params: SystolicParams, M: int, K: int, N: int) -> float:
-    """Useful-MAC utilization of the GEMM: ``M*K*N / (cycles * rows * cols)`` (unit: fraction, 0..1)."""
+    """Useful-MAC utilization of the GEMM: ``M*K*N / (cycles * rows * cols)`` (unit: fraction, 0..1; under the
+    ``scalesim`` schedule's os count it can exceed 1, or divide by zero, on a 1 x 1 array, as SCALE-Sim does)."""
     timing = systolic_gemm_timing(params, M, K, N)
     return (M * K * N) / (timing.cycles * systolic_peak_macs_per_cycle(params))
 
@@ -209,8 +240,9 @@ class SystolicFold:
     cols_used: int
     """PE columns holding real data (unit: PEs)."""
     timing: TileTiming
-    """Cycles this fold adds to the sequence (unit: clock cycles; includes the exposed R-cycle preload
-    on the first fold (ws/is) or drain on the last fold (os) under overlap) and its actions (including
+    """Cycles this fold adds to the sequence under the schedule (unit: clock cycles; the folds' cycles sum to
+    the GEMM's; includes the exposed R-cycle preload on the first fold (ws/is) or drain on the last fold
+    (os) under preload-overlap and pipelined) and its actions (including
     the reg_bits of its own preload/drain, whenever that transfer happens)."""
 
 
@@ -247,16 +279,37 @@ class SystolicFoldPlan:
         return self.row_folds * self.col_folds
 
     @property
-    def exposed_transfer_cycles(self) -> int:
-        """Preload/drain cycles not hidden under compute (unit: cycles)."""
-        if self.params.weight_preload_overlap:
-            return self.transfer_cycles_per_fold
-        return self.num_folds * self.transfer_cycles_per_fold
+    def fold_period_cycles(self) -> int:
+        """Cycles from one fold's start to the next one's (unit: cycles): ``L + R`` (serial, and scalesim
+        ws/is), ``L`` (preload-overlap, scalesim os), ``max(T, R)`` (pipelined)."""
+        s, r, t = self.params.schedule, self.transfer_cycles_per_fold, self.stream_len
+        if s == "pipelined":
+            return max(t, r)
+        if s == "preload-overlap" or (s == "scalesim" and self.params.dataflow == "os"):
+            return self.compute_cycles_per_fold
+        return self.compute_cycles_per_fold + r
+
+    def _fold_cycles(self, idx: int) -> int:
+        """Cycles fold ``idx`` adds to the sequence; they sum to :attr:`cycles`."""
+        p, last = self.params, self.num_folds - 1
+        r, L = self.transfer_cycles_per_fold, self.compute_cycles_per_fold
+        cycles = self.fold_period_cycles
+        if p.schedule == "pipelined" and idx == last:
+            cycles = L  # the last fold's wavefront drains completely
+        exposed = (p.dataflow != "os" and idx == 0) or (p.dataflow == "os" and idx == last)
+        if p.schedule in ("preload-overlap", "pipelined") and exposed:
+            cycles += r  # the one exposed transfer: first fold's preload (ws/is) or last fold's drain (os)
+        if p.schedule == "scalesim" and idx == last:
+            cycles -= 1
+        return cycles
 
     @property
     def cycles(self) -> int:
         """Total compute cycles of the GEMM (unit: clock cycles); equals ``systolic_gemm_timing``."""
-        return self.num_folds * self.compute_cycles_per_fold + self.exposed_transfer_cycles
+        f = self.num_folds
+        if f == 1:
+            return self._fold_cycles(0)
+        return self._fold_cycles(0) + (f - 2) * self.fold_period_cycles + self._fold_cycles(f - 1)
 
     @property
     def timing(self) -> TileTiming:
@@ -268,15 +321,12 @@ class SystolicFoldPlan:
         p = self.params
         r_arr, c_arr, df = p.rows, p.cols, p.dataflow
         dr, dc, t = _extents(df, self.m, self.k, self.n)
-        last = self.num_folds - 1
         for cf in range(self.col_folds):
             c_lo, c_hi = cf * c_arr, min((cf + 1) * c_arr, dc)
             for rf in range(self.row_folds):
                 idx = cf * self.row_folds + rf
                 r_lo, r_hi = rf * r_arr, min((rf + 1) * r_arr, dr)
-                cycles = self.compute_cycles_per_fold
-                if not p.weight_preload_overlap or (df != "os" and idx == 0) or (df == "os" and idx == last):
-                    cycles += r_arr
+                cycles = self._fold_cycles(idx)
                 ranges = {"M": (0, self.m), "K": (0, self.k), "N": (0, self.n)}
                 ranges[self.row_dim] = (r_lo, r_hi)
                 ranges[self.col_dim] = (c_lo, c_hi)
