@@ -43,6 +43,7 @@ def model_numbers() -> dict[str, Any]:
 
     a = area("tpuv1")
     r = run("tpuv1", "bert-base", functional=False)
+    assert r.energy_pj is not None and r.energy_breakdown_pj is not None, "the run report carries energy"
     busy_w = r.energy_pj * 1e-12 / r.seconds
     on_die_w = (r.energy_pj - r.energy_breakdown_pj["dram"]) * 1e-12 / r.seconds
     tpu45 = load_hardware("tpu")

@@ -15,7 +15,7 @@ from sim.config.loader import load_hardware
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _script():  # type: ignore[no-untyped-def]
+def _script():
     spec = importlib.util.spec_from_file_location("validate_silicon", ROOT / "bench" / "validate_silicon.py")
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
@@ -24,12 +24,12 @@ def _script():  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def vs():  # type: ignore[no-untyped-def]
+def vs():
     return _script()
 
 
 @pytest.fixture(scope="module")
-def model(vs):  # type: ignore[no-untyped-def]
+def model(vs):
     return vs.model_numbers()
 
 
@@ -53,21 +53,21 @@ def test_sim_area_cli_reports_the_stored_numbers(tmp_path: Path) -> None:
     assert rep["leakage_mw"] * 1e-3 == pytest.approx(stored["leakage_w"], rel=1e-9)
 
 
-def test_stored_json_is_current(model) -> None:  # type: ignore[no-untyped-def]
+def test_stored_json_is_current(model) -> None:
     stored = json.loads((ROOT / "bench" / "results" / "validate_silicon.json").read_text())
     assert set(stored) == set(model)
     for k, v in model.items():
         assert stored[k] == pytest.approx(v, rel=1e-9), f"{k}: rerun python bench/validate_silicon.py"
 
 
-def test_doc_table_is_current(vs, model) -> None:  # type: ignore[no-untyped-def]
+def test_doc_table_is_current(vs, model) -> None:
     doc = (ROOT / "docs" / "VALIDATION.md").read_text()
     assert vs.render_doc(doc, model) == doc, "docs/VALIDATION.md is stale: rerun python bench/validate_silicon.py"
     for q, mv, pv, unit in vs.rows(model):
         assert f"| {q} | {mv:.3g} {unit} | {pv:.3g} {unit} |" in doc
 
 
-def test_render_detects_a_changed_number(vs, model) -> None:  # type: ignore[no-untyped-def]
+def test_render_detects_a_changed_number(vs, model) -> None:
     doc = (ROOT / "docs" / "VALIDATION.md").read_text()
     moved = dict(model, unified_buffer_mm2=model["unified_buffer_mm2"] * 1.5)
     assert vs.render_doc(doc, moved) != doc
