@@ -2,7 +2,7 @@
 
 A table is YAML with ``version: 1``, ``name``, optional ``description`` and ``extends`` (the name or path
 of a base table whose entries this one overrides, entry by entry), and the groups ``scaling``,
-``energy``, ``area``, ``logic``, ``tensorcore`` and ``dram``. SRAM is not in these tables: buffers are priced
+``energy``, ``area``, ``logic``, ``cells``, ``tensorcore`` and ``dram``. SRAM is not in these tables: buffers are priced
 from the CACTI 7 table ``hwconfigs/tech/cacti7_sram.json`` (:mod:`sim.cost.sram`). Every entry is a mapping with
 
 - ``value`` (a number >= 0; > 0 unless the key allows 0), ``unit`` (must be the unit the key expects,
@@ -68,6 +68,11 @@ def _schema() -> dict[str, EntrySpec]:
         "logic.tpu_matrix_unit": EntrySpec("mm2", "area"),
         "logic.tpu_macs": EntrySpec("count", "none"),
         "logic.tpu_pe_register_bits": EntrySpec("bit", "none"),
+        "cells.dff_x1": EntrySpec("um2", "area"),
+        "cells.dlh_x1": EntrySpec("um2", "area"),
+        "cells.clkgate_x1": EntrySpec("um2", "area"),
+        "cells.dff_x1_write": EntrySpec("pJ", "energy"),
+        "cells.dlh_x1_write": EntrySpec("pJ", "energy"),
         "tensorcore.rf_bytes_per_unit": EntrySpec("bytes", "none"),
         "tensorcore.rf_area_factor": EntrySpec("ratio", "none"),
         "dram.phy_area_per_pin": EntrySpec("mm2", "area", allow_zero=True),
@@ -308,6 +313,7 @@ class TableFile:
     energy: dict[str, Any] = _group("energy", "energy per operation")
     area: dict[str, Any] = _group("area", "area per unit")
     logic: dict[str, Any] = _group("logic", "logic leakage and calibration")
+    cells: dict[str, Any] = _group("cells", "standard cells (latch, flip-flop, clock gate) as ratios to reg_bit")
     tensorcore: dict[str, Any] = _group("tensorcore", "tensor-core register file")
     dram: dict[str, Any] = _group("dram", "DRAM per kind, and the PHY")
 

@@ -73,8 +73,10 @@ class GoboKind(ComputeKind):
         return self.replace(compute, tiles=size)
 
     def datapath(self, hw: HardwareConfig) -> GoboDatapath:
-        """GOBO weights through the PE bins."""
-        return GoboDatapath()
+        """GOBO weights through the PE bins (sums checked against ``compute.bin_bits``)."""
+        c = hw.compute
+        assert isinstance(c, GoboCompute)
+        return GoboDatapath(c.bin_bits)
 
     def default_datapath(self) -> GoboDatapath:
         """The GOBO format's datapath without a design."""
