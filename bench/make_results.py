@@ -137,7 +137,7 @@ def _per_product(hw, kind: str, products: int) -> tuple[float, float]:
 
     a = area(hw)
     total = a.area_breakdown_mm2[kind]
-    over = a.area_detail_mm2.get(f"{kind}.control_wiring_overhead", 0.0)
+    over = a.area_detail_mm2.get(f"{kind}.placement_overhead", 0.0)
     return total * 1e6 / products, (total - over) * 1e6 / products
 
 

@@ -58,7 +58,7 @@ def test_each_bin_storage_changes_area_as_priced(rows: int, double: bool, bits: 
     reg = T45.value("area.reg_bit")
     dff, dlh, cg = T45.value("cells.dff_x1"), T45.value("cells.dlh_x1"), T45.value("cells.clkgate_x1")
     n_pe = tiles * pes
-    ov = T45.pe_overhead()
+    ov = T45.value("overhead.gobo")
     ff = _gobo_parts(_hw(bin_storage="flipflop", **base))
     la = _gobo_parts(_hw(bin_storage="latch", **base))
     rf = _gobo_parts(_hw(bin_storage="regfile", **base))
