@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.compute.gobo.cost import bin_accumulate_pj
+from sim.compute.gobo.cost import bin_accumulate_pj, gobo_estimator
 from sim.compute.gobo.dataflow import GoboDatapath, gobo_pe_gemm
 from sim.config import load_hardware
 from sim.cost.area import area
@@ -97,6 +97,28 @@ def test_bin_accumulate_energy_per_storage() -> None:
         assert lat == pytest.approx({"add": add, "write": bits * reg * (1 + ratio)})
         rfe = bin_accumulate_pj(_hw(bin_bits=bits, bin_storage="regfile").compute, T45)
         assert rfe == pytest.approx({"add": add, "write": bits * rf, "read": bits * rf})
+
+
+@pytest.mark.parametrize("storage", ["flipflop", "latch", "regfile"])
+@pytest.mark.parametrize("bits", [21, 32])
+def test_run_actions_are_priced_by_bin_width_and_storage(storage: str, bits: int) -> None:
+    """The run's bin actions (bin_add, bin_write_bits) follow the keys; the other adds stay int32."""
+    hw = _hw(bin_bits=bits, bin_storage=storage)
+    m = gobo_estimator(hw, T45)
+    reg, rf = T45.energy_pj("reg_bit"), T45.energy_pj("rf_bit")
+    latch = reg * (1 + T45.value("cells.dlh_x1_write") / T45.value("cells.dff_x1_write"))
+    per_bit = {"flipflop": reg, "latch": latch, "regfile": 2 * rf}[storage]
+    assert m.energy_per_action("bin_add") == pytest.approx(T45.energy_pj("add_int32") * bits / 32, rel=1e-12)
+    assert m.energy_per_action("bin_write_bits") == pytest.approx(per_bit, rel=1e-12)
+    assert m.energy_per_action("add_int32") == T45.energy_pj("add_int32")
+    p = _kind_params(hw)
+    assert p.bin_bits == bits
+
+
+def _kind_params(hw):
+    from sim.compute.registry import get_kind
+
+    return get_kind("gobo").params(hw)
 
 
 def _gobo(k: int, n: int, rng: np.random.Generator, idx_value: int | None = None) -> IntegerGobo:

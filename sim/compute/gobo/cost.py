@@ -169,7 +169,10 @@ def gobo_estimator(hw: HardwareConfig, t: Tech) -> ComponentModel:
     c = hw.compute
     assert isinstance(c, GoboCompute)
     e, reg = t.energy_pj, t.energy_pj("reg_bit")
+    acc = bin_accumulate_pj(c, t)
     energies = {
+        "bin_add": acc["add"],
+        "bin_write_bits": (acc["write"] + acc.get("read", 0.0)) / c.bin_bits,
         "add_int32": e("add_int32"),
         "mul_int8x32": e("mul_int8x32"),
         "mac_int8x16": e("mul_int8x16") + e("add_int32"),
@@ -182,7 +185,12 @@ def gobo_estimator(hw: HardwareConfig, t: Tech) -> ComponentModel:
         "reg_bits": reg,
     }
     basis = {
-        "add_int32": "energy.add_int32",
+        "bin_add": "energy.add_int32 x bin_bits / 32 (a bin_bits-wide adder)",
+        "bin_write_bits": {"flipflop": "energy.reg_bit per bit written",
+                           "latch": "energy.reg_bit x (1 + cells.dlh_x1_write / cells.dff_x1_write) per bit (input "
+                                    "flip-flop row + latch)",
+                           "regfile": "2 x energy.rf_bit per bit (read + write back)"}[c.bin_storage],
+        "add_int32": "energy.add_int32 (tree adds and merges)",
         "mul_int8x32": "energy.mul_int8x32",
         "mac_int8x16": "energy.mul_int8x16 + energy.add_int32",
         "mac_int8": "energy.mul_int8x32 + energy.add_int32 (attention MACs run on the PE's int8 x int32 multiplier)",

@@ -269,8 +269,8 @@ class GoboTileStepper:
                         new = bins[f.buf][pe, :, sel[pe]] + act
                         _i32(new, "bin accumulate")
                         bins[f.buf][pe, :, sel[pe]] = new
-                        count("add_int32", R)
-                        count("reg_bits", 32 * R)
+                        count("bin_add", R)
+                        count("bin_write_bits", p.bin_bits * R)
                 for s in range(stages - 1, 0, -1):
                     f.pipe[s] = f.pipe[s - 1]
                     if f.pipe[s] is not None:
