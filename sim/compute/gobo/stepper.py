@@ -139,7 +139,7 @@ class GoboTileStepper:
     """Per-cycle reference model of one GOBO tile (slow; for tests).
 
     Moves data register by register: per-PE index FIFOs, the activation broadcast register and
-    its pipeline copies, per-PE index/mask pipeline registers, R x C int32 bin registers per PE
+    its pipeline copies, per-PE index/mask pipeline registers, R x C bin registers per PE (bin_bits wide)
     (one or two sets), the outlier work queue feeding the shared outlier MAC unit and its
     per-(PE, row) accumulators, the per-PE multipliers and product registers, the pipelined
     adder tree and the merge/output stage. Counts every action as it happens.
