@@ -131,6 +131,73 @@ def area_section() -> str:
     return _table(["design", "area mm2 (45 nm)", "breakdown mm2"], rows)
 
 
+def _per_product(hw, kind: str, products: int) -> tuple[float, float]:
+    """(area with overhead, area before overhead) of a design's compute component per product/cycle, um^2."""
+    from sim.cost.area import area
+
+    a = area(hw)
+    total = a.area_breakdown_mm2[kind]
+    over = a.area_detail_mm2.get(f"{kind}.placement_overhead", 0.0)
+    return total * 1e6 / products, (total - over) * 1e6 / products
+
+
+def gobo_pe_energy_pj(hw, k_depth: int) -> dict[str, float]:
+    """Dynamic energy per product of the GOBO PE array in steady state (pJ), by part, counted as the tile
+    timing model counts its actions: the bin accumulate (by bin width and storage), the PE's index read and
+    index/mask pipeline registers (shared by its R rows), the tile's activation broadcast (shared by its PEs)
+    and the post-reduction of one output (C centroid products with dictionary reads, C-1 tree adds, the merge,
+    32-bit registers; once per K products)."""
+    from sim.compute.gobo.cost import bin_accumulate_pj
+    from sim.cost.tech import tech
+
+    c, b = hw.compute, hw.weights.bits
+    t = tech(hw.tech.table, hw.tech.node_nm)
+    e, reg = t.energy_pj, t.energy_pj("reg_bit")
+    r, n_bins, stages = c.rows_per_pe, 2 ** b, c.decode_latency_cycles + c.add_latency_cycles
+    out = {f"bin {k}": v for k, v in bin_accumulate_pj(c, t).items()}
+    out["index"] = (b * reg + (b + 1) * stages * reg) / r
+    out["broadcast"] = 8 * r * stages * reg / (c.pes_per_tile * r)
+    out["post-reduction"] = (n_bins * (e("mul_int8x32") + 8 * reg) + n_bins * e("add_int32")
+                             + 32 * (2 * n_bins) * reg) / k_depth
+    return out
+
+
+def gobo_pe_section(k_depth: int = 768) -> str:
+    """Area and energy per product per cycle: the GOBO PE under each bin choice, the int8 MAC PE, the fp16 FMA."""
+    from sim.cost.tech import tech
+
+    rows = []
+    tpu, tc = load_hardware("tpu"), load_hardware("tcore")
+    t = tech(tpu.tech.table, tpu.tech.node_nm)
+    e, reg = t.energy_pj, t.energy_pj("reg_bit")
+    mac_area, mac_bare = _per_product(tpu, "systolic", tpu.compute.rows * tpu.compute.cols)
+    mac_e = e("mac_int8_acc32") + (8 + 32) * reg  # one MAC, the forwarded operand and the partial sum latched
+    cc = tc.compute
+    lanes = cc.units * cc.mma_m * cc.mma_n * cc.mma_k
+    fma_area, fma_bare = _per_product(tc, "tensorcore", lanes)
+    frag = 16 * (cc.mma_m * cc.mma_k + cc.mma_k * cc.mma_n)
+    acc = 32 * cc.mma_m * cc.mma_n
+    per = cc.mma_m * cc.mma_n * cc.mma_k
+    fma_e = e("fma_fp16_acc32") + (frag + acc) / per * reg + frag / per * t.energy_pj("rf_bit")
+    bound = 12 + 8 + 1  # ceil(log2 K_max) + activation bits + 1, K_max = 3072 (bert-base FFN2) or 4096 (bert-large)
+    for storage in ("flipflop", "latch", "regfile"):
+        for bits in (32, bound):
+            for double in (True, False):
+                hw = load_hardware("gobo", [f"compute.bin_storage={storage}", f"compute.bin_bits={bits}",
+                                            f"compute.double_buffered_bins={str(double).lower()}"])
+                a, bare = _per_product(hw, "gobo", hw.compute.peak_macs_per_cycle())
+                en = sum(gobo_pe_energy_pj(hw, k_depth).values())
+                rows.append([f"GOBO PE, {storage}, {bits}-bit bins, {'double' if double else 'single'}",
+                             f"{bare:,.0f}", f"{a:,.0f}", f"{en:.3f}", f"{a / mac_area:.2f}x", f"{a / fma_area:.2f}x",
+                             "true" if a <= mac_area else "false", "true" if a <= fma_area else "false"])
+    rows.append(["int8 MAC PE (tpu.yaml systolic, int32 accumulate)", f"{mac_bare:,.0f}", f"{mac_area:,.0f}",
+                 f"{mac_e:.3f}", "1.00x", f"{mac_area / fma_area:.2f}x", "", ""])
+    rows.append(["fp16 FMA lane, fp32 accumulate (tcore.yaml tensor core)", f"{fma_bare:,.0f}", f"{fma_area:,.0f}",
+                 f"{fma_e:.3f}", f"{fma_area / mac_area:.2f}x", "1.00x", "", ""])
+    return _table(["PE (per product per cycle)", "area um2 before overhead", "area um2", "energy pJ",
+                   "area vs int8 MAC", "area vs fp16 FMA", "(i) vs int8 MAC", "(i) vs fp16 FMA"], rows)
+
+
 def accuracy_section() -> str:
     path = ROOT / "bench" / "results" / "functional_accuracy.json"
     if not path.is_file():
@@ -205,6 +272,18 @@ Command: `sim run --hw HW --workload bert-base --json run.json && sim price run.
 Command: `sim area --hw HW`
 
 {area_section()}
+
+## The GOBO PE sized from its arithmetic (45 nm, per product per cycle)
+Area: the design's compute component (PEs, per-tile outlier unit and broadcast, bin register-file macros, the
+logic overhead) over its peak products per cycle. Energy: dynamic, steady state, the GOBO post-reduction
+amortised over K = 768 (bert-base projections); leakage not included. 21-bit bins are the accumulation bound
+ceil(log2 K_max) + 8 + 1 for K_max = 3072/4096 (bert-base/large; the functional datapath checks the configured
+width and stops with an error naming `compute.bin_bits` when a sum does not fit). Register-file bins are priced
+per bit from the smallest CACTI macro (4 KiB), a lower bound for macros of a few dozen bytes. Claim (i) of the
+GOBO paper, "GOBO's PEs are area efficient", is read as: area per product at most that of the compared PE.
+Command: `sim area --hw gobo --set compute.bin_storage=S --set compute.bin_bits=B --set compute.double_buffered_bins=D`
+
+{gobo_pe_section()}
 
 ## Systolic compute cycles of bert-base GEMMs (one GEMM; utilization in brackets)
 Command: `python -c "from sim.compute.systolic.timing import *; print(systolic_gemm_timing(SystolicParams(128, 128, 'ws'), 128, 768, 768))"`

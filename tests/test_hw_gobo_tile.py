@@ -48,6 +48,7 @@ def _random_params(rng: np.random.Generator, double_buffered: bool | None = None
         multipliers_per_pe=int(rng.choice([1, 2, 3, 8, 20])),
         double_buffered_bins=bool(rng.integers(0, 2)) if double_buffered is None else double_buffered,
         dict_load_cycles=None if rng.random() < 0.7 else int(rng.integers(1, 20)),
+        bin_bits=int(rng.integers(8, 33)),
     )
 
 
@@ -144,7 +145,8 @@ def test_hand_computed_default_block() -> None:
     # G = 10 + 1 + 1 = 12; B = max(ceil(4*8/1), 4) + 3 + 1 = 36; no outliers -> 48.
     t = gobo_block_timing(p, 4, 10, 4, 0, comparator_stall_cycles=0)
     assert t.cycles == 48
-    assert t.action("add_int32") == 4 * 10 * 4 + 4 * 4 * 8  # bins + (tree 7 + merge 1) per output
+    assert t.action("bin_add") == 4 * 10 * 4 and t.action("bin_write_bits") == 32 * 4 * 10 * 4
+    assert t.action("add_int32") == 4 * 4 * 8  # (tree 7 + merge 1) per output
     assert t.action("mul_int8x32") == 4 * 4 * 8 == t.action("dict_read")
     assert t.action("index_read_bits") == 3 * 10 * 4
     assert t.action("mac_int8x16") == 0 == t.action("outlier_act_bytes")
@@ -158,7 +160,7 @@ def test_hand_computed_default_block() -> None:
     # the Gaussian pass (12 + 30 = 42) outlasts the 160 MACs / 4 = 40 cycles of the outlier unit.
     full = gobo_block_timing(p, 4, 10, 4, 40, comparator_stall_cycles=30)
     assert full.cycles == 42 + 36
-    assert full.action("add_int32") == 4 * 0 + 4 * 4 * 8
+    assert full.action("add_int32") == 4 * 4 * 8 and full.action("bin_add") == 0
     assert full.action("outlier_compare") == 40 + 10 and full.action("outlier_act_bytes") == 160
     # Four comparator lanes: no stall, the outlier unit binds (40); a 2-byte port halves its rate (80).
     p4 = GoboTileParams(outlier_positions_per_cycle=4)

@@ -2,7 +2,7 @@
 
 ``area_breakdown_mm2`` is component -> mm^2 (the same component names as a run report's ``actions``) and
 sums exactly to ``area_mm2``; ``area_detail_mm2`` is ``<component>.<part>`` -> mm^2 (each component's parts
-sum to its breakdown entry), e.g. ``gobo.pe.bin_registers`` or ``gobo.control_wiring_overhead``
+sum to its breakdown entry), e.g. ``gobo.pe.bin_registers`` or ``gobo.placement_overhead``
 (:class:`~sim.results.area.AreaReport`).
 """
 
@@ -41,4 +41,7 @@ def area(hw_cfg: HardwareConfig, *, table: str | Path | None = None, node_nm: in
     return AreaReport(hw=hw_cfg.name, area_mm2=sum(breakdown.values()), area_breakdown_mm2=breakdown,
                       area_detail_mm2=detail,
                       leakage_mw=sum(m.leakage_mw() for m in models.values()), table=t.table.name,
-                      table_path=t.table.path, node_nm=t.node_nm, pe_overhead=t.pe_overhead(), sram_macros=macros)
+                      table_path=t.table.path, node_nm=t.node_nm, pe_overhead=t.pe_overhead(),
+                      logic_overhead={name: t.logic_overhead(name) for name in models
+                                      if f"{name}.placement_overhead" in detail},
+                      sram_macros=macros)

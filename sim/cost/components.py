@@ -1,5 +1,5 @@
 """What an estimator builds: a :class:`ComponentModel` (energy per action, area by part, leakage) of one component,
-and the two helpers every logic-array estimator uses (table units -> um^2 parts; parts x overhead -> model).
+and the two helpers every logic-array estimator uses (table units -> um^2 parts; parts x the kind's overhead -> model).
 
 An estimator (the :class:`Estimator` protocol, after accelergy's plug-in interface) answers three questions for
 one component: ``energy_per_action(action)`` (pJ per count of that action), ``area_mm2()`` (mm^2) and
@@ -63,7 +63,7 @@ class ComponentModel:
     basis: Mapping[str, str]
     """Action -> how its energy is composed from table entries (for reports and reviews)."""
     area_parts_mm2: Mapping[str, float]
-    """Part -> mm^2 (the logic overhead is its own part ``control_wiring_overhead``)."""
+    """Part -> mm^2 (the logic overhead is its own part ``placement_overhead``)."""
     leakage_power_mw: float
     """mW."""
     notes: tuple[str, ...] = field(default=())
@@ -103,13 +103,14 @@ def parts_um2(t: Tech, units: Mapping[str, tuple[str, float]], reg_bits: Mapping
 def logic_model(name: str, category: str, t: Tech, energies: dict[str, float], basis: dict[str, str],
                  blocks: Sequence[tuple[str, float, Mapping[str, float]]], extra_mm2: Mapping[str, float] | None = None,
                  extra_leak_mw: float = 0.0) -> ComponentModel:
-    """Assemble a logic component: ``blocks`` = [(prefix, copies, {part: um^2})] times the overhead."""
+    """Assemble logic component ``name``: ``blocks`` = [(prefix, copies, {part: um^2})] times its
+    ``overhead.<name>`` factor (:meth:`Tech.logic_overhead`); ``extra_mm2`` (macros) gets none."""
     parts: dict[str, float] = {}
     for prefix, copies, block in blocks:
         for part, um2 in block.items():
             parts[f"{prefix}.{part}"] = copies * um2 / UM2_PER_MM2
     logic = sum(parts.values())
-    parts["control_wiring_overhead"] = (t.pe_overhead() - 1.0) * logic
+    parts["placement_overhead"] = (t.logic_overhead(name) - 1.0) * logic
     leak = t.logic_leakage_mw(sum(parts.values())) + extra_leak_mw
     if extra_mm2:
         parts.update(extra_mm2)

@@ -8,9 +8,10 @@ questions for one component: ``energy_per_action(action)`` (pJ per count of that
 
 Everything is built from the table's unit values at the design's node (:class:`~sim.cost.tech.Tech`):
 
-- logic arrays: area = (arithmetic units + register bits) x ``pe_overhead`` (control, wiring and clock,
-  derived from the TPUv1 floorplan, :meth:`Tech.pe_overhead`), listed part by part in
-  ``area_detail_mm2`` with the overhead as its own part; leakage = logic leakage density x that area;
+- logic arrays: area = (arithmetic units + register bits) x ``overhead.<kind>`` (placed area over cell area:
+  placement density, from an open 45 nm flow's settings, :meth:`Tech.logic_overhead`), listed part by part
+  in ``area_detail_mm2`` with the overhead as its own part ``placement_overhead``; leakage = logic leakage
+  density x that area. The TPUv1-implied factor (:meth:`Tech.pe_overhead`) is reported, not applied;
 - SRAM buffers: a banked macro from the CACTI 7 table (:mod:`sim.cost.sram`) of the buffer's capacity, bank
   count, port width, cell type and temperature: energy per port-wide access (the H-tree to the bank included),
   area of the whole macro, leakage (sub-threshold + gate) of every bank;

@@ -14,14 +14,14 @@ _ARITH_PARTS = frozenset({"bin_adders", "tree_adders", "merge_adder", "centroid_
 def pe_area_summary(gobo: GoboCompute, index_bits: int, systolic: SystolicCompute, t: Tech) -> dict[str, float]:
     """GOBO PE against an int8 MAC PE, both built from the table's unit areas at ``t``'s node (um^2).
 
-    Returns (before the control/wiring factor, which multiplies both alike):
+    Returns (before the logic overhead, ``overhead.gobo`` and ``overhead.systolic``, equal in the default table):
     ``gobo_pe_arith``, ``gobo_pe_registers``, ``gobo_pe`` (one PE: ``rows_per_pe`` products per cycle),
     ``gobo_per_product`` (= ``gobo_pe / rows_per_pe``), ``gobo_bin_lane_arith`` (one bin adder: the
     arithmetic that replaces a MAC), ``gobo_per_product_arith``, ``mac_pe_arith``, ``mac_pe_registers``,
-    ``mac_pe`` (one product per cycle), and ``pe_overhead`` (dimensionless).
+    ``mac_pe`` (one product per cycle), and ``pe_overhead`` (the TPUv1-implied ratio, a check; dimensionless).
 
-    What the default table says for the presets (gobo.yaml vs tpu.yaml, 45 nm): the bin adder that
-    replaces a MAC is 137 um^2 against the MAC's 419 um^2 (add_int32 vs mul_int8 + add_int32), but a
+    What the default table says for the presets (gobo.yaml vs tpu.yaml, 45 nm, flip-flop 32-bit bins): the
+    bin adder that replaces a MAC is 137 um^2 against the MAC's 419 um^2 (add_int32 vs mul_int8 + add_int32), but a
     whole GOBO PE is ~24,500 um^2 for 4 products per cycle (~6,100 per product) against ~840 um^2 for
     an int8 MAC PE: its 4 x 8 int32 bins, double-buffered (2048 flip-flop bits), dominate, and even
     its arithmetic alone (668 um^2 per product: bin adders plus the amortised multiplier and tree) is

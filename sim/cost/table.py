@@ -2,8 +2,9 @@
 
 A table is YAML with ``version: 1``, ``name``, optional ``description`` and ``extends`` (the name or path
 of a base table whose entries this one overrides, entry by entry), and the groups ``scaling``,
-``energy``, ``area``, ``logic``, ``tensorcore`` and ``dram``. SRAM is not in these tables: buffers are priced
-from the CACTI 7 table ``hwconfigs/tech/cacti7_sram.json`` (:mod:`sim.cost.sram`). Every entry is a mapping with
+``energy``, ``area``, ``logic``, ``overhead``, ``cells``, ``tensorcore`` and ``dram``. SRAM is not in these
+tables: buffers are priced from the CACTI 7 table ``hwconfigs/tech/cacti7_sram.json`` (:mod:`sim.cost.sram`).
+Every entry is a mapping with
 
 - ``value`` (a number >= 0; > 0 unless the key allows 0), ``unit`` (must be the unit the key expects,
   see :data:`SCHEMA`), ``node`` (nm the value is given at, one of
@@ -54,6 +55,9 @@ ENERGY_OPS = ("add_int8", "add_int16", "add_int32", "mul_int8", "mul_int16", "mu
               "mul_int8x32", "mac_int8_acc32", "add_fp16", "mul_fp16", "add_fp32", "mul_fp32",
               "fma_fp16_acc32", "fma_fp32", "shift_int32", "cmp_int32", "logic_int32", "clz_int32")
 AREA_UNITS = ENERGY_OPS + ("decoder_index",)
+LOGIC_KINDS = ("systolic", "gobo", "tensorcore", "vector", "decompressor", "converter", "other")
+"""Logic components with an ``overhead.<kind>`` entry (placed-area factor over their cells' area); ``other``
+prices any logic component without an entry of its own (a plug-in compute kind)."""
 
 
 def _schema() -> dict[str, EntrySpec]:
@@ -68,6 +72,12 @@ def _schema() -> dict[str, EntrySpec]:
         "logic.tpu_matrix_unit": EntrySpec("mm2", "area"),
         "logic.tpu_macs": EntrySpec("count", "none"),
         "logic.tpu_pe_register_bits": EntrySpec("bit", "none"),
+        **{f"overhead.{kind}": EntrySpec("ratio", "none") for kind in LOGIC_KINDS},
+        "cells.dff_x1": EntrySpec("um2", "area"),
+        "cells.dlh_x1": EntrySpec("um2", "area"),
+        "cells.clkgate_x1": EntrySpec("um2", "area"),
+        "cells.dff_x1_write": EntrySpec("pJ", "energy"),
+        "cells.dlh_x1_write": EntrySpec("pJ", "energy"),
         "tensorcore.rf_bytes_per_unit": EntrySpec("bytes", "none"),
         "tensorcore.rf_area_factor": EntrySpec("ratio", "none"),
         "dram.phy_area_per_pin": EntrySpec("mm2", "area", allow_zero=True),
@@ -308,6 +318,8 @@ class TableFile:
     energy: dict[str, Any] = _group("energy", "energy per operation")
     area: dict[str, Any] = _group("area", "area per unit")
     logic: dict[str, Any] = _group("logic", "logic leakage and calibration")
+    overhead: dict[str, Any] = _group("overhead", "placed-area factor of each logic component kind")
+    cells: dict[str, Any] = _group("cells", "standard cells (latch, flip-flop, clock gate) as ratios to reg_bit")
     tensorcore: dict[str, Any] = _group("tensorcore", "tensor-core register file")
     dram: dict[str, Any] = _group("dram", "DRAM per kind, and the PHY")
 

@@ -1,4 +1,4 @@
-"""A table scaled to one technology node: unit energies, unit areas, SRAM macros, leakage, PE overhead.
+"""A table scaled to one technology node: unit energies, unit areas, SRAM macros, leakage, logic overheads.
 
 :func:`tech` returns a :class:`Tech` (cached per table file and node). Every value it hands out is the
 table entry moved from the entry's own node to ``node_nm`` by :mod:`sim.cost.scaling` (the rule is
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sim.cost.scaling import SUPPORTED_NODES_NM, area_scale, energy_scale
 from sim.cost.sram import SramMacro, sram_macro
-from sim.cost.table import Entry, TechTable, load_table, resolve_table
+from sim.cost.table import SCHEMA, Entry, TechTable, load_table, resolve_table
 from sim.errors import SimInputError
 
 KIB = 1024
@@ -85,12 +85,23 @@ class Tech:
         """The same PE built from table units (um^2): int8 MAC arithmetic + its register bits."""
         return self.area_um2("mac_int8_acc32") + self.register_area_um2(self.value("logic.tpu_pe_register_bits"))
 
-    def pe_overhead(self) -> float:
-        """Control/wiring/clock overhead of a PE array, dimensionless: TPUv1 PE / (MAC arithmetic + registers).
+    def logic_overhead(self, kind: str) -> float:
+        """Placed area over cell area of logic component ``kind`` (``overhead.<kind>``, dimensionless).
 
-        Derived, not tabulated: the TPUv1 floorplan's PE area over the same PE built from the table's
-        unit areas (all at one node, so the ratio does not depend on the node). It multiplies the
-        arithmetic + register area of every logic array (PE arrays, vector lanes, decompressor).
+        It multiplies the arithmetic + register area of that component (a PE array, the vector lanes, the
+        decompressor, the converter; ``overhead.other`` for a kind without an entry, e.g. a plug-in's); SRAM and
+        register-file macros carry their own periphery and get none.
+        """
+        key = f"overhead.{kind}"
+        return self.value(key if key in SCHEMA else "overhead.other")
+
+    def pe_overhead(self) -> float:
+        """TPUv1 PE / (MAC arithmetic + registers), dimensionless: a check, not applied.
+
+        The TPUv1 floorplan's PE area over the same PE built from the table's unit areas (all at one node,
+        so the ratio does not depend on the node). Until the per-kind ``overhead`` entries it multiplied
+        every logic array; now it is reported next to :meth:`logic_overhead` so the unexplained residual
+        (this ratio over ``overhead.systolic``) is visible.
         """
         return self.tpu_pe_area_um2() / self.tpu_pe_bare_um2()
 

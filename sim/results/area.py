@@ -31,7 +31,10 @@ class AreaReport(Report):
     table_path: str
     node_nm: int
     pe_overhead: float
-    """The control/wiring factor applied to logic arrays (dimensionless, derived from the TPUv1 floorplan)."""
+    """TPUv1 floorplan PE area over the same PE from the table's units (dimensionless): reported as a check,
+    not applied (it was the blanket logic factor before the per-kind ``logic_overhead``)."""
+    logic_overhead: dict[str, float] = field(default_factory=dict)
+    """Logic component -> the placed-area factor applied to its cells (``overhead.<kind>`` of the table)."""
     sram_macros: dict[str, dict[str, float | int | str]] = field(default_factory=dict)
     """Buffer name -> its CACTI 7 macro: ``cell``, ``temperature_k``, ``read_pj``/``write_pj`` (per port-wide
     access), ``area_mm2``, ``leak_sub_mw``/``leak_gate_mw`` (sub-threshold and gate leakage, mW), ``cycle_ns``

@@ -32,6 +32,16 @@ class GoboCompute(ComputeConfig):
     double_buffered_bins: bool = spec_field(
         False, doc="a second bin set lets the post-reduction overlap the next block's adds"
     )
+    bin_bits: int = spec_field(
+        32, doc="width of each bin accumulator in bits (two's complement); int8 activations summed over K need "
+                "ceil(log2(K)) + 8 + 1 bits (21 for K <= 4096); a narrower width is priced as configured and the "
+                "functional datapath raises an overflow naming the bin when a sum does not fit", ge=8, le=32
+    )
+    bin_storage: str = spec_field(
+        "flipflop", doc="storage of the bin accumulators: flipflop (D flip-flops), latch (latch array with one "
+                        "flip-flop input row per bin set and one clock gate per bin) or regfile (a small 1R1W "
+                        "register-file macro per bin set)", choices=("flipflop", "latch", "regfile")
+    )
     decode_latency_cycles: int = spec_field(1, doc="index decode pipeline latency in cycles", ge=0)
     add_latency_cycles: int = spec_field(
         1, doc="bin adder pipeline stages in cycles (the accumulate is the last)", ge=1)

@@ -14,12 +14,14 @@ kernel computes them).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
+from sim.errors import SimInputError
 from sim.kernels.gemm import GOBO_WIDTHS
-from sim.kernels.widths import check_bound, check_width
+from sim.kernels.widths import IntegerOverflowError, check_bound, check_width
 from sim.quant.integer import IntegerGobo
 
 _F32_EXACT = 1 << 24
@@ -33,15 +35,21 @@ def _max_abs(a: np.ndarray) -> int:
 
 
 def gobo_pe_gemm(x: np.ndarray, w: IntegerGobo, *, block_elems: int = GOBO_BLOCK_ELEMS,
-                 kernel: str = "gobo_pe_gemm") -> np.ndarray:
+                 kernel: str = "gobo_pe_gemm", bin_bits: int | None = None) -> np.ndarray:
     """``x @ W`` for a GOBO tensor ``w`` (a ``k x n`` GEMM weight) as the GOBO PE computes it; int64 ``(..., m, n)``.
 
     ``x``: int8 activations ``(..., m, k)``. ``w``: :class:`~sim.quant.integer.IntegerGobo` in either
     orientation ("nk" as stored, ``[n, k]``; or "kn"), with int8 centroids and int16 outliers in one
     per-tensor scale (the caller multiplies by it). Dataflow and checks as
     :func:`sim.kernels.gemm.gobo_gemm` (see the module docstring for the vectorisation).
-    ``block_elems`` bounds the one-hot mask built at once (float32 entries).
+    ``block_elems`` bounds the one-hot mask built at once (float32 entries). ``bin_bits`` (default: the
+    declared ``GOBO_WIDTHS`` bin width, 32) is the width the bin accumulators are checked against: a design
+    with narrower bins (``compute.bin_bits``) raises :class:`~sim.kernels.widths.IntegerOverflowError` when
+    a bin sum does not fit.
     """
+    bin_width, bin_signed = GOBO_WIDTHS["bin accumulator"]
+    if bin_bits is not None:
+        bin_width = bin_bits
     if w.orientation != "nk":
         w = w.transposed()
     x = np.asarray(x)
@@ -89,7 +97,7 @@ def gobo_pe_gemm(x: np.ndarray, w: IntegerGobo, *, block_elems: int = GOBO_BLOCK
         # bins[b, j, m]: the PE's bin accumulators (exact: 0/1 mask, |partial sums| <= 128 k <= 2^24);
         # computed as (one-hot planes) @ x^T, the faster orientation for BLAS with few activation rows
         bins = (mk.reshape(-1, k) @ xt).reshape(nbins, n1 - n0, mrows)
-        check_width(bins, *GOBO_WIDTHS["bin accumulator"], kernel=kernel, what="bin accumulator")
+        check_width(bins, bin_width, bin_signed, kernel=kernel, what="bin accumulator")
         max_bin = int(max(abs(float(bins.min())), abs(float(bins.max())))) if bins.size else 0
         if max_bin * max_c > (1 << 31) - 1:  # the extremes' bound fails: check the products themselves
             check_width(bins.astype(np.int64) * cent[:, None, None], *GOBO_WIDTHS["centroid product"],
@@ -118,13 +126,27 @@ class GoboDatapath:
     that the reference kernel computes."""
 
     name = "gobo"
-    key: tuple[Any, ...] = ("gobo",)
+
+    def __init__(self, bin_bits: int = 32) -> None:
+        self.bin_bits = bin_bits
+        """Width of the PE's bin accumulators (``compute.bin_bits``); sums are checked against it."""
+        self.key: tuple[Any, ...] = ("gobo",) if bin_bits == 32 else ("gobo", bin_bits)
 
     def linear(self, x: np.ndarray, lin: Any, in_bits: int) -> tuple[np.ndarray, str] | None:
         """``x @ W^T`` on the PE bins when ``lin`` holds GOBO weights, else None (int8 MACs)."""
         if lin.gobo is None:
             return None
-        return gobo_pe_gemm(x, lin.gobo), "gobo-pe"
+        try:
+            return gobo_pe_gemm(x, lin.gobo, bin_bits=self.bin_bits), "gobo-pe"
+        except IntegerOverflowError as exc:
+            if exc.what != "bin accumulator" or self.bin_bits >= 32:
+                raise
+            k = lin.gobo.shape[1] if lin.gobo.orientation == "nk" else lin.gobo.shape[0]
+            need = math.ceil(math.log2(max(k, 2))) + 8 + 1
+            raise SimInputError(
+                f"compute.bin_bits: a bin sum ({int(exc.value)}) of a {k}-deep product does not fit "
+                f"{self.bin_bits} bits; int8 activations over K = {k} need up to ceil(log2 K) + 8 + 1 = {need} "
+                "bits") from None
 
     def bmm(self, a: np.ndarray, b: np.ndarray, in_bits: int) -> np.ndarray | None:
         """Attention runs as int8 MACs on the PE multipliers: the reference kernel's product (None)."""

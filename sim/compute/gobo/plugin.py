@@ -22,8 +22,8 @@ class GoboKind(ComputeKind):
 
     name = "gobo"
     config = GoboCompute
-    actions = ("add_int32", "mul_int8x32", "mac_int8x16", "mac_int8", "outlier_compare", "outlier_act_bytes",
-               "index_read_bits", "dict_read", "dict_write", "reg_bits")
+    actions = ("bin_add", "bin_write_bits", "add_int32", "mul_int8x32", "mac_int8x16", "mac_int8", "outlier_compare",
+               "outlier_act_bytes", "index_read_bits", "dict_read", "dict_write", "reg_bits")
     weight_formats: ClassVar[dict[str, str]] = {"gobo": "native"}
     operand_bits = 8
     description = "GOBO accelerator: add-mostly PEs over GOBO weight indices, outlier side path"
@@ -51,7 +51,7 @@ class GoboKind(ComputeKind):
                               outlier_positions_per_cycle=c.outlier_positions_per_cycle,
                               outlier_port_bytes=c.outlier_port_bytes,
                               multipliers_per_pe=c.multipliers_per_pe,
-                              double_buffered_bins=c.double_buffered_bins)
+                              double_buffered_bins=c.double_buffered_bins, bin_bits=c.bin_bits)
 
     def unit(self, hw: HardwareConfig) -> GoboUnit:
         """The tiles as the mapper sees them."""
@@ -73,8 +73,10 @@ class GoboKind(ComputeKind):
         return self.replace(compute, tiles=size)
 
     def datapath(self, hw: HardwareConfig) -> GoboDatapath:
-        """GOBO weights through the PE bins."""
-        return GoboDatapath()
+        """GOBO weights through the PE bins (sums checked against ``compute.bin_bits``)."""
+        c = hw.compute
+        assert isinstance(c, GoboCompute)
+        return GoboDatapath(c.bin_bits)
 
     def default_datapath(self) -> GoboDatapath:
         """The GOBO format's datapath without a design."""

@@ -139,7 +139,7 @@ class GoboTileStepper:
     """Per-cycle reference model of one GOBO tile (slow; for tests).
 
     Moves data register by register: per-PE index FIFOs, the activation broadcast register and
-    its pipeline copies, per-PE index/mask pipeline registers, R x C int32 bin registers per PE
+    its pipeline copies, per-PE index/mask pipeline registers, R x C bin registers per PE (bin_bits wide)
     (one or two sets), the outlier work queue feeding the shared outlier MAC unit and its
     per-(PE, row) accumulators, the per-PE multipliers and product registers, the pipelined
     adder tree and the merge/output stage. Counts every action as it happens.
@@ -269,8 +269,8 @@ class GoboTileStepper:
                         new = bins[f.buf][pe, :, sel[pe]] + act
                         _i32(new, "bin accumulate")
                         bins[f.buf][pe, :, sel[pe]] = new
-                        count("add_int32", R)
-                        count("reg_bits", 32 * R)
+                        count("bin_add", R)
+                        count("bin_write_bits", p.bin_bits * R)
                 for s in range(stages - 1, 0, -1):
                     f.pipe[s] = f.pipe[s - 1]
                     if f.pipe[s] is not None:

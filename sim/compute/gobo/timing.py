@@ -14,7 +14,8 @@ Closed forms (``D = decode_latency_cycles``, ``A = add_latency_cycles``, ``M = m
 - one block ``[Ld] + F + B``; a sequence, single-buffered bins ``[Ld] + sum_i F_i + N*B``;
   double-buffered ``[Ld] + F_0 + sum_{i>=1} max(F_i, B) + B``.
 
-Actions per block (n outliers): ``add_int32`` ``R*(K*P - n) + P*R*(C-1) + P*R``; ``mul_int8x32`` and
+Actions per block (n outliers): ``bin_add`` ``R*(K*P - n)`` and ``bin_write_bits`` ``bin_bits`` times that;
+``add_int32`` ``P*R*(C-1) + P*R``; ``mul_int8x32`` and
 ``dict_read`` ``P*R*C``; ``mac_int8x16`` and ``outlier_act_bytes`` ``n*R``; ``outlier_compare`` ``n + K``;
 ``index_read_bits`` ``b*K*P``; ``reg_bits`` as listed in
 ``docs/hw/gobo.md``; a dictionary load adds ``dict_write = pes*C`` and ``reg_bits += 8*pes*C``.
@@ -63,6 +64,8 @@ class GoboTileParams:
     """int8 x int32 centroid multipliers per PE used by the post-reduction."""
     double_buffered_bins: bool = False
     """Two bin/outlier-accumulator sets: post-reduction of block i overlaps block i+1's pass."""
+    bin_bits: int = 32
+    """Width of a bin accumulator; each bin add writes this many bits (``bin_write_bits``)."""
     dict_load_cycles: int | None = None
     """Cycles to load a tensor's dictionary; None -> ceil(2**bits / rows_per_pe)."""
 
@@ -78,6 +81,7 @@ class GoboTileParams:
         _pos_int("outlier_positions_per_cycle", self.outlier_positions_per_cycle)
         _pos_int("outlier_port_bytes", self.outlier_port_bytes)
         _pos_int("multipliers_per_pe", self.multipliers_per_pe)
+        _pos_int("bin_bits", self.bin_bits)
         if self.dict_load_cycles is not None:
             _pos_int("dict_load_cycles", self.dict_load_cycles)
 
@@ -185,12 +189,13 @@ def _blocks_actions(
     reg_bits = (
         n_blocks * K * 8 * R * stages  # activation broadcast register + pipeline copies
         + dense * (b + 1) * stages  # per-PE index + mask pipeline registers
-        + 32 * bin_adds
         + 56 * macs
         + 32 * (products + tree_adds + merges)
     )
     return {
-        "add_int32": bin_adds + tree_adds + merges,
+        "bin_add": bin_adds,
+        "bin_write_bits": params.bin_bits * bin_adds,
+        "add_int32": tree_adds + merges,
         "mul_int8x32": products,
         "mac_int8x16": macs,
         "outlier_act_bytes": macs,
