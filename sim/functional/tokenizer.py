@@ -203,20 +203,7 @@ class WordPieceTokenizer:
     def batch(self, texts: list[str] | tuple[str, ...], max_length: int | None = None,
               pad_to: int | None = None) -> TokenBatch:
         """Encode several texts and pad them to the longest (or to ``pad_to``) with ``[PAD]``."""
-        if isinstance(texts, str):
-            raise SimInputError("batch() takes a list of texts, got a single string")
-        seqs = [self.encode(t, max_length) for t in texts]
-        width = max((len(s) for s in seqs), default=0)
-        if pad_to is not None:
-            if pad_to < width:
-                raise SimInputError(f"pad_to {pad_to} is shorter than the longest sequence ({width} ids)")
-            width = pad_to
-        ids = np.full((len(seqs), width), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(seqs), width), dtype=np.int64)
-        for i, s in enumerate(seqs):
-            ids[i, : len(s)] = s
-            mask[i, : len(s)] = 1
-        return TokenBatch(ids, mask, np.zeros_like(ids))
+        return _pad_batch(self, texts, max_length, pad_to)
 
 
 #: Largest ``tokenizer.json`` read (RoBERTa-large's is 1.4 MB; multilingual ones reach ~20 MB).
@@ -270,21 +257,27 @@ class JsonTokenizer:
     def batch(self, texts: list[str] | tuple[str, ...], max_length: int | None = None,
               pad_to: int | None = None) -> TokenBatch:
         """Encode several texts and pad them to the longest (or to ``pad_to``) with the pad token."""
-        if isinstance(texts, str):
-            raise SimInputError("batch() takes a list of texts, got a single string")
-        seqs = [self.encode(t, max_length) for t in texts]
-        width = max((len(s) for s in seqs), default=0)
-        if pad_to is not None:
-            if pad_to < width:
-                raise SimInputError(f"pad_to {pad_to} is shorter than the longest sequence ({width} ids)")
-            width = pad_to
-        ids = np.full((len(seqs), width), self.pad_id, dtype=np.int64)
-        mask = np.zeros((len(seqs), width), dtype=np.int64)
-        for i, s in enumerate(seqs):
-            ids[i, : len(s)] = s
-            mask[i, : len(s)] = 1
-        return TokenBatch(ids, mask, np.zeros_like(ids))
+        return _pad_batch(self, texts, max_length, pad_to)
 
+
+
+def _pad_batch(tok: WordPieceTokenizer | JsonTokenizer, texts: list[str] | tuple[str, ...],
+               max_length: int | None, pad_to: int | None) -> TokenBatch:
+    """``tok.encode`` every text and pad the ids to the longest (or to ``pad_to``) with ``tok.pad_id``."""
+    if isinstance(texts, str):
+        raise SimInputError("batch() takes a list of texts, got a single string")
+    seqs = [tok.encode(t, max_length) for t in texts]
+    width = max((len(s) for s in seqs), default=0)
+    if pad_to is not None:
+        if pad_to < width:
+            raise SimInputError(f"pad_to {pad_to} is shorter than the longest sequence ({width} ids)")
+        width = pad_to
+    ids = np.full((len(seqs), width), tok.pad_id, dtype=np.int64)
+    mask = np.zeros((len(seqs), width), dtype=np.int64)
+    for i, s in enumerate(seqs):
+        ids[i, : len(s)] = s
+        mask[i, : len(s)] = 1
+    return TokenBatch(ids, mask, np.zeros_like(ids))
 
 def load_tokenizer(model_dir: str | os.PathLike[str]) -> tuple[JsonTokenizer | WordPieceTokenizer, Path] | None:
     """The tokenizer of a model directory and the file it was built from: ``tokenizer.json`` (any family, by the
