@@ -18,6 +18,16 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GOBOSIM_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
+@pytest.fixture(scope="module")
+def run_json(tmp_path_factory) -> Path:
+    """A timing-only run report of tpu on tiny, written once per test module."""
+    from sim import api
+
+    path = tmp_path_factory.mktemp("run") / "run.json"
+    api.run("tpu", "tiny", functional=False).to_json(path)
+    return path
+
+
 def run_cli(*args: str, cwd: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
     """Run ``python -m sim ARGS`` in a subprocess (as a user would), capturing output."""
     full_env = dict(os.environ)

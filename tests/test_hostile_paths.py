@@ -20,15 +20,6 @@ from tests.hostile import assert_clean, cli, cli_proc
 VICTIM = b"precious\n"
 
 
-@pytest.fixture(scope="module")
-def run_json(tmp_path_factory) -> Path:
-    from sim import api
-
-    path = tmp_path_factory.mktemp("run") / "run.json"
-    api.run("tpu", "tiny", functional=False).to_json(path)
-    return path
-
-
 @pytest.fixture
 def victim(tmp_path) -> Path:
     v = tmp_path / "elsewhere" / "victim.txt"

@@ -19,15 +19,6 @@ def _raw(text: str) -> bool:
     return any(not ch.isprintable() and ch not in "\n\t" for ch in text)
 
 
-@pytest.fixture(scope="module")
-def run_json(tmp_path_factory) -> Path:
-    from sim import api
-
-    path = tmp_path_factory.mktemp("run") / "run.json"
-    api.run("tpu", "tiny", functional=False).to_json(path)
-    return path
-
-
 @pytest.fixture
 def hf_config(tmp_path) -> Path:
     cfg = {"model_type": "bert", "_name_or_path": EVIL, "num_hidden_layers": 2, "hidden_size": 64,
