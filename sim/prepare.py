@@ -18,7 +18,7 @@ from sim.config.hardware import HardwareConfig
 from sim.config.loader import load_hardware
 from sim.errors import SimInputError
 from sim.mapping.plan import WeightSource, dense_source, gobo_source
-from sim.mapping.weights import tensor_format
+from sim.mapping.weights import PACKED_DENSE_FORMATS, packed_dense_bytes, tensor_format
 from sim.quant import QuantizedModel, WorkloadCheckpoint
 from sim.weights import gobo_params, load_weights, quantize_model_for, synthetic_source
 from sim.workload.graph import OperatorGraph, lower
@@ -121,6 +121,9 @@ def weight_sources(graph: OperatorGraph, hw: HardwareConfig, unit: MatrixUnit,
         packed = qmodel.packed.get(t.name) if (qmodel is not None and fmt == "gobo") else None
         if packed is not None:
             out[t.name] = gobo_source(packed, onchip)
+        elif fmt in PACKED_DENSE_FORMATS:  # fixed-size packed: bytes per element from the exact total
+            per = packed_dense_bytes(fmt, rows, cols) / (rows * cols)
+            out[t.name] = dense_source(rows, cols, per, per if unit.native_format == fmt else unit.weight_bytes)
         else:
             off = _ELEM_BYTES["fp32" if fmt == "gobo" else fmt]
             out[t.name] = dense_source(rows, cols, off, unit.weight_bytes if onchip is not None else off)

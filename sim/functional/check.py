@@ -15,6 +15,9 @@ design                            functional model
                                   fold) in int32 with every running sum checked
 ``weights.format: gobo``,         GOBO compression off chip, decompressed on chip to the integer
 ``compute.kind: systolic``        matrix (int8 centroids, int16 outliers), then the systolic fold model
+``weights.format: olive``,        4-bit OVP weights (per output channel) decoded from their packed pairs
+``compute.kind: olive``           at the array edge, folds accumulated in int32; int8 activations;
+                                  attention BMMs as two nibble passes
 ``weights.format: fp16``          the float model with every GEMM operand rounded to fp16 and fp32
 (tensor core)                     accumulation: not integer, so ``checked`` is None and ``exact`` False
 ``weights.format: gobo``,         the GOBO-dequantized weights through the same fp16 model
@@ -112,7 +115,8 @@ def functional_check(prep: PreparedRun) -> FunctionalReport:
                            "nothing to check bit for bit; the sha256 is of the fp16-rounded output and depends "
                            "on the BLAS summation order"])
         return FunctionalReport(**base)
-    mode = f"gobo{qmodel.params.bits}" if fmt == "gobo" and qmodel is not None else "int8"
+    mode = f"gobo{qmodel.params.bits}" if fmt == "gobo" and qmodel is not None else (
+        fmt if fmt == "olive" else "int8")
     engine = datapath.name
     notes = prep.kind.functional_notes(hw_cfg)
     enc = integer_encoder(wl, weights, mode, kernels, seed=seed, qmodel=qmodel if fmt == "gobo" else None,

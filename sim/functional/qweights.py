@@ -12,6 +12,11 @@
   quantized use it; a tensor the model left in fp32 falls back to the int8 rule above (stated in the
   result's ``fallback`` list).
 
+* ``olive`` (OliVe designs): every GEMM weight OVP-quantized (:mod:`sim.quant.olive`): 4-bit outlier-victim
+  pairs, **one scale per output channel**; ``IntLinear.w_nk`` holds the quantizer's integers (|v| <= 96, int8)
+  and ``IntLinear.packed`` the packed pairs the OliVe datapath decodes. Embedding tables: int8 per channel, as
+  above.
+
 Linear biases become int32 at the accumulator scale ``s_x * s_w`` once the input scale is known
 (:meth:`IntLinear.bias_int`), checked against int32.
 """
@@ -24,6 +29,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.kernels.widths import check_width
+from sim.quant import olive as olive_format
 from sim.quant.integer import IntegerGobo
 
 from .names import canonical_name
@@ -65,6 +71,8 @@ class IntLinear:
     bias: np.ndarray
     w_nk: np.ndarray | None = None
     gobo: IntegerGobo | None = None
+    packed: object | None = None
+    """The packed weight a design's datapath decodes (OliVe: :class:`sim.quant.olive.OlivePacked`), or None."""
 
     @property
     def shape_nk(self) -> tuple[int, int]:
@@ -135,7 +143,7 @@ def int8_table(name: str, table: np.ndarray) -> IntTable:
 @dataclass(frozen=True, eq=False)
 class QuantizedWeights:
     """All integer weights of one model in one mode: ``linears`` by weight name (without ``.weight``),
-    ``tables`` by table name, ``fmt`` ("int8" or "gobo"), ``bits`` (GOBO index bits) and ``fallback`` (GOBO
+    ``tables`` by table name, ``fmt`` ("int8", "olive" or "gobo"), ``bits`` (GOBO index bits) and ``fallback`` (GOBO
     mode: tensors that were not GOBO-quantized and use int8)."""
 
     fmt: str
@@ -160,9 +168,16 @@ def _linear_names(w: FloatWeights) -> list[str]:
     return names
 
 
+def olive_linear(name: str, w_nk: np.ndarray, bias: np.ndarray | None) -> IntLinear:
+    """OVP 4-bit weight (one scale per output channel) with its packed pairs."""
+    p = olive_format.quantize(w_nk)
+    b = np.zeros(p.rows) if bias is None else np.asarray(bias, dtype=np.float64)
+    return IntLinear(name, p.scales.astype(np.float64), b, w_nk=p.ints.astype(np.int8), packed=p)
+
+
 def quantize_weights(w: FloatWeights, fmt: str, *, qmodel: object | None = None, per_channel: bool = True
                      ) -> QuantizedWeights:
-    """Integer weights of ``w`` in format ``fmt``: "int8", or "gobo" from ``qmodel`` (a
+    """Integer weights of ``w`` in format ``fmt``: "int8", "olive", or "gobo" from ``qmodel`` (a
     :class:`sim.quant.QuantizedModel`; its tensor names may carry family prefixes)."""
     linears: dict[str, IntLinear] = {}
     tables: dict[str, IntTable] = {}
@@ -175,13 +190,15 @@ def quantize_weights(w: FloatWeights, fmt: str, *, qmodel: object | None = None,
         packed = {c: p for n, p in qmodel.packed.items()  # type: ignore[attr-defined]
                   if (c := canonical_name(n)) is not None}
         bits = int(qmodel.params.bits)  # type: ignore[attr-defined]
-    elif fmt != "int8":
+    elif fmt not in ("int8", "olive"):
         raise ValueError(f"unknown integer weight format {fmt!r}")
     for base in _linear_names(w):
         wname = f"{base}.weight"
         bias = w.get(f"{base}.bias")
         p = packed.get(wname)
-        if p is not None:
+        if fmt == "olive":
+            linears[base] = olive_linear(base, w[wname], bias)
+        elif p is not None:
             g = p.integer()  # type: ignore[attr-defined]
             b = np.zeros(g.shape[0]) if bias is None else np.asarray(bias, dtype=np.float64)
             linears[base] = IntLinear(base, np.array([g.scale], dtype=np.float64), b, gobo=g)

@@ -5,6 +5,9 @@
 - Embedding tables: GOBO at ``weights.embedding_bits`` when the format is gobo and
   ``weights.quantize_embeddings`` is on; otherwise as the GEMM weights' element format (int8 / fp16),
   or fp32 for a gobo design with embedding quantization off.
+- OliVe (``olive``): GEMM weights as 4-bit outlier-victim pairs (one byte per pair) + one fp32 scale per output
+  channel (:func:`sim.quant.olive.olive_bytes`, exact without quantizing: the format is memory-aligned);
+  embedding tables int8 (the integer pipeline's per-channel int8 tables), biases int32.
 - LayerNorm parameters and biases: fp32 for gobo and fp16 designs' vector unit inputs are kept exact
   (GOBO leaves them unquantized); int32 biases and fp32 LayerNorm parameters for the int8 design.
 
@@ -18,9 +21,12 @@ import math
 from collections.abc import Mapping
 
 from sim.config.hardware import HardwareConfig
+from sim.quant.olive import olive_bytes
 from sim.workload.graph import OperatorGraph, WeightTensor
 
 EMBEDDING_TYPES = ("word_emb", "pos_emb", "type_emb")
+PACKED_DENSE_FORMATS = ("olive",)
+"""Packed formats whose size follows from the shape alone (fixed bits per weight plus per-row scales)."""
 MATMUL_TYPES = ("query", "key", "value", "attn_out", "ffn1", "ffn2", "pooler", "classifier", "patch_emb")
 
 
@@ -32,8 +38,8 @@ def tensor_format(t: WeightTensor, hw: HardwareConfig) -> str:
     if t.tensor_type in EMBEDDING_TYPES:
         if fmt == "gobo":
             return "gobo" if hw.weights.quantize_embeddings else "fp32"
-        return fmt
-    if t.tensor_type == "bias" and fmt == "int8":
+        return "int8" if fmt in PACKED_DENSE_FORMATS else fmt
+    if t.tensor_type == "bias" and fmt in ("int8",) + PACKED_DENSE_FORMATS:
         return "int32"
     return "fp32"
 
@@ -41,6 +47,13 @@ def tensor_format(t: WeightTensor, hw: HardwareConfig) -> str:
 def tensor_bits(t: WeightTensor, hw: HardwareConfig) -> int:
     """GOBO index bits for a gobo-format tensor (embedding bits for the tables)."""
     return hw.weights.embedding_bits if t.tensor_type in EMBEDDING_TYPES else hw.weights.bits
+
+
+def packed_dense_bytes(fmt: str, rows: int, cols: int) -> int:
+    """Exact stored bytes of a ``rows x cols`` tensor in a fixed-size packed format (:data:`PACKED_DENSE_FORMATS`)."""
+    if fmt == "olive":
+        return olive_bytes(rows, cols)
+    raise ValueError(f"not a fixed-size packed format: {fmt!r}")
 
 
 def nominal_gobo_bytes(t: WeightTensor, bits: int) -> int:
@@ -62,6 +75,8 @@ def stored_bytes(graph: OperatorGraph, hw: HardwareConfig,
                 out[t.name] = int(packed_bytes[t.name])
             else:
                 out[t.name] = nominal_gobo_bytes(t, tensor_bits(t, hw))
+        elif fmt in PACKED_DENSE_FORMATS:
+            out[t.name] = packed_dense_bytes(fmt, t.shape[0], t.elems // t.shape[0])
         else:
             out[t.name] = t.elems * _ELEM_BYTES[fmt] + (4 if fmt == "int8" else 0)
     return out
