@@ -7,6 +7,7 @@ lowered, mapped or quantized twice in one run.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import os
 from collections.abc import Iterable, Mapping
@@ -107,9 +108,36 @@ def resolve_inputs(hw: str | os.PathLike[str] | HardwareConfig, workload: str | 
     return hw_cfg, wl
 
 
+def layout_tensors(graph: OperatorGraph, hw: HardwareConfig, ckpt: WorkloadCheckpoint | None) -> dict[str, object]:
+    """Formats whose timing depends on where their outliers fall and that are not GOBO (OLAccel): every GEMM
+    weight quantized once here, from the checkpoint or the seeded synthetic weights (the same values the
+    functional pass quantizes)."""
+    if hw.weights.format != "olaccel":
+        return {}
+    from sim.quant import olaccel, synthetic_tensor
+    from sim.weights import synthetic_shapes
+
+    shapes = synthetic_shapes(graph) if ckpt is None else {}
+    out: dict[str, object] = {}
+    for t in graph.tensors:
+        if len(t.shape) < 2 or tensor_format(t, hw) != "olaccel":
+            continue
+        if ckpt is not None:
+            values = ckpt.tensors[t.name]
+        elif t.name in shapes:
+            shape, kind = shapes[t.name]
+            values = synthetic_tensor(t.name, shape, kind, hw.weights.seed)
+        else:
+            continue
+        out[t.name] = olaccel.quantize(values)
+    return out
+
+
 def weight_sources(graph: OperatorGraph, hw: HardwareConfig, unit: MatrixUnit,
-                   qmodel: QuantizedModel | None = None) -> dict[str, WeightSource]:
-    """Per parameter tensor: its off-chip and on-chip sizes per chunk (and outlier layout for GOBO)."""
+                   qmodel: QuantizedModel | None = None,
+                   layouts: Mapping[str, object] | None = None) -> dict[str, WeightSource]:
+    """Per parameter tensor: its off-chip and on-chip sizes per chunk (and outlier layout for GOBO and
+    ``layouts``' formats)."""
     packed_on_chip = unit.native_format == "gobo"
     onchip = None if packed_on_chip else float(unit.weight_bytes)
     out = {}
@@ -119,8 +147,13 @@ def weight_sources(graph: OperatorGraph, hw: HardwareConfig, unit: MatrixUnit,
         rows, cols = t.shape[0], int(math.prod(t.shape[1:]))
         fmt = tensor_format(t, hw)
         packed = qmodel.packed.get(t.name) if (qmodel is not None and fmt == "gobo") else None
+        lay = (layouts or {}).get(t.name)
         if packed is not None:
             out[t.name] = gobo_source(packed, onchip)
+        elif lay is not None:  # a packed layout: its real bytes, spread evenly over the elements
+            per = int(lay.nbytes) / (rows * cols)  # type: ignore[attr-defined]
+            src = dense_source(rows, cols, per, per if unit.native_format == fmt else unit.weight_bytes)
+            out[t.name] = dataclasses.replace(src, layout=lay)
         elif fmt in PACKED_DENSE_FORMATS:  # fixed-size packed: bytes per element from the exact total
             per = packed_dense_bytes(fmt, rows, cols) / (rows * cols)
             out[t.name] = dense_source(rows, cols, per, per if unit.native_format == fmt else unit.weight_bytes)
@@ -153,5 +186,6 @@ def prepare(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.Path
         qmodel = quantize_model_for(graph, gobo_params(hw_cfg), weights=ckpt, seed=hw_cfg.weights.seed)
     elif hw_cfg.weights.format != "gobo":
         qmodel = None
+    layouts = layout_tensors(graph, hw_cfg, ckpt)
     return PreparedRun(hw=hw_cfg, workload=wl, graph=graph, kind=kind, unit=unit, qmodel=qmodel, weights_path=path,
-                       weight_sources=weight_sources(graph, hw_cfg, unit, qmodel), checkpoint=ckpt)
+                       weight_sources=weight_sources(graph, hw_cfg, unit, qmodel, layouts), checkpoint=ckpt)

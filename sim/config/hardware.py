@@ -19,7 +19,7 @@ from sim.cost.sram import CELLS, DEFAULT_CELL, DEFAULT_TEMPERATURE_K, TEMPERATUR
 from sim.hw.dram import DRAM_KINDS, DRAM_MAPPINGS
 
 NODES_NM = (65, 45, 40, 32, 28, 22, 16, 14, 7)
-WEIGHT_FORMATS = ("gobo", "int8", "fp16", "olive")
+WEIGHT_FORMATS = ("gobo", "int8", "fp16", "olive", "olaccel")
 
 Checks = Iterator[tuple[str, str]]
 

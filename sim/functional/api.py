@@ -36,7 +36,7 @@ from .weights import FloatWeights, load_float_weights, synthetic_float_weights
 __all__ = ["encode", "MODES", "integer_encoder", "float_weights", "resolve_workload", "validate_tokens",
            "calibration_batch", "gobo_model", "clear_cache", "CACHE_ENTRIES"]
 
-MODES = ("float", "int8", "gobo3", "gobo4", "olive")
+MODES = ("float", "int8", "gobo3", "gobo4", "olive", "olaccel")
 CACHE_ENTRIES = 4
 #: Calibration batch for weights without a vocabulary: seeded random ids, this shape and seed.
 RANDOM_CALIBRATION = {"batch": 4, "seq": 32, "seed": 1234}
@@ -125,7 +125,7 @@ def integer_encoder(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, mo
     """
     gobo_any = qmodel is not None and mode.startswith("gobo") and mode[4:].isdigit()
     if (mode not in MODES or mode == "float") and not gobo_any:
-        raise SimInputError(f"integer mode must be one of int8, gobo3, gobo4, olive, got {mode!r}")
+        raise SimInputError(f"integer mode must be one of int8, gobo3, gobo4, olive, olaccel, got {mode!r}")
     if nonlinear not in NONLINEAR_SETS:
         raise SimInputError(f"nonlinear must be one of {', '.join(NONLINEAR_SETS)}, got {nonlinear!r}")
     if wl.family == "vit":
@@ -139,7 +139,7 @@ def integer_encoder(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, mo
     w = float_weights(wl, weights, seed)
     dims = EncoderDims.from_workload(wl)
     ids, mask, desc = calibration_batch(wl, weights)
-    if mode in ("int8", "olive"):
+    if mode in ("int8", "olive", "olaccel"):
         enc = build_integer_encoder(dims, w, mode, ids, mask, nonlinear=nonlinear, datapath=datapath,
                                     calib_source=desc)
     else:

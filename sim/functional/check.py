@@ -18,6 +18,9 @@ design                            functional model
 ``weights.format: olive``,        4-bit OVP weights (per output channel) decoded from their packed pairs
 ``compute.kind: olive``           at the array edge, folds accumulated in int32; int8 activations;
                                   attention BMMs as two nibble passes
+``weights.format: olaccel``,      4-bit weights with sparse int8 outliers: dense nibbles on the lanes, the
+``compute.kind: olaccel``         outlier list on the outlier MACs; int8 activations; attention BMMs as two
+                                  nibble passes
 ``weights.format: fp16``          the float model with every GEMM operand rounded to fp16 and fp32
 (tensor core)                     accumulation: not integer, so ``checked`` is None and ``exact`` False
 ``weights.format: gobo``,         the GOBO-dequantized weights through the same fp16 model
@@ -116,7 +119,7 @@ def functional_check(prep: PreparedRun) -> FunctionalReport:
                            "on the BLAS summation order"])
         return FunctionalReport(**base)
     mode = f"gobo{qmodel.params.bits}" if fmt == "gobo" and qmodel is not None else (
-        fmt if fmt == "olive" else "int8")
+        fmt if fmt in ("olive", "olaccel") else "int8")
     engine = datapath.name
     notes = prep.kind.functional_notes(hw_cfg)
     enc = integer_encoder(wl, weights, mode, kernels, seed=seed, qmodel=qmodel if fmt == "gobo" else None,

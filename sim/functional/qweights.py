@@ -16,6 +16,10 @@
   pairs, **one scale per output channel**; ``IntLinear.w_nk`` holds the quantizer's integers (|v| <= 96, int8)
   and ``IntLinear.packed`` the packed pairs the OliVe datapath decodes. Embedding tables: int8 per channel, as
   above.
+* ``olaccel`` (OLAccel designs): every GEMM weight 4-bit with the top 3% of each output channel as sparse int8
+  outliers at the same scale (:mod:`sim.quant.olaccel`), one scale per output channel; ``IntLinear.w_nk`` holds
+  the quantizer's integers, ``IntLinear.packed`` the packed arrays the OLAccel datapath reads. Embedding tables:
+  int8 per channel.
 
 Linear biases become int32 at the accumulator scale ``s_x * s_w`` once the input scale is known
 (:meth:`IntLinear.bias_int`), checked against int32.
@@ -29,6 +33,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.kernels.widths import check_width
+from sim.quant import olaccel as olaccel_format
 from sim.quant import olive as olive_format
 from sim.quant.integer import IntegerGobo
 
@@ -143,7 +148,7 @@ def int8_table(name: str, table: np.ndarray) -> IntTable:
 @dataclass(frozen=True, eq=False)
 class QuantizedWeights:
     """All integer weights of one model in one mode: ``linears`` by weight name (without ``.weight``),
-    ``tables`` by table name, ``fmt`` ("int8", "olive" or "gobo"), ``bits`` (GOBO index bits) and ``fallback`` (GOBO
+    ``tables`` by table name, ``fmt`` ("int8", "olive", "olaccel" or "gobo"), ``bits`` (GOBO index bits) and ``fallback`` (GOBO
     mode: tensors that were not GOBO-quantized and use int8)."""
 
     fmt: str
@@ -175,9 +180,16 @@ def olive_linear(name: str, w_nk: np.ndarray, bias: np.ndarray | None) -> IntLin
     return IntLinear(name, p.scales.astype(np.float64), b, w_nk=p.ints.astype(np.int8), packed=p)
 
 
+def olaccel_linear(name: str, w_nk: np.ndarray, bias: np.ndarray | None) -> IntLinear:
+    """OLAccel weight (4-bit + sparse int8 outliers, one scale per output channel) with its packed arrays."""
+    p = olaccel_format.quantize(w_nk)
+    b = np.zeros(p.rows) if bias is None else np.asarray(bias, dtype=np.float64)
+    return IntLinear(name, p.scales.astype(np.float64), b, w_nk=p.ints.astype(np.int8), packed=p)
+
+
 def quantize_weights(w: FloatWeights, fmt: str, *, qmodel: object | None = None, per_channel: bool = True
                      ) -> QuantizedWeights:
-    """Integer weights of ``w`` in format ``fmt``: "int8", "olive", or "gobo" from ``qmodel`` (a
+    """Integer weights of ``w`` in format ``fmt``: "int8", "olive", "olaccel", or "gobo" from ``qmodel`` (a
     :class:`sim.quant.QuantizedModel`; its tensor names may carry family prefixes)."""
     linears: dict[str, IntLinear] = {}
     tables: dict[str, IntTable] = {}
@@ -190,7 +202,7 @@ def quantize_weights(w: FloatWeights, fmt: str, *, qmodel: object | None = None,
         packed = {c: p for n, p in qmodel.packed.items()  # type: ignore[attr-defined]
                   if (c := canonical_name(n)) is not None}
         bits = int(qmodel.params.bits)  # type: ignore[attr-defined]
-    elif fmt not in ("int8", "olive"):
+    elif fmt not in ("int8", "olive", "olaccel"):
         raise ValueError(f"unknown integer weight format {fmt!r}")
     for base in _linear_names(w):
         wname = f"{base}.weight"
@@ -198,6 +210,8 @@ def quantize_weights(w: FloatWeights, fmt: str, *, qmodel: object | None = None,
         p = packed.get(wname)
         if fmt == "olive":
             linears[base] = olive_linear(base, w[wname], bias)
+        elif fmt == "olaccel":
+            linears[base] = olaccel_linear(base, w[wname], bias)
         elif p is not None:
             g = p.integer()  # type: ignore[attr-defined]
             b = np.zeros(g.shape[0]) if bias is None else np.asarray(bias, dtype=np.float64)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -127,6 +128,7 @@ class WeightSource:
     outlier_counts: Callable[[int, int], np.ndarray] | None = None  # (P, Kc) -> outliers per [n-block, k-chunk]
     outlier_bytes: Callable[[int, int], np.ndarray] | None = None  # (Nc, Kc) -> outlier bytes per chunk
     packed_format: str | None = None  # the packed weight format off chip ("gobo"); None: dense
+    layout: Any = None  # a packed format's own layout object for its native unit (OLAccel: the packed tensor)
 
 
 def _ceil(a: int, b: int) -> int:

@@ -8,6 +8,10 @@
 - OliVe (``olive``): GEMM weights as 4-bit outlier-victim pairs (one byte per pair) + one fp32 scale per output
   channel (:func:`sim.quant.olive.olive_bytes`, exact without quantizing: the format is memory-aligned);
   embedding tables int8 (the integer pipeline's per-channel int8 tables), biases int32.
+- OLAccel (``olaccel``): GEMM weights as dense 4-bit nibbles + a sparse int8 outlier list with row pointers
+  and column indices + fp32 row scales (:mod:`sim.quant.olaccel`); the exact size depends on the outliers,
+  so it comes from the quantized tensors (``packed_bytes``) or, without them, the dense part and the scales
+  only (a lower bound, :func:`nominal_olaccel_bytes`); embedding tables int8, biases int32.
 - LayerNorm parameters and biases: fp32 for gobo and fp16 designs' vector unit inputs are kept exact
   (GOBO leaves them unquantized); int32 biases and fp32 LayerNorm parameters for the int8 design.
 
@@ -26,6 +30,8 @@ from sim.workload.graph import OperatorGraph, WeightTensor
 
 EMBEDDING_TYPES = ("word_emb", "pos_emb", "type_emb")
 PACKED_DENSE_FORMATS = ("olive",)
+LOW_BIT_FORMATS = ("olive", "olaccel")
+"""Formats whose embedding tables are int8 and biases int32 (the integer pipeline's), like the int8 design's."""
 """Packed formats whose size follows from the shape alone (fixed bits per weight plus per-row scales)."""
 MATMUL_TYPES = ("query", "key", "value", "attn_out", "ffn1", "ffn2", "pooler", "classifier", "patch_emb")
 
@@ -38,8 +44,8 @@ def tensor_format(t: WeightTensor, hw: HardwareConfig) -> str:
     if t.tensor_type in EMBEDDING_TYPES:
         if fmt == "gobo":
             return "gobo" if hw.weights.quantize_embeddings else "fp32"
-        return "int8" if fmt in PACKED_DENSE_FORMATS else fmt
-    if t.tensor_type == "bias" and fmt in ("int8",) + PACKED_DENSE_FORMATS:
+        return "int8" if fmt in LOW_BIT_FORMATS else fmt
+    if t.tensor_type == "bias" and fmt in ("int8",) + LOW_BIT_FORMATS:
         return "int32"
     return "fp32"
 
@@ -54,6 +60,11 @@ def packed_dense_bytes(fmt: str, rows: int, cols: int) -> int:
     if fmt == "olive":
         return olive_bytes(rows, cols)
     raise ValueError(f"not a fixed-size packed format: {fmt!r}")
+
+
+def nominal_olaccel_bytes(rows: int, cols: int) -> int:
+    """Dense nibbles + row pointers + fp32 scales, no outliers: a lower bound on an OLAccel tensor's bytes."""
+    return rows * ((cols + 1) // 2) + 4 * (rows + 1) + 4 * rows
 
 
 def nominal_gobo_bytes(t: WeightTensor, bits: int) -> int:
@@ -75,6 +86,11 @@ def stored_bytes(graph: OperatorGraph, hw: HardwareConfig,
                 out[t.name] = int(packed_bytes[t.name])
             else:
                 out[t.name] = nominal_gobo_bytes(t, tensor_bits(t, hw))
+        elif fmt == "olaccel":
+            if packed_bytes is not None and t.name in packed_bytes:
+                out[t.name] = int(packed_bytes[t.name])
+            else:
+                out[t.name] = nominal_olaccel_bytes(t.shape[0], t.elems // t.shape[0])
         elif fmt in PACKED_DENSE_FORMATS:
             out[t.name] = packed_dense_bytes(fmt, t.shape[0], t.elems // t.shape[0])
         else:

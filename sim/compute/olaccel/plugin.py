@@ -1,0 +1,69 @@
+"""The OLAccel compute kind as a plug-in (registered by :mod:`sim.compute.registry`)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from sim.compute.base import ComputeConfig, ComputeKind
+from sim.compute.olaccel.config import OlaccelCompute
+from sim.compute.olaccel.cost import olaccel_estimator
+from sim.compute.olaccel.dataflow import OlaccelDatapath
+from sim.compute.olaccel.unit import OlaccelUnit
+
+if TYPE_CHECKING:
+    from sim.config.hardware import HardwareConfig
+    from sim.cost.components import ComponentModel
+    from sim.cost.tech import Tech
+
+
+class OlaccelKind(ComputeKind):
+    """OLAccel: 4-bit dense MAC lanes with one outlier MAC per lane row, outlier weights stored sparsely."""
+
+    name = "olaccel"
+    config = OlaccelCompute
+    actions = ("mac_w4a8", "mac_outlier", "add_int32", "reg_bits")
+    weight_formats: ClassVar[dict[str, str]] = {"olaccel": "native"}
+    operand_bits = 4
+    description = "OLAccel outlier-aware lanes (4-bit weights + sparse int8 outliers, int8 activations)"
+
+    def min_weight_tile_bytes(self, hw: HardwareConfig) -> int:
+        """One slice of every group: ``lanes / 2`` bytes per group."""
+        c = hw.compute
+        assert isinstance(c, OlaccelCompute)
+        return max(1, c.lanes // 2) * c.groups
+
+    def unit(self, hw: HardwareConfig) -> OlaccelUnit:
+        """The lane groups as the mapper sees them."""
+        c = hw.compute
+        assert isinstance(c, OlaccelCompute)
+        return OlaccelUnit(c)
+
+    def estimator(self, hw: HardwareConfig, tech: Tech) -> ComponentModel:
+        """The lane groups."""
+        return olaccel_estimator(hw, tech)
+
+    def size(self, compute: ComputeConfig) -> int:
+        """The group count."""
+        assert isinstance(compute, OlaccelCompute)
+        return compute.groups
+
+    def with_size(self, compute: ComputeConfig, size: int) -> ComputeConfig:
+        """``size`` groups."""
+        return self.replace(compute, groups=max(1, size))
+
+    def datapath(self, hw: HardwareConfig) -> OlaccelDatapath:
+        """Dense lanes + outlier MACs."""
+        return OlaccelDatapath()
+
+    def default_datapath(self) -> OlaccelDatapath:
+        """The OLAccel format's reference datapath."""
+        return OlaccelDatapath()
+
+    def functional_notes(self, hw: HardwareConfig) -> list[str]:
+        """What the functional model uses."""
+        return ["weights: 4-bit dense + sparse int8 outliers (3% per output channel); activations int8 (the integer "
+                "pipeline's), so OLAccel's 4-bit activations with high-precision outlier activations are not "
+                "modelled; embedding tables int8 per channel; attention matmuls as two nibble passes"]
+
+
+KIND = OlaccelKind()

@@ -1,0 +1,104 @@
+"""The OLAccel lane groups as the mapper sees it: weight GEMM steps timed with the real outlier layout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from sim.compute.base import MatrixUnit, WeightTile, split_rows
+from sim.compute.olaccel.config import OlaccelCompute
+from sim.compute.olaccel.stepper import OlaccelStepper
+from sim.compute.olaccel.timing import olaccel_dense_timing, olaccel_gemm_timing
+from sim.hw.timing import TileTiming, ceil_div
+
+
+@dataclass(frozen=True, eq=False)
+class OlaccelOutliers:
+    """Where a weight's outliers are (``mask``: bool ``[N, K]``), prepared once per tensor."""
+
+    mask: np.ndarray
+
+
+class OlaccelUnit(MatrixUnit):
+    """``groups`` groups of ``rows x lanes`` lanes; OLAccel weights stay packed on chip (dense nibbles + the
+    sparse outlier list, read by the groups)."""
+
+    kind = "olaccel"
+    act_bytes = 1
+    weight_bytes = 1  # an attention operand in the weights' place (int8)
+    native_format = "olaccel"
+    k_granule = 1
+    matmul_unit = "OLAccel lanes (two nibble passes)"
+
+    def __init__(self, c: OlaccelCompute) -> None:
+        self.c = c
+        self.n_granule = c.lanes
+        self.m_granule = c.rows
+        self.chunk_wave = c.lanes * c.groups
+
+    def _counts(self, mask: np.ndarray) -> np.ndarray:
+        """Outliers per (block of ``lanes`` columns, reduction index) of a ``[n, k]`` mask."""
+        n, k = mask.shape
+        L = self.c.lanes
+        pad = (-n) % L
+        m = np.concatenate([mask, np.zeros((pad, k), dtype=bool)]) if pad else mask
+        return m.reshape(-1, L, k).sum(axis=1)
+
+    def dense_timing(self, M: int, K: int, N: int) -> TileTiming:
+        """A matmul of two int8 operands (attention): two nibble passes (closed form)."""
+        c = self.c
+        return olaccel_dense_timing(c.groups, c.lanes, c.rows, c.pipeline_cycles, M, K, N)
+
+    def weight_operand(self, source: object, chunk_n: int, chunk_k: int) -> OlaccelOutliers | None:
+        """The weight's outlier mask, from its packed layout (``WeightSource.layout``)."""
+        layout = getattr(source, "layout", None)
+        if layout is None or not hasattr(layout, "outlier_mask"):
+            return None
+        return OlaccelOutliers(layout.outlier_mask())
+
+    def _mask(self, tile: WeightTile, K: int, N: int) -> np.ndarray:
+        op = tile.operand
+        if op is None:
+            return np.zeros((N, K), dtype=bool)
+        assert isinstance(op, OlaccelOutliers)
+        return op.mask[tile.n0:tile.n0 + N, tile.k0:tile.k0 + K]
+
+    def weight_gemm_timing(self, M: int, K: int, N: int, tile: WeightTile, *, first: bool) -> TileTiming:
+        """One weight GEMM step with the outliers where the tile's weights have them (closed form)."""
+        c = self.c
+        return olaccel_gemm_timing(c.groups, c.rows, c.pipeline_cycles, M, self._counts(self._mask(tile, K, N)), N,
+                                   tile.k0 > 0)
+
+    def reference_dense(self, M: int, K: int, N: int, rng: np.random.Generator) -> TileTiming:
+        """The two nibble passes stepped cycle by cycle on random int8 operands."""
+        c = self.c
+        a = rng.integers(-128, 128, size=(M, K), dtype=np.int64)
+        b = rng.integers(-128, 128, size=(K, N), dtype=np.int64)
+        return OlaccelStepper(c.groups, c.lanes, c.rows, c.pipeline_cycles).run_dense(a, b).timing
+
+    def reference_weight_gemm(self, M: int, K: int, N: int, tile: WeightTile, *, first: bool,
+                              rng: np.random.Generator) -> TileTiming:
+        """The step stepped cycle by cycle: random activations, random 4-bit weights and int8 outliers where the
+        tile's weights have outliers."""
+        c = self.c
+        mask = self._mask(tile, K, N)
+        w = np.where(mask, rng.integers(-127, 128, size=(N, K)), rng.integers(-7, 8, size=(N, K)))
+        x = rng.integers(-128, 128, size=(M, K), dtype=np.int64)
+        return OlaccelStepper(c.groups, c.lanes, c.rows, c.pipeline_cycles).run_gemm(
+            x, w, mask, continues=tile.k0 > 0).timing
+
+    def sub_tiles(self, M: int, N: int) -> list[tuple[int, int, int, int]]:
+        """Along M, whole passes of ``rows`` rows (every block keeps its columns)."""
+        return split_rows(M, N, self.c.rows)
+
+    def gemm_sram_reads(self, w_chunk_bytes: int, M: int, K: int, N: int,
+                        tile: WeightTile | None = None) -> tuple[int, int]:
+        """A group reads its weight slice once per pass of ``rows`` rows, and every pass's activations once per
+        column block (the groups of a wave each read their own)."""
+        return w_chunk_bytes * ceil_div(M, self.c.rows), M * K * self.act_bytes * ceil_div(N, self.c.lanes)
+
+    def dense_sram_reads(self, M: int, K: int, N: int) -> int:
+        """Attention: both nibble passes read as a weight GEMM would."""
+        w, a = self.gemm_sram_reads(K * N * self.act_bytes, M, K, N)
+        return 2 * (w + a)
