@@ -2,8 +2,10 @@
 
 Every group is a small state machine stepped one cycle at a time: the pass of output rows and the reduction
 index it is on, the outliers of the current slice still waiting for the outlier MACs, its ``rows x lanes`` int32
-accumulators, and a delay line of accumulator writes (a write issued at cycle t lands at t + pipeline_cycles). The groups of a wave
-step together; the wave ends on the cycle its last write lands. Products are computed on the real integers and
+accumulators, and a delay line of accumulator writes (a write issued at cycle t lands at t + pipeline_cycles). Each
+group is handed its work items (column block, pass of rows) as the unit deals them (item i to group i mod
+groups) and works through them one after the other; all groups step together and the step ends on the cycle
+the last write lands. Products are computed on the real integers and
 the result is returned, so the reference is checked for the right product too.
 """
 
@@ -19,43 +21,50 @@ _I32 = (-(1 << 31), (1 << 31) - 1)
 
 
 class _Group:
-    def __init__(self, x: np.ndarray, w: np.ndarray, outl: np.ndarray, rows: int) -> None:
-        self.x, self.w, self.outl, self.R = x, w, outl, rows  # w, outl: [lanes of this block, K]
-        self.M, self.K = x.shape
-        self.m0 = self.k = 0
+    """One lane group working through its items ``(block columns n0, pass rows m0)`` one cycle at a time."""
+
+    def __init__(self, x: np.ndarray, w: np.ndarray, outl: np.ndarray, rows: int, lanes: int,
+                 items: list[tuple[int, int]], y: np.ndarray) -> None:
+        self.x, self.w, self.outl, self.R, self.L = x, w, outl, rows, lanes
+        self.K = x.shape[1]
+        self.items = list(items)
+        self.y = y
+        self.k = 0
         self.pending: list[int] = []  # lanes whose outlier products still wait in this slice
-        self.acc = np.zeros((min(rows, self.M), w.shape[0]), dtype=np.int64)
-        self.done = self.M == 0
-        self.y = np.zeros((self.M, w.shape[0]), dtype=np.int64)
+        self.acc = np.zeros((rows, lanes), dtype=np.int64)
+
+    @property
+    def done(self) -> bool:
+        return not self.items
 
     def cycle(self, counts: dict[str, int]) -> bool:
         """One cycle; returns True when it issued work."""
-        if self.done:
+        if not self.items:
             return False
-        a = self.x[self.m0:self.m0 + self.R, self.k].astype(np.int64)  # this pass's activations at k
+        n0, m0 = self.items[0]
+        a = self.x[m0:m0 + self.R, self.k].astype(np.int64)  # this pass's activations at k
         real = a.size
+        col = self.w[n0:n0 + self.L, self.k]
         if not self.pending:  # a new slice: every lane row's dense lanes now, the first outlier per row
-            col = self.w[:, self.k]
-            dense = ~self.outl[:, self.k]
-            self.acc[:real, dense] += np.outer(a, col[dense])
+            dense = ~self.outl[n0:n0 + self.L, self.k]
+            self.acc[:real, : col.size][:, dense] += np.outer(a, col[dense])
             counts["mac_w4a8"] += real * int(dense.sum())
             counts["reg_bits"] += real * (8 + 36 * int(dense.sum()))
             self.pending = list(np.flatnonzero(~dense))
         if self.pending:  # each row's outlier MAC takes the same outlier lane this cycle
             lane = self.pending.pop(0)
-            self.acc[:real, lane] += a * int(self.w[lane, self.k])
+            self.acc[:real, lane] += a * int(col[lane])
             counts["mac_outlier"] += real
             counts["reg_bits"] += 40 * real
-        if self.acc.size and (self.acc.min() < _I32[0] or self.acc.max() > _I32[1]):
+        if self.acc.min() < _I32[0] or self.acc.max() > _I32[1]:
             raise OverflowError("OLAccel lane accumulator left int32")
-        if not self.pending:  # slice finished: next k, or the pass's results leave
+        if not self.pending:  # slice finished: next k, or the item's results leave
             self.k += 1
             if self.k == self.K:
-                self.y[self.m0:self.m0 + real] = self.acc[:real]
+                self.y[m0:m0 + real, n0:n0 + col.size] = self.acc[:real, : col.size]
                 self.acc[:] = 0
                 self.k = 0
-                self.m0 += self.R
-                self.done = self.m0 >= self.M
+                self.items.pop(0)
         return True
 
 
@@ -75,20 +84,20 @@ class OlaccelStepper:
         L, G = self.lanes, self.groups
         counts = {"mac_w4a8": 0, "mac_outlier": 0, "add_int32": 0, "reg_bits": 0}
         y = np.zeros((M, N), dtype=np.int64)
-        blocks = list(range(0, N, L))
-        cycles = 0
-        for w0 in range(0, len(blocks), G):
-            wave = [(b, _Group(x, w[b:b + L], outlier_mask[b:b + L], self.rows)) for b in blocks[w0:w0 + G]]
-            t = 0
-            last_issue = -1
-            while not all(g.done for _, g in wave):
-                for _, g in wave:
-                    if g.cycle(counts):
-                        last_issue = t
-                t += 1
-            cycles += last_issue + 1 + self.pipeline  # the last accumulator write lands pipeline cycles later
-            for b, g in wave:
-                y[:, b:b + L] = g.y
+        passes = list(range(0, M, self.rows))
+        items = [(n0, m0) for n0 in range(0, N, L) for m0 in passes]  # block-major, as the unit deals them
+        per_group: list[list[tuple[int, int]]] = [[] for _ in range(G)]
+        for i, it in enumerate(items):
+            per_group[i % G].append(it)
+        grp = [_Group(x, w, outlier_mask, self.rows, L, its, y) for its in per_group if its]
+        t = 0
+        last_issue = -1
+        while not all(g.done for g in grp):
+            for g in grp:
+                if g.cycle(counts):
+                    last_issue = t
+            t += 1
+        cycles = last_issue + 1 + self.pipeline  # the last accumulator write lands pipeline cycles later
         if continues:
             counts["add_int32"] += M * N
         return StepperResult(y, cycles, {k: v for k, v in counts.items() if v})

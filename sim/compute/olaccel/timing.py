@@ -3,16 +3,18 @@
 A group is ``rows`` rows of ``lanes`` 4-bit-weight x int8 MAC lanes; every lane row has one extra int8 x int8
 MAC for outlier weights (OLAccel: one outlier MAC per group of SIMD lanes). A weight GEMM step
 ``Y[M, N] = X[M, K] @ W^T`` (``W`` ``[N, K]``, 4-bit with sparse int8 outliers): output columns are cut into
-blocks of ``lanes`` columns; block ``j`` runs on group ``j mod groups``, the groups in **waves** of ``groups``
-blocks, all groups of a wave starting together. A group computes ``rows`` output rows of its block at once: for
-every reduction index ``k`` it reads the weight slice ``W[block, k]`` once and the ``rows`` activations
-``x[m0.., k]``; every lane row multiplies its activation by the 4-bit weights; an outlier weight's lane is idle
-(its dense slot is 0) and the products run on the row's outlier MAC, one outlier per cycle. So the slice
-``(block j, k)`` with ``c[j, k]`` outliers takes ``max(1, c[j, k])`` cycles, and
+blocks of ``lanes`` columns and output rows into passes of ``rows`` rows; the work items (block ``j``, pass
+``p``) are dealt round-robin to the groups in block-major order (item ``i = j * passes + p`` goes to group
+``i mod groups``, so a group's consecutive items mostly share their weight block), and every group runs its
+items back to back. In an item the group reads, for every reduction index ``k``, the weight slice
+``W[block, k]`` once and its ``rows`` activations ``x[m, k]``; every lane row multiplies its activation by the
+4-bit weights; an outlier weight's lane is idle (its dense slot is 0) and the products run on the row's outlier
+MAC, one outlier per cycle. So the slice ``(block j, k)`` with ``c[j, k]`` outliers takes ``max(1, c[j, k])``
+cycles, and
 
-    group cycles(j) = ceil(M / rows) * sum_k max(1, c[j, k])
-    wave cycles     = max over the wave's blocks of group cycles + pipeline_cycles
-    step cycles     = sum over waves of wave cycles
+    item cycles(j)  = sum_k max(1, c[j, k])
+    group cycles(g) = sum of its items' cycles
+    step cycles     = max over groups of group cycles + pipeline_cycles
 
 Actions: ``mac_w4a8`` (a lane product of a non-outlier weight, real rows and columns only), ``mac_outlier``
 (``M`` per outlier), ``add_int32`` (``M * N`` when the step continues a reduction: ``k0 > 0``), ``reg_bits``
@@ -32,6 +34,13 @@ from sim.hw.timing import TileTiming, ceil_div
 __all__ = ["olaccel_dense_timing", "olaccel_gemm_timing"]
 
 
+def _deal_max(item_cycles: np.ndarray, groups: int) -> int:
+    """The busiest group's cycles when item ``i`` goes to group ``i mod groups``."""
+    pad = (-item_cycles.size) % groups
+    per = np.concatenate([item_cycles, np.zeros(pad, dtype=np.int64)]).reshape(-1, groups).sum(axis=0)
+    return int(per.max(initial=0))
+
+
 def olaccel_gemm_timing(groups: int, rows: int, pipeline: int, M: int, counts: np.ndarray, n_cols: int,
                         continues: bool) -> TileTiming:
     """One weight GEMM step; ``counts[j, k]``: outliers of column block ``j`` (``lanes`` columns, the last one
@@ -40,9 +49,7 @@ def olaccel_gemm_timing(groups: int, rows: int, pipeline: int, M: int, counts: n
     blocks, K = c.shape
     slice_cycles = np.maximum(1, c).sum(axis=1)  # per block, for one pass of `rows` output rows
     passes = ceil_div(M, rows)
-    cycles = 0
-    for w0 in range(0, blocks, groups):
-        cycles += passes * int(slice_cycles[w0:w0 + groups].max()) + pipeline
+    cycles = _deal_max(np.repeat(slice_cycles, passes), groups) + pipeline
     outliers = int(c.sum())
     dense = n_cols * K - outliers
     acts = {"mac_w4a8": M * dense, "mac_outlier": M * outliers,
@@ -54,8 +61,8 @@ def olaccel_gemm_timing(groups: int, rows: int, pipeline: int, M: int, counts: n
 def olaccel_dense_timing(groups: int, lanes: int, rows: int, pipeline: int, M: int, K: int, N: int) -> TileTiming:
     """A matmul of two int8 operands: two nibble passes, every slice one cycle."""
     blocks = ceil_div(N, lanes)
-    waves = ceil_div(blocks, groups)
-    one_pass = waves * (ceil_div(M, rows) * K + pipeline)
+    items = blocks * ceil_div(M, rows)
+    one_pass = ceil_div(items, groups) * K + pipeline
     acts = {"mac_w4a8": 2 * M * K * N, "add_int32": M * N,
             "reg_bits": 2 * (36 * M * K * N + 8 * M * K * blocks)}
     return TileTiming(2 * one_pass, acts)
