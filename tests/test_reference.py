@@ -17,7 +17,9 @@ from sim.simulate import engine_for, map_steps
 from sim.workload import load_workload
 
 
-@pytest.mark.parametrize("design", DESIGNS)
+# the olive preset's 64 x 64 array is the tpu preset's, stepped twice per attention matmul (~9 s): its
+# randomized cases run here, the preset itself in bench/bench_reference.py
+@pytest.mark.parametrize("design", [d for d in DESIGNS if d != "olive"])
 def test_engine_equals_reference_on_the_presets(design):
     out = compare_case(Case(design, (), load_workload("tiny")))
     assert out is not None

@@ -21,7 +21,7 @@ from sim.reference.run import machine_for, reference_run
 from sim.simulate import count_actions, engine_for, map_steps
 from sim.workload import load_workload
 
-DESIGNS = ("gobo", "tpu", "tcore", "gobo-compress-tcore", "gobo-compress-tpu")
+DESIGNS = ("gobo", "tpu", "tcore", "gobo-compress-tcore", "gobo-compress-tpu", "olive", "olaccel")
 
 _COMPUTE = {
     "gobo": lambda r: [f"compute.tiles={r.choice([1, 2, 4, 16])}", f"compute.pes_per_tile={r.choice([8, 16, 64])}",
@@ -35,6 +35,10 @@ _COMPUTE = {
                       f"compute.fold_schedule={r.choice(['preload-overlap', 'serial', 'pipelined', 'scalesim'])}"],
     "tcore": lambda r: [f"compute.units={r.choice([1, 4, 16, 64])}",
                         f"compute.pipeline_latency_cycles={r.choice([1, 4])}"],
+    "olive": lambda r: [f"compute.rows={r.choice([4, 8, 16, 64])}", f"compute.cols={r.choice([4, 8, 16, 64])}",
+                        f"compute.fold_schedule={r.choice(['preload-overlap', 'serial', 'pipelined', 'scalesim'])}"],
+    "olaccel": lambda r: [f"compute.groups={r.choice([1, 4, 64])}", f"compute.lanes={r.choice([2, 4, 16])}",
+                          f"compute.rows={r.choice([1, 2, 4])}", f"compute.pipeline_cycles={r.choice([0, 2])}"],
 }
 _COMPUTE["gobo-compress-tpu"] = _COMPUTE["tpu"]
 _COMPUTE["gobo-compress-tcore"] = _COMPUTE["tcore"]
