@@ -1,9 +1,9 @@
 """The registry of compute kinds: ``compute.kind`` -> its plug-in (:class:`~sim.compute.base.ComputeKind`).
 
-The built-in kinds (``gobo``, ``systolic``, ``tensorcore``, ``olive``, ``olaccel``) are registered when this module is imported; a new
-kind is registered with :func:`register` (a test does so with a toy kind at run time). Registering makes the
-kind's config section valid in hardware YAML files, and every layer (mapping, engine, cost, functional pass,
-iso-area/iso-peak resizing, sweeps) then finds it here: nothing else branches on a kind's name.
+The built-in kinds (``gobo``, ``systolic``, ``tensorcore``, ``olive``, ``olaccel``) are registered when this module
+is imported; a new kind is registered with :func:`register` (a test does so with a toy kind at run time).
+Registering makes the kind's config section valid in hardware YAML files, and every layer (mapping, engine, cost,
+functional pass, iso-area/iso-peak resizing, sweeps) then finds it here: nothing else branches on a kind's name.
 """
 
 from __future__ import annotations

@@ -148,8 +148,8 @@ def int8_table(name: str, table: np.ndarray) -> IntTable:
 @dataclass(frozen=True, eq=False)
 class QuantizedWeights:
     """All integer weights of one model in one mode: ``linears`` by weight name (without ``.weight``),
-    ``tables`` by table name, ``fmt`` ("int8", "olive", "olaccel" or "gobo"), ``bits`` (GOBO index bits) and ``fallback`` (GOBO
-    mode: tensors that were not GOBO-quantized and use int8)."""
+    ``tables`` by table name, ``fmt`` ("int8", "olive", "olaccel" or "gobo"), ``bits`` (GOBO index bits) and
+    ``fallback`` (GOBO mode: tensors that were not GOBO-quantized and use int8)."""
 
     fmt: str
     linears: dict[str, IntLinear]

@@ -1,11 +1,12 @@
 """OLAccel outlier-aware quantization (Park, Kim, Yoo, ISCA 2018), numpy only.
 
-Most weights are 4-bit; a few percent (the outliers) stay at high precision and are stored sparsely. Per row
-(output channel) of a ``[n, k]`` weight: the scale is ``s = q / 7.5`` where ``q`` is the row's
-``1 - outlier_fraction`` quantile of ``|w|``, so the dense 4-bit grid (-7..7) covers the bulk and the elements
-at or above the quantile are the ones whose ``round(w / s)`` exceeds 7 in magnitude: the outliers, kept as a signed 8-bit integer at the same scale (clipped
-to +-127; the clipped count is reported). OLAccel's paper gives the outlier share "e.g. about 3 %" and no outlier
-width; 8 bits is the width of the OliVe authors' re-model of OLAccel (``high_prec = 8``, docs/sources.md 6.9).
+Most weights are 4-bit; a few percent (the outliers) stay at high precision and are stored sparsely. Per row (output
+channel) of a ``[n, k]`` weight: the scale is ``s = q / 7.5`` where ``q`` is the row's ``1 - outlier_fraction``
+quantile of ``|w|``, so the dense 4-bit grid (-7..7) covers the bulk and the elements at or above the quantile are
+the ones whose ``round(w / s)`` exceeds 7 in magnitude: the outliers, kept as a signed 8-bit integer at the same
+scale (clipped to +-127; the clipped count is reported). OLAccel's paper gives the outlier share "e.g. about 3 %"
+and no outlier width; 8 bits is the width of the OliVe authors' re-model of OLAccel (``high_prec = 8``,
+docs/sources.md 6.9).
 
 Packed bytes: the dense 4-bit array (two's-complement nibbles, two per byte, rows padded to even length;
 outlier slots hold 0), then the outlier list in compressed-sparse-row form: ``n + 1`` uint32 row pointers, a
@@ -78,6 +79,11 @@ class OlaccelPacked:
         """Outliers / elements."""
         return self.outliers / max(1, self.ints.size)
 
+    def _per_row(self) -> np.ndarray:
+        """Outliers per row, from the row pointers (int64)."""
+        ptr = self.row_ptr.astype(np.int64)
+        return ptr[1:] - ptr[:-1]
+
     def decode(self) -> np.ndarray:
         """The integers rebuilt from the stored arrays (dense nibbles + the sparse outlier list)."""
         d = self.dense.astype(np.int16)
@@ -86,14 +92,14 @@ class OlaccelPacked:
         out[:, 0::2] = np.where(lo >= 8, lo - 16, lo)
         out[:, 1::2] = np.where(hi >= 8, hi - 16, hi)
         out = out[:, : self.cols]
-        rows = np.repeat(np.arange(self.rows), np.diff(self.row_ptr.astype(np.int64)))
+        rows = np.repeat(np.arange(self.rows), self._per_row())
         out[rows, self.col.astype(np.int64)] = self.val
         return out
 
     def outlier_mask(self) -> np.ndarray:
         """Boolean ``[rows, cols]``: where the outliers are (from the sparse list)."""
         m = np.zeros((self.rows, self.cols), dtype=bool)
-        rows = np.repeat(np.arange(self.rows), np.diff(self.row_ptr.astype(np.int64)))
+        rows = np.repeat(np.arange(self.rows), self._per_row())
         m[rows, self.col.astype(np.int64)] = True
         return m
 

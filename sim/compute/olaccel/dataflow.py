@@ -39,10 +39,12 @@ class OlaccelDatapath:
         xi = np.asarray(x).astype(np.int64)
         check_width(xi, in_bits, True, kernel="olaccel_gemm", what="activations")
         acc = xi @ _nibbles(p.dense, p.cols).T  # the lanes (exact: int64)
-        rows = np.repeat(np.arange(p.rows), np.diff(p.row_ptr.astype(np.int64)))
+        ptr = p.row_ptr.astype(np.int64)
+        rows = np.repeat(np.arange(p.rows), ptr[1:] - ptr[:-1])
         cols = p.col.astype(np.int64)
         vals = p.val.astype(np.int64)
-        np.add.at(acc, (slice(None), rows), xi[..., cols] * vals)  # each outlier into its lane
+        contrib = xi[..., cols] * vals  # [m, outliers]: every outlier's products
+        np.add.at(acc.T, rows, contrib.T)  # each into its lane (output column), repeated lanes summed
         check_width(acc, 32, True, kernel="olaccel_gemm", what="lane accumulator")
         return acc, "olaccel-lanes+outlier-macs"
 
