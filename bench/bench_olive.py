@@ -116,6 +116,26 @@ def compares() -> dict:
     return out
 
 
+def sensitivity() -> dict:
+    """OliVe vs GOBO at iso-area on bert-base when one assumption changes (what moves the ratio)."""
+    from sim import api
+    from sim.config.loader import load_hardware
+
+    cases = {"as shipped (2 x DDR4-3200)": ([], None),
+             "HBM2, 8 pseudo-channels": (["dram.kind=hbm2", "dram.channels=8"], None),
+             "HBM2 + 4x vector lanes": (["dram.kind=hbm2", "dram.channels=8", "vector.lanes=1024"], None),
+             "seq 512, HBM2 + 4x vector lanes": (["dram.kind=hbm2", "dram.channels=8", "vector.lanes=1024"], 512)}
+    out = {}
+    for name, (sets, seq) in cases.items():
+        hws = [load_hardware(h, sets) for h in ("gobo", "olive")]
+        rep = api.compare("bert-base", hws, iso="area", seq_len=seq).to_dict()
+        o = rep["designs"][1]
+        out[name] = {"speedup": o["speedup"], "energy_reduction": o["energy_efficiency"],
+                     "olive_peak_macs_per_cycle": o["peak_macs_per_cycle"], "sets": sets, "seq_len": seq or 128}
+        print(f"iso-area {name}: OliVe vs GOBO speedup {o['speedup']:.2f} energy {o['energy_efficiency']:.2f}")
+    return out
+
+
 def functional_base() -> dict:
     """``sim run`` on bert-base (synthetic weights) for each integer design: ``functional.checked``."""
     from sim import api
@@ -135,7 +155,15 @@ def main() -> None:
     ap.add_argument("--skip-accuracy", action="store_true")
     ap.add_argument("--functional-base", action="store_true", help="also sim run bert-base with functional passes")
     ap.add_argument("--out", type=Path, default=OUT)
+    ap.add_argument("--sensitivity-only", action="store_true",
+                    help="only the iso-area sensitivity, merged into an existing --out file")
     args = ap.parse_args()
+    if args.sensitivity_only:
+        report = json.loads(args.out.read_text()) if args.out.exists() else {}
+        report["olive_vs_gobo_sensitivity"] = sensitivity()
+        args.out.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {args.out}")
+        return
     report: dict = {"published": PUBLISHED, "command": "python bench/bench_olive.py" +
                     (" --functional-base" if args.functional_base else "")}
     if not args.skip_accuracy:
@@ -151,6 +179,7 @@ def main() -> None:
                                             "energy_reduction": g["energy_pj"] / o["energy_pj"]},
         "bert-base iso-area": {"speedup": oa["speedup"], "energy_reduction": oa["energy_efficiency"]}}
     print("OliVe vs GOBO:", json.dumps(report["olive_vs_gobo"]), "published", PUBLISHED)
+    report["olive_vs_gobo_sensitivity"] = sensitivity()
     if args.functional_base:
         report["functional_bert_base"] = functional_base()
     args.out.parent.mkdir(parents=True, exist_ok=True)

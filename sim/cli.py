@@ -75,6 +75,22 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     for name, value in (("--bits", args.bits), ("--embedding-bits", args.embedding_bits)):
         if not 2 <= value <= 8:
             raise SimInputError(f"{name}: must be between 2 and 8, got {value}")
+    if args.format != "gobo":
+        if args.plot:
+            raise SimInputError(f"--plot: the weight histogram is GOBO's (--format gobo), not {args.format}'s")
+        qrep = api.quantize_format(args.format, args.workload, weights=args.weights, seed=args.seed)
+        d = qrep.to_dict()
+        src = args.weights or f"synthetic {args.workload} (seed {args.seed})"
+        print(f"{args.format} quantization of {src}: encoder FC and pooler weights; other tensors fp32")
+        print(f"  weights {d['weights']:,}  outliers {d['outliers']:,} ({d['outlier_fraction']:.4%})")
+        print(f"  bits/weight {d['bits_per_weight']:.4f}  compression {d['compression_ratio']:.2f}x vs fp32  "
+              f"rel L2 error {d['rel_l2_error']:.4f}")
+        print(f"  quantized tensors only: bits/weight {d['quantized_bits_per_weight']:.4f}, outliers "
+              f"{d['quantized_outlier_fraction']:.4%}, rel L2 error {d['quantized_rel_l2_error']:.4f}")
+        if args.json:
+            qrep.to_json(args.json)
+            print(f"wrote {args.json}")
+        return 0
     model = api.quantize(args.workload, weights=args.weights, bits=args.bits, embedding_bits=args.embedding_bits,
                          outlier_threshold=args.threshold, seed=args.seed)
     report = QuantizeReport.from_dict(model.report())
@@ -269,6 +285,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--embedding-bits", type=int, default=4, help="index bits of the embedding tables (2..8)")
     q.add_argument("--threshold", type=float, default=-4.0, help="outlier threshold on ln N(w; mu, sigma)")
     q.add_argument("--seed", type=int, default=0, help="synthetic-weight seed")
+    q.add_argument("--format", default="gobo", choices=("gobo", "olive", "olaccel"),
+                   help="weight format: gobo (default), olive (4-bit outlier-victim pairs), olaccel (4-bit + 3%% "
+                        "int8 outliers); --bits, --embedding-bits, --threshold and --plot are GOBO's")
     q.add_argument("--json", help="write the quantize report as JSON")
     q.add_argument("--plot", help="write a weight histogram (PNG/SVG/PDF) of --tensor with centroids and thresholds")
     q.add_argument("--tensor", help="tensor to plot (default: the first FFN1 weight)")

@@ -112,3 +112,21 @@ def test_run_and_compare_tiny():
     assert rep.designs[1].area_mm2 == pytest.approx(rep.designs[0].area_mm2, rel=0.1)
     rep = api.compare("tiny", ["tpu", "olive"], iso="peak")
     assert rep.designs[1].peak_macs_per_cycle == pytest.approx(4096, rel=0.05)
+
+
+@pytest.mark.parametrize("fmt", ["olive", "olaccel"])
+def test_sim_quantize_format(fmt, tmp_path, capsys):
+    from sim.cli import main
+    from sim.results import QuantizeReport
+
+    out = tmp_path / "q.json"
+    assert main(["quantize", "--workload", "tiny", "--format", fmt, "--json", str(out)]) == 0
+    rep = QuantizeReport.from_json(out).to_dict()
+    fc = [x for x in rep["layers"] if x["quantized"]]
+    assert fc and all(x["kind"] in ("query", "key", "value", "attn_out", "ffn1", "ffn2", "pooler") for x in fc)
+    assert 4.0 < rep["quantized_bits_per_weight"] < (4.6 if fmt == "olive" else 6.0)  # tiny: short rows
+    assert rep["quantized_bits_per_weight"] == pytest.approx(
+        8 * sum(x["nbytes"] for x in fc) / sum(x["weights"] for x in fc))
+    assert 0 < rep["quantized_rel_l2_error"] < 0.2
+    assert main(["quantize", "--workload", "tiny", "--format", fmt, "--plot", str(tmp_path / "h.png")]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
