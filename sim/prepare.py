@@ -19,9 +19,9 @@ from sim.config.hardware import HardwareConfig
 from sim.config.loader import load_hardware
 from sim.errors import SimInputError
 from sim.mapping.plan import WeightSource, dense_source, gobo_source
-from sim.mapping.weights import PACKED_DENSE_FORMATS, packed_dense_bytes, tensor_format
-from sim.quant import QuantizedModel, WorkloadCheckpoint
-from sim.weights import gobo_params, load_weights, quantize_model_for, synthetic_source
+from sim.mapping.weights import PACKED_DENSE_FORMATS, nominal_olaccel_bytes, packed_dense_bytes, tensor_format
+from sim.quant import QuantizedModel, WorkloadCheckpoint, olaccel, synthetic_tensor
+from sim.weights import gobo_params, load_weights, quantize_model_for, synthetic_shapes, synthetic_source
 from sim.workload.graph import OperatorGraph, lower
 from sim.workload.loader import load_workload
 from sim.workload.spec import WorkloadSpec
@@ -114,9 +114,6 @@ def layout_tensors(graph: OperatorGraph, hw: HardwareConfig, ckpt: WorkloadCheck
     functional pass quantizes)."""
     if hw.weights.format != "olaccel":
         return {}
-    from sim.quant import olaccel, synthetic_tensor
-    from sim.weights import synthetic_shapes
-
     shapes = synthetic_shapes(graph) if ckpt is None else {}
     out: dict[str, object] = {}
     for t in graph.tensors:
@@ -129,7 +126,8 @@ def layout_tensors(graph: OperatorGraph, hw: HardwareConfig, ckpt: WorkloadCheck
             values = synthetic_tensor(t.name, shape, kind, hw.weights.seed)
         else:
             continue
-        out[t.name] = olaccel.quantize(values)
+        rows = t.shape[0]
+        out[t.name] = olaccel.quantize(values.reshape(rows, -1))  # [n, k] as the mapper sees it
     return out
 
 
@@ -154,8 +152,10 @@ def weight_sources(graph: OperatorGraph, hw: HardwareConfig, unit: MatrixUnit,
             per = int(lay.nbytes) / (rows * cols)  # type: ignore[attr-defined]
             src = dense_source(rows, cols, per, per if unit.native_format == fmt else unit.weight_bytes)
             out[t.name] = dataclasses.replace(src, layout=lay)
-        elif fmt in PACKED_DENSE_FORMATS:  # fixed-size packed: bytes per element from the exact total
-            per = packed_dense_bytes(fmt, rows, cols) / (rows * cols)
+        elif fmt in PACKED_DENSE_FORMATS or fmt == "olaccel":  # fixed-size packed (exact), or an OLAccel
+            # tensor without a layout (no synthetic generator for it): the dense part and scales only
+            total = packed_dense_bytes(fmt, rows, cols) if fmt != "olaccel" else nominal_olaccel_bytes(rows, cols)
+            per = total / (rows * cols)
             out[t.name] = dense_source(rows, cols, per, per if unit.native_format == fmt else unit.weight_bytes)
         else:
             off = _ELEM_BYTES["fp32" if fmt == "gobo" else fmt]

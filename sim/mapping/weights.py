@@ -30,9 +30,9 @@ from sim.workload.graph import OperatorGraph, WeightTensor
 
 EMBEDDING_TYPES = ("word_emb", "pos_emb", "type_emb")
 PACKED_DENSE_FORMATS = ("olive",)
+"""Packed formats whose size follows from the shape alone (fixed bits per weight plus per-row scales)."""
 LOW_BIT_FORMATS = ("olive", "olaccel")
 """Formats whose embedding tables are int8 and biases int32 (the integer pipeline's), like the int8 design's."""
-"""Packed formats whose size follows from the shape alone (fixed bits per weight plus per-row scales)."""
 MATMUL_TYPES = ("query", "key", "value", "attn_out", "ffn1", "ffn2", "pooler", "classifier", "patch_emb")
 
 
