@@ -130,3 +130,12 @@ def test_sim_quantize_format(fmt, tmp_path, capsys):
     assert 0 < rep["quantized_rel_l2_error"] < 0.2
     assert main(["quantize", "--workload", "tiny", "--format", fmt, "--plot", str(tmp_path / "h.png")]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("hw,fmt", [("tpu", "olive"), ("tcore", "olaccel"), ("gobo", "olive"), ("olive", "int8")])
+def test_formats_only_on_their_kinds(hw, fmt, capsys):
+    from sim.cli import main
+
+    assert main(["validate", "--hw", hw, "--set", f"weights.format={fmt}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "weights.format" in err and len(err.splitlines()) == 1

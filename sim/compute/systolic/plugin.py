@@ -35,6 +35,8 @@ class SystolicKind(ComputeKind):
         if hw.weights.format == "fp16":
             yield "weights.format", ("the systolic array is int8: weights.format must be int8 or gobo "
                                      "(decompressed on chip), got 'fp16'")
+        elif hw.weights.format not in self.weight_formats:  # a format of another kind (olive, olaccel, ...)
+            yield from super().check(hw)
         if c.fold_schedule is not None and c.weight_preload_overlap is not None:
             hidden = c.fold_schedule in ("preload-overlap", "pipelined")
             if hidden != c.weight_preload_overlap:
