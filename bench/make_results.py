@@ -10,6 +10,7 @@ commands write (bench/results/functional_accuracy.json, plots/), and the section
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -108,16 +109,97 @@ def systolic_section() -> str:
     return _table(["array", "GEMM (M x K x N)", "ws", "os", "is"], rows)
 
 
-def energy_section(runs: dict) -> str:
+BUFFERS = ("weights", "activations", "outputs")
+CELLS = [("itrs-lop", 300), ("itrs-lstp", 300), ("itrs-hp", 300), ("itrs-hp", 350)]
+"""SRAM cell variants priced below: the presets' lop, the low-standby-power cells, and hp as the pessimistic case
+(hp at 350 K is what the earlier 1 mW/KiB leakage corresponded to)."""
+
+
+def _cell_sets(cell: str, temperature_k: int) -> list[str]:
+    """--set overrides giving every buffer ``cell``; the clock is lowered so that validation accepts banks that do
+    not cycle at 1 GHz (lstp): pricing uses the run's own seconds, and no cycle count depends on the cell."""
+    sets = ["clock_hz=2e8"]
+    for b in BUFFERS:
+        sets += [f"buffers.{b}.cell={cell}", f"buffers.{b}.temperature_k={temperature_k}"]
+    return sets
+
+
+def _priced(r, hw: str, node: int, sets: list[str] | None = None):
+    """A copy of run ``r`` re-priced at ``node`` nm with the hardware overrides ``sets`` (the run is not touched)."""
+    if node == 45 and not sets:
+        return r
+    return price_run(copy.deepcopy(r), load_hardware(hw, sets=sets or []), node_nm=None if node == 45 else node)
+
+
+def energy_section(runs: dict, sets: list[str] | None = None) -> str:
     rows = []
     for node in (45, 28):
         for hw, r in runs.items():
-            res = r if node == 45 else price_run(r, load_hardware(hw), node_nm=node)
+            res = _priced(r, hw, node, sets)
             e = res.energy_breakdown_pj
             rows.append([hw, node, f"{res.energy_pj / 1e9:.2f}"] +
                         [f"{e.get(k, 0) / 1e9:.2f}" for k in ("compute", "vector", "sram", "dram", "leakage")] +
                         [f"{res.area_mm2:.1f}"])
     return _table(["design", "nm", "total mJ", "compute", "vector", "sram", "dram", "leakage", "area mm2"], rows)
+
+
+def cell_section(runs: dict, png: Path) -> str:
+    """Energy of every design under each SRAM cell type (45 nm), the GOBO ratios per cell, and the plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [f"{c.removeprefix('itrs-')} {k} K" for c, k in CELLS]
+    energy: dict[str, list[tuple[float, float]]] = {}
+    for hw, r in runs.items():
+        energy[hw] = []
+        for cell, temp in CELLS:
+            res = _priced(r, hw, 45, _cell_sets(cell, temp))
+            energy[hw].append((res.energy_pj / 1e9, res.energy_breakdown_pj["leakage"] / 1e9))
+    rows = [[hw] + [f"{e:.2f} ({lk / e:.0%})" for e, lk in v] for hw, v in energy.items()]
+    if "gobo" in energy:
+        for base in ("tpu", "tcore"):
+            if base in energy:
+                rows.append([f"{base} / gobo energy"] +
+                            [f"{b[0] / g[0]:.2f}x" for b, g in zip(energy[base], energy["gobo"], strict=True)])
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    width = 0.8 / len(CELLS)
+    for j, name in enumerate(names):
+        xs = [i + (j - (len(CELLS) - 1) / 2) * width for i in range(len(energy))]
+        tot = [v[j][0] for v in energy.values()]
+        leak = [v[j][1] for v in energy.values()]
+        bars = ax.bar(xs, tot, width, label=name, color=f"C{j}")
+        ax.bar(xs, leak, width, color="none", edgecolor="black", hatch="//", linewidth=0.5)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+    ax.set_xticks(range(len(energy)), list(energy), fontsize=8)
+    ax.set_ylabel("energy per inference (mJ)")
+    ax.set_title("bert-base seq 128, 45 nm: energy by SRAM cell type (hatched: leakage)", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+    return _table(["design"] + [f"{n} mJ (leak share)" for n in names], rows)
+
+
+def history_section(path: Path) -> str:
+    """The compare ratios before and after each cost-model change (bench/cost_history.py's measurements)."""
+    if not path.is_file():
+        return f"(not measured: run `python bench/cost_history.py` to write {path.relative_to(ROOT)})"
+    h = json.loads(path.read_text())
+    designs = h["designs"]
+    rows = []
+    for s in h["steps"]:
+        d = s["designs"]
+        cells = [s["commit"], s["change"]] + [f"{d[x]['energy_pj'] / 1e9:.2f} / {d[x]['area_mm2']:.1f}" for x in designs]
+        g = d["gobo"]
+        cells += [f"{d['tpu']['energy_pj'] / g['energy_pj']:.2f}x", f"{d['tcore']['energy_pj'] / g['energy_pj']:.2f}x",
+                  f"{d['tpu']['cycles'] / g['cycles']:.2f}x", f"{d['tcore']['cycles'] / g['cycles']:.2f}x"]
+        rows.append(cells)
+    head = ["commit", "change"] + [f"{x} mJ / mm2" for x in designs] + \
+        ["tpu/gobo energy", "tcore/gobo energy", "gobo speedup vs tpu", "gobo speedup vs tcore"]
+    return _table(head, rows)
 
 
 def area_section() -> str:
@@ -267,6 +349,28 @@ Command: `sim run --hw HW --workload bert-base --set buffers.weights.capacity_by
 Command: `sim run --hw HW --workload bert-base --json run.json && sim price run.json --node-nm 28`
 
 {energy_section(base_runs)}
+
+### The same under itrs-hp cells (300 K): the pessimistic case
+High-performance cells leak 20-1000x more than lop/lstp (CACTI 7); accelerator buffers are rarely built from
+them, but a reader who assumes they are gets these numbers (timing unchanged: only the prices move).
+Command: `sim price run.json` after `sim run --hw HW --workload bert-base --set buffers.B.cell=itrs-hp ...`
+
+{energy_section(base_runs, _cell_sets("itrs-hp", 300))}
+
+### Energy by SRAM cell type (45 nm)
+Each design's bert-base run re-priced with all three buffers in each cell type (no cycle count depends on it;
+lstp banks of these sizes do not cycle at 1 GHz in CACTI 7, so the lstp column prices a buffer that would need
+more banks). Bottom rows: the baselines' energy over GOBO's per cell type. Plot:
+[`bench/results/energy_vs_cell.png`](../bench/results/energy_vs_cell.png).
+
+{cell_section(base_runs, ROOT / "bench" / "results" / "energy_vs_cell.png")}
+
+### The cost model, before and after, per change (bert-base, 45 nm)
+Measured at the commit of each change with that commit's code and presets (`python bench/cost_history.py`
+writes `bench/results/cost_history.json`; this table is generated from it). Energy mJ / area mm2 per design, then
+the ratios the comparison reports. The first row is the model before the CACTI and bottom-up logic work.
+
+{history_section(ROOT / "bench" / "results" / "cost_history.json")}
 
 ## Area (45 nm)
 Command: `sim area --hw HW`
