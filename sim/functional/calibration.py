@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Calibration", "CALIBRATION_SENTENCES", "random_token_batch", "random_image_batch", "ACTIVATION_BITS", "CHANNEL_POINTS",
-           "WIDE_HEADROOM"]
+__all__ = ["Calibration", "CALIBRATION_SENTENCES", "random_token_batch", "random_image_batch", "ACTIVATION_BITS",
+           "CHANNEL_POINTS", "WIDE_HEADROOM"]
 
 #: Range multiplier of the wide (>= 16-bit) points: inputs outside the calibration batch's range (seen up
 #: to 1.5x on all-MiniLM-L6-v2's residual sums) must not saturate, and 2 bits of 16-22 cost nothing.

@@ -1,4 +1,5 @@
-"""Bit-accurate integer-only encoder forward (the I-BERT pipeline) for the BERT family (post-LN).
+"""Bit-accurate integer-only encoder forward: the I-BERT pipeline for the BERT family (post-LN) and the
+I-ViT pipeline for ViT (pre-LN), one model with two layer orders.
 
 Per layer, with ``x`` the int8 layer input at scale ``s_x`` (names are calibration points, widths signed):
 
@@ -38,6 +39,29 @@ requantized (dyadic, per channel where the table scale is) to the 22-bit ``emb.s
 (saturating to 22 bits) and normalized by the integer LayerNorm to int8. Pooler: the ``[CLS]`` row's
 int8 GEMM + bias is integer; its ``tanh`` is evaluated in float on the dequantized accumulator (no
 integer tanh kernel exists in :mod:`sim.kernels`). Output: the last LayerNorm's int8 tensor and scale.
+
+ViT (pre-LN, :meth:`IntegerEncoder.forward_images`):
+
+================  ====================================================================================
+step              integer arithmetic
+================  ====================================================================================
+input             the images (float, normalised) are split into ``p x p`` patches (row-major, channel-major
+                  inside, as the conv weight) and quantized once to int8 at the calibrated ``emb.pixels``
+                  scale: the only float-to-integer step, the input quantizer (I-ViT's first ``QuantAct``)
+patch embedding   int8 GEMM of the flattened patches with the projection weight ``[H, C p p]`` + int32 bias
+class token,      the [CLS] row and the position table as integer tables (int8 per channel; GOBO where the
+positions         model quantized them), each term requantized (dyadic) to the 22-bit ``emb.sum`` scale and
+                  added, saturating: the 22-bit residual stream
+block             ``y = LN(x)`` (22-bit in, int8 out at ``s_ln_attn``); attention exactly as above on ``y``;
+                  ``x = sat22(rq(out_proj) + rq(x))`` at ``s_attn_res``; ``y = LN(x)`` at ``s_ln_ffn``; FFN1,
+                  GELU, asymmetric int8, FFN2 as above; ``x = sat22(rq(FFN2) + rq(x))`` at ``s_ffn_res``. The
+                  stream stays 22-bit between layers; only LayerNorm outputs feed GEMMs
+head              final ``LN(x)`` -> int8 at ``s_final`` (the output, all tokens); classifier: the [CLS]
+                  row's int8 GEMM + int32 bias; the logits are its accumulators times their scale
+================  ====================================================================================
+
+Smoothing of a ViT (int8): each LayerNorm's output is divided by ``t`` and the GEMMs it feeds (Q/K/V, FFN1,
+the classifier) absorb it; the residual stream is never smoothed, so nothing multiplies back.
 
 All float work is scale bookkeeping (dyadic multipliers, kernel constants), done once per tensor.
 """
@@ -132,6 +156,11 @@ class IntegerEncoder:
         self.asym_gelu = bool(asym_gelu)
         self._bias: dict[tuple[str, float, int], np.ndarray] = {}
         self._trace: dict[str, np.ndarray] | None = None
+
+    @property
+    def engine(self) -> str:
+        """Name of the GEMM datapath ("int_gemm" for the reference kernel)."""
+        return self.datapath.name if self.datapath is not None else "int_gemm"
 
     def _record(self, name: str, q: np.ndarray, s: object) -> None:
         if self._trace is not None:
