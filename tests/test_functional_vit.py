@@ -162,3 +162,18 @@ def test_functional_pass_vit_tensor_core_and_kernels(wl):
     assert r["checked"] is None and r["mode"] == "fp16" and r["cosine_vs_float"] > 0.9999
     r = functional_check(prepare(load_hardware("tpu", ["vector.kernels=ivit"]), wl)).to_dict()
     assert r["kernels"] == "ivit" and r["checked"] is True and r["weights_source"] == "synthetic seed 0"
+
+
+def test_cli_runs_a_vit_checkpoint(tmp_path, capsys):
+    from sim.cli import main
+
+    out = tmp_path / "run.json"
+    assert main(["run", "--hw", "gobo", "--workload", str(CONFIG), "--weights", str(MODEL), "--json", str(out)]) == 0
+    f = json.loads(out.read_text())["functional"]
+    assert f["checked"] is True and f["mode"] == "gobo3" and "sha256" in f["weights_source"]
+    capsys.readouterr()
+    # a file without the model's tensors: one line naming it, exit 2
+    bad = DATA / "golden.safetensors"
+    assert main(["run", "--hw", "gobo", "--workload", str(CONFIG), "--weights", str(bad)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "golden.safetensors" in err and "\n" not in err
