@@ -296,6 +296,26 @@ def accuracy_section() -> str:
     return f"{data.get('sentences', '?')} sentences, {data.get('model', '')}\n\n" + _table(head, rows)
 
 
+def vit_accuracy_section() -> str:
+    path = ROOT / "bench" / "results" / "functional_accuracy_vit.json"
+    if not path.is_file():
+        return "(not generated: run `python bench/bench_functional.py --vit-accuracy`)"
+    data = json.loads(path.read_text())
+    rows = []
+    for r in data.get("results", []):
+        logits = r.get("logits_cosine_mean")
+        top1 = r.get("top1_agreement")
+        rows.append([r["model"], r["images"], r["mode"], r["kernels"], r.get("engine", ""),
+                     f"{r['hidden_cosine_mean']:.4f}", f"{r['hidden_cosine_min']:.4f}", f"{r['hidden_max_abs_err']:.3f}",
+                     f"{r['cls_cosine']:.4f}", "" if logits is None else f"{logits:.4f}",
+                     "" if top1 is None else f"{top1:.2f}", f"{r['weights_only_hidden_cosine_mean']:.4f}",
+                     r.get("checked")])
+    head = ["model", "images", "weights", "kernels", "dataflow", "hidden cos (mean)", "hidden cos (min)",
+            "hidden max abs err", "[CLS] cos", "logits cos", "top-1 agree", "hidden cos, weights only",
+            "GEMMs == reference"]
+    return f"Reference: {data.get('reference', '')}; images: {data.get('images', '')}\n\n" + _table(head, rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "docs" / "RESULTS.md"))
@@ -398,6 +418,17 @@ Command: `python -c "from sim.compute.systolic.timing import *; print(systolic_g
 Command: `python bench/bench_functional.py --accuracy`
 
 {accuracy_section()}
+
+## Integer-only ViT accuracy (against the float ViT)
+The whole ViT in integers (int8 patch GEMM, class token and positions added in 22-bit integers, pre-LN blocks
+with the integer LayerNorm, Shiftmax or I-BERT softmax, ShiftGELU or I-BERT GELU, integer residuals, the
+classifier GEMM); the images are the one float-to-int8 step. Weights: int8 per channel (smoothed), or GOBO
+3/4-bit for the encoder GEMMs (patch projection, classifier, class token and positions stay int8: the GOBO
+quantizer does not select them). The tiny ViT is the seeded Hugging Face model of `tests/data/vit_tiny/`;
+vit-base has the synthetic weights (calibrated on BERT statistics, not a trained ViT).
+Command: `python bench/bench_functional.py --vit-accuracy`
+
+{vit_accuracy_section()}
 """
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

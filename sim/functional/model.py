@@ -11,7 +11,7 @@ from .calibration import Calibration
 from .dims import EncoderDims
 from .integer import IntegerEncoder
 from .qweights import quantize_weights
-from .reference import bert_forward
+from .reference import bert_forward, vit_forward
 from .smoothing import DEFAULT_ALPHA, apply_smoothing, smoothing_factors
 from .weights import FloatWeights
 
@@ -33,6 +33,9 @@ def build_integer_encoder(dims: EncoderDims, w: FloatWeights, fmt: str, calib_id
                           asym_gelu: bool = True) -> IntegerEncoder:
     """The integer model of ``w`` in weight format ``fmt`` ("int8" or "gobo" with ``qmodel``).
 
+    ``calib_ids``: the calibration batch, token ids ``[batch, seq]`` (BERT family) or, for a ViT, images
+    ``[batch, channels, image, image]`` (``calib_mask`` unused).
+
     Steps: integer weights (:func:`~.qweights.quantize_weights`); calibration (:mod:`.calibration`): the
     float32 forward of the original float weights on ``calib_ids``/``calib_mask`` ``[batch, seq]`` (using the
     dequantized integer weights instead changed all-MiniLM-L6-v2's cosines by <= 0.01 for gobo3 and
@@ -41,10 +44,13 @@ def build_integer_encoder(dims: EncoderDims, w: FloatWeights, fmt: str, calib_id
     smoothed weights. ``datapath``: the GEMM datapath (a design's, from its compute-kind plug-in; None: the
     reference kernel); "default": the format's own (:func:`default_datapath`).
     """
-    ids = np.asarray(calib_ids, dtype=np.int64)
-    mask = np.ones_like(ids) if calib_mask is None else np.asarray(calib_mask, dtype=np.int64)
     cal = Calibration(source=calib_source)
-    bert_forward(w, dims, ids, mask, dtype=np.float32, observe=cal.observe)
+    if dims.is_vit:
+        vit_forward(w, dims, np.asarray(calib_ids, dtype=np.float32), dtype=np.float32, observe=cal.observe)
+    else:
+        ids = np.asarray(calib_ids, dtype=np.int64)
+        mask = np.ones_like(ids) if calib_mask is None else np.asarray(calib_mask, dtype=np.int64)
+        bert_forward(w, dims, ids, mask, dtype=np.float32, observe=cal.observe)
     factors: dict[str, np.ndarray] = {}
     ws = w
     if fmt == "int8" and smooth_alpha is not None:
@@ -53,7 +59,8 @@ def build_integer_encoder(dims: EncoderDims, w: FloatWeights, fmt: str, calib_id
         cal = cal.smoothed(factors)
     qw = quantize_weights(ws, fmt, qmodel=qmodel, per_channel=per_channel)
     # the integer model keeps only what it computes with: integer weights + LayerNorm parameters
-    ln = FloatWeights({k: v for k, v in ws.tensors.items() if ".LayerNorm." in k}, ws.source)
+    ln = FloatWeights({k: v for k, v in ws.tensors.items() if ".LayerNorm." in k or k.startswith("layernorm.")},
+                      ws.source)
     dp = default_datapath(fmt) if isinstance(datapath, str) else datapath
     return IntegerEncoder(dims, ln, qw, cal, nonlinear=nonlinear, datapath=dp, act_bits=act_bits, smooth=factors,
                           asym_gelu=asym_gelu)

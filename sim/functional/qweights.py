@@ -6,7 +6,8 @@
   tensor would spend the whole int8 range on one row. (The mapping's storage model counts one fp32 scale
   per int8 tensor; per channel adds ``n`` fp32 scales, 0.1-0.4% of the tensor's bytes: not counted there.)
   Embedding tables: symmetric int8 with one scale per hidden channel (column), for the same reason
-  (position-embedding outliers sit in a few channels).
+  (position-embedding outliers sit in a few channels). A ViT's class token and position embeddings are
+  tables of 1 and S rows under the same rule.
 * ``gobo`` (GOBO designs): the quantized model's :class:`~sim.quant.integer.IntegerGobo` per tensor: int8
   centroids, int16 outliers, **one scale per tensor**. GEMM weights and the embedding tables the model
   quantized use it; a tensor the model left in fp32 falls back to the int8 rule above (stated in the
@@ -30,7 +31,7 @@ from .names import canonical_name
 from .weights import FloatWeights
 
 __all__ = ["IntLinear", "IntTable", "QuantizedWeights", "int8_linear", "int8_table", "quantize_weights",
-           "GEMM_WEIGHTS", "TABLES"]
+           "GEMM_WEIGHTS", "TABLES", "VIT_TABLES"]
 
 #: Per-layer GEMM weights (prefix ``encoder.layer.{i}.``) in execution order.
 GEMM_WEIGHTS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
@@ -38,6 +39,8 @@ GEMM_WEIGHTS = ("attention.self.query", "attention.self.key", "attention.self.va
 #: Embedding tables of the BERT family.
 TABLES = ("embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
           "embeddings.token_type_embeddings.weight")
+#: The ViT's added embeddings (``[1, 1, H]`` class token, ``[1, S, H]`` positions), held as ``[rows, H]`` tables.
+VIT_TABLES = ("embeddings.cls_token", "embeddings.position_embeddings")
 
 
 def _sym_int8(w: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -189,15 +192,16 @@ def quantize_weights(w: FloatWeights, fmt: str, *, qmodel: object | None = None,
             if fmt == "gobo":
                 fallback.append(wname)
             linears[base] = int8_linear(base, w[wname], bias, per_channel)
-    for name in TABLES:
+    for name in TABLES + VIT_TABLES:
         if name not in w:
             continue
         p = packed.get(name)
         if p is not None:
             g = p.integer()  # type: ignore[attr-defined]
-            tables[name] = IntTable(name, g.matrix(np.int16), float(g.scale))
+            tables[name] = IntTable(name, g.matrix(np.int16).reshape(-1, g.shape[-1]), float(g.scale))
         else:
             if fmt == "gobo":
                 fallback.append(name)
-            tables[name] = int8_table(name, w[name])
+            tab = w[name]
+            tables[name] = int8_table(name, tab.reshape(-1, tab.shape[-1]))
     return QuantizedWeights(fmt, linears, tables, bits, tuple(fallback))
