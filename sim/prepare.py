@@ -122,7 +122,10 @@ def weight_sources(graph: OperatorGraph, hw: HardwareConfig, unit: MatrixUnit,
         if packed is not None:
             out[t.name] = gobo_source(packed, onchip)
         else:
-            off = _ELEM_BYTES["fp32" if fmt == "gobo" else fmt]
+            # a tensor of a GOBO design that GOBO does not quantize (ViT's patch projection, class token,
+            # positions and classifier) is stored as the design's dense element (int8 on the GOBO PE, fp16 on
+            # a tensor core), the same integers or halves the functional pass computes with
+            off = unit.weight_bytes if fmt == "gobo" else _ELEM_BYTES[fmt]
             out[t.name] = dense_source(rows, cols, off, unit.weight_bytes if onchip is not None else off)
     return out
 
