@@ -12,6 +12,7 @@ from sim.compute.base import ComputeConfig, ComputeKind
 from sim.compute.gobo.plugin import KIND as GOBO
 from sim.compute.systolic.plugin import KIND as SYSTOLIC
 from sim.compute.tensorcore.plugin import KIND as TENSORCORE
+from sim.compute.ternary.plugin import KIND as TERNARY
 
 __all__ = ["config_classes", "get_kind", "kinds", "native_kind", "register", "unregister"]
 
@@ -61,5 +62,5 @@ def native_kind(weight_format: str) -> ComputeKind | None:
     return next((k for k in _KINDS.values() if k.weight_formats.get(weight_format) == "native"), None)
 
 
-for _builtin in (GOBO, SYSTOLIC, TENSORCORE):
+for _builtin in (GOBO, SYSTOLIC, TENSORCORE, TERNARY):
     register(_builtin)
