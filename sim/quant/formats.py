@@ -28,7 +28,10 @@ __all__ = ["QuantizedTensor", "WeightFormat", "formats", "get_format", "register
 class QuantizedTensor(Protocol):
     """What every format's quantizer returns."""
 
-    rel_l2_error: float
+    @property
+    def rel_l2_error(self) -> float:
+        """``||dequantized - w|| / ||w||`` over the tensor."""
+        ...
 
     @property
     def packed_bytes(self) -> int:

@@ -160,10 +160,10 @@ class BiqgemmTileStepper:
                     done += 1
                     epi = None
             # end of the cycle
-            for b in end_ready:
-                buf_ready[b] = True
-            for b in end_free:
-                buf_group[b], buf_ready[b], tables[b] = None, False, None
+            for slot in end_ready:
+                buf_ready[slot] = True
+            for slot in end_free:
+                buf_group[slot], buf_ready[slot], tables[slot] = None, False, None
             finished.extend(end_finished)
             if epi is None and finished:
                 epi, epi_plane = finished.pop(0), 0

@@ -60,7 +60,7 @@ class BiqgemmUnit(MatrixUnit):
                 blk = BiqBlock(x, signs, rng.integers(-127, 128, size=(p.planes, cols), dtype=np.int64))
             per_tile[i % p.tiles].append(blk)
         stepper = BiqgemmTileStepper(p, "shift_int32" if serial else "mul_int8x32")
-        cycles, actions = 0, {}
+        cycles, actions = 0, dict[str, int]()
         for seq in per_tile:
             res = stepper.run(seq)
             cycles = max(cycles, res.cycles)

@@ -45,7 +45,7 @@ class TernaryUnit(MatrixUnit):
                  else rng.integers(-1, 2, size=(K, cols), dtype=np.int64))
             per_tile[i % p.tiles].append((x, w))
         stepper = TernaryTileStepper(p)
-        cycles, actions = 0, {}
+        cycles, actions = 0, dict[str, int]()
         for seq in per_tile:
             res = stepper.run_serial(seq) if serial else stepper.run(seq)
             cycles = max(cycles, res.cycles)
