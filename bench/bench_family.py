@@ -2,7 +2,8 @@
 
 Usage::
 
-    python bench/bench_family.py     # writes bench/results/family.json and bench/results/family.png
+    python bench/bench_family.py              # writes bench/results/family.json and bench/results/family.png
+    python bench/bench_family.py --plot-only  # redraws the plot from family.json
 
 Runs ``sim compare --workload bert-base --hw <family> --functional`` (the family presets that exist among
 :data:`FAMILY`: the GOBO design, the outlier-aware and low-bit designs, the tensor-core and TPU-like baselines;
@@ -69,6 +70,10 @@ def main() -> int:
     from sim import api
     from sim.plotting import save_family_plot
 
+    if "--plot-only" in sys.argv[1:]:  # redraw from bench/results/family.json
+        save_family_plot(json.loads(OUT.read_text())["designs"], PLOT)
+        print(f"wrote {PLOT.relative_to(ROOT)}")
+        return 0
     names = family_presets()
     t0 = time.time()
     rep = api.compare("bert-base", names, functional=True)

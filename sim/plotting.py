@@ -214,19 +214,22 @@ def fig_energy_ops(run: dict):
 
 def fig_family(points: list[dict]):
     """Designs of a family side by side: latency vs energy (marker area proportional to the chip area) and
-    latency vs area, each point labelled with its name and ``label`` (e.g. an accuracy figure). ``points``:
+    latency vs area, one color and marker per design, named with its ``label`` (e.g. an accuracy figure) in the
+    legend. ``points``:
     dicts with ``hw``, ``seconds``, ``energy_pj``, ``area_mm2`` and optionally ``label``."""
     plt = _pyplot()
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.2, 3.0))
     colors = _palette(len(points))
     amax = max((p["area_mm2"] or 0.0) for p in points) or 1.0
-    for p, c in zip(points, colors, strict=True):
+    markers = ["o", "s", "^", "D", "v", "P", "X", "*", "h"]
+    for i, (p, c) in enumerate(zip(points, colors, strict=True)):
         ms, mj, mm2 = p["seconds"] * 1e3, p["energy_pj"] / 1e9, p["area_mm2"]
-        text = p["hw"] + (f"\n{p['label']}" if p.get("label") else "")
-        ax1.scatter([ms], [mj], s=30 + 300 * mm2 / amax, color=c, alpha=0.7, edgecolors="black", linewidths=0.4)
-        ax1.annotate(text, (ms, mj), textcoords="offset points", xytext=(5, 4), fontsize=5.5)
-        ax2.scatter([ms], [mm2], s=30, color=c, edgecolors="black", linewidths=0.4)
-        ax2.annotate(text, (ms, mm2), textcoords="offset points", xytext=(5, 4), fontsize=5.5)
+        legend = p["hw"] + (f": {p['label']}" if p.get("label") else "")
+        m = markers[i % len(markers)]
+        ax1.scatter([ms], [mj], s=30 + 300 * mm2 / amax, color=c, marker=m, alpha=0.6, edgecolors="black",
+                    linewidths=0.4)
+        ax2.scatter([ms], [mm2], s=40, color=c, marker=m, edgecolors="black", linewidths=0.4, label=legend)
+    ax2.legend(loc="best", fontsize=5.5, frameon=True, framealpha=0.8)
     ax1.set_xlabel("latency (ms)")
     ax1.set_ylabel("energy (mJ)")
     ax1.set_title("latency vs energy (marker area ~ chip area)")
