@@ -248,7 +248,7 @@ def family_designs() -> list[str]:
     return family_presets()
 
 
-def family_section(workload: str, iso: str | None = None) -> str:
+def family_section(workload: str, iso: str | None = None, checked_column: bool = False) -> str:
     """The family on one workload (timing only), with the functional check and MiniLM accuracy where measured."""
     sys.path.insert(0, str(ROOT / "bench"))
     from bench_family import accuracy_of
@@ -264,9 +264,10 @@ def family_section(workload: str, iso: str | None = None) -> str:
         rows.append([d.hw, f"{d.peak_macs_per_cycle:,}", f"{d.cycles:,}", f"{d.seconds * 1e3:.3f}",
                      f"{d.energy_pj / 1e9:.2f}", f"{d.area_mm2:.1f}", f"{d.dram_read_bytes / 1e6:.1f}",
                      f"{d.speedup:.2f}", f"{d.energy_efficiency:.2f}",
-                     f"{acc:.3f} ({how})" if acc is not None else how, checked.get(d.hw, "-")])
+                     f"{acc:.3f} ({how})" if acc is not None else how]
+                    + ([checked.get(d.hw, "-")] if checked_column else []))
     head = ["design", "peak MAC/cycle", "cycles", "ms", "energy mJ", "area mm2", "DRAM read MB", "speedup vs gobo",
-            "energy eff vs gobo", "MiniLM hidden cos", "functional.checked (bert-base)"]
+            "energy eff vs gobo", "MiniLM hidden cos"] + (["functional.checked"] if checked_column else [])
     return _table(head, rows)
 
 
@@ -302,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     wbuf = sensitivity(["gobo", "tpu", "tcore", "gobo-compress-tcore"], "buffers.weights.capacity_bytes",
                        [262144, 524288, 1048576, 2097152])
     family = " ".join(family_designs())
-    fam_base, fam_large, fam_iso = family_section("bert-base"), family_section("bert-large"), \
+    fam_base, fam_large, fam_iso = family_section("bert-base", checked_column=True), family_section("bert-large"), \
         family_section("bert-base", iso="area")
     doc = f"""# gobosim results
 
