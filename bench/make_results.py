@@ -1,10 +1,12 @@
-"""Regenerate docs/RESULTS.md: GOBO against the baselines, sensitivities, breakdowns, systolic cycles, accuracy.
+"""Regenerate docs/RESULTS.md: GOBO against the baselines, sensitivities, breakdowns, systolic cycles, accuracy,
+the low-bit family and the weight formats' accuracy.
 
 Usage: python bench/make_results.py [--out docs/RESULTS.md] [--quick]
 
 Every table is computed by this script from the simulator in this state of the code (nothing is
 copied in by hand); the accuracy table and the sweep figures are read from the files their own
-commands write (bench/results/functional_accuracy.json, plots/), and the section says which command.
+commands write (bench/results/functional_accuracy.json, bench/results/format_accuracy.json,
+bench/results/family.json, plots/), and the section says which command.
 """
 
 from __future__ import annotations
@@ -316,6 +318,82 @@ def vit_accuracy_section() -> str:
     return f"Reference: {data.get('reference', '')}; images: {data.get('images', '')}\n\n" + _table(head, rows)
 
 
+def format_accuracy_section() -> str:
+    """The accuracy of every weight format on all-MiniLM-L6-v2 (bench/results/format_accuracy.json; one row per
+    case of bench/bench_formats.py's CASES)."""
+    path = ROOT / "bench" / "results" / "format_accuracy.json"
+    if not path.is_file():
+        return "(not generated: run `python bench/bench_formats.py`)"
+    data = json.loads(path.read_text())
+
+    def f(r: dict, key: str) -> str:
+        return f"{r[key]:.4f}" if r.get(key) is not None else "-"
+
+    rows = []
+    for r in data.get("results", []):
+        emb = f"{r['embedding_bits_per_weight']:.2f}" if r.get("embedding_bits_per_weight") else "fp32"
+        rows.append([r["case"], f"{r['fc_bits_per_weight']:.2f}", emb, f(r, "weights_only_hidden_cosine_mean"),
+                     f(r, "weights_only_embedding_cosine_mean"), r.get("integer_mode", "-"),
+                     f(r, "integer_hidden_cosine_mean"), f(r, "integer_embedding_cosine_mean"), r.get("checked", "-")])
+    head = ["format", "FC bits/weight (packed)", "word-embedding bits/weight", "hidden cos, weights only",
+            "sentence-embedding cos, weights only", "integer mode", "hidden cos, integer", "sentence-embedding cos, "
+            "integer", "GEMMs == reference"]
+    return (f"{data.get('sentences', '?')} sentences, {data.get('model', '')}; mixed-bit embedding frequencies: "
+            f"{data.get('frequencies', '')}\n\n" + _table(head, rows))
+
+
+def family_designs() -> list[str]:
+    """The family presets that exist (bench/bench_family.py's FAMILY)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_family import family_presets
+
+    return family_presets()
+
+
+def family_section(workload: str, iso: str | None = None, checked_column: bool = False) -> str:
+    """The family on one workload (timing only), with the functional check and MiniLM accuracy where measured."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_family import accuracy_of
+
+    names = family_designs()
+    rep = api.compare(workload, names, iso=iso)
+    checked = {d["hw"]: d.get("functional_checked") for d in
+               json.loads((ROOT / "bench" / "results" / "family.json").read_text()).get("designs", [])} \
+        if (ROOT / "bench" / "results" / "family.json").is_file() else {}
+    rows = []
+    for d in rep.designs:
+        acc, how = accuracy_of(d.hw)
+        rows.append([d.hw, f"{d.peak_macs_per_cycle:,}", f"{d.cycles:,}", f"{d.seconds * 1e3:.3f}",
+                     f"{d.energy_pj / 1e9:.2f}", f"{d.area_mm2:.1f}", f"{d.dram_read_bytes / 1e6:.1f}",
+                     f"{d.speedup:.2f}", f"{d.energy_efficiency:.2f}",
+                     f"{acc:.3f} ({how})" if acc is not None else how]
+                    + ([checked.get(d.hw, "-")] if checked_column else []))
+    head = ["design", "peak MAC/cycle", "cycles", "ms", "energy mJ", "area mm2", "DRAM read MB", "speedup vs gobo",
+            "energy eff vs gobo", "MiniLM hidden cos"] + (["functional.checked"] if checked_column else [])
+    return _table(head, rows)
+
+
+PUBLISHED = [
+    # (claim, source, our designs (baseline, design), quantity: "speedup" or "energy_efficiency", published value)
+    ("OliVe vs GOBO speed-up", "Guo et al. ISCA 2023, abstract", ("gobo", "olive"), "speedup", 4.5),
+    ("OliVe vs GOBO energy reduction", "Guo et al. ISCA 2023, abstract", ("gobo", "olive"), "energy_efficiency", 4.0),
+]
+"""Published relative claims placed next to ours (a row is filled when both presets exist)."""
+
+
+def published_section() -> str:
+    names = set(family_designs())
+    rows = []
+    for claim, src, (base, other), qty, value in PUBLISHED:
+        if base in names and other in names:
+            d = api.compare("bert-base", [base, other]).designs[1]
+            ours = f"{getattr(d, qty):.2f}x"
+        else:
+            ours = f"not modelled here (no hwconfigs/{other}.yaml)"
+        rows.append([claim, src, f"{value}x", ours])
+    return _table(["claim", "source", "published", "ours (bert-base, seq 128, iso-peak 4096)"], rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "docs" / "RESULTS.md"))
@@ -326,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     seq = sensitivity(["gobo", "tpu", "tcore", "gobo-compress-tcore"], "seq_len", [64, 128, 256, 512])
     wbuf = sensitivity(["gobo", "tpu", "tcore", "gobo-compress-tcore"], "buffers.weights.capacity_bytes",
                        [262144, 524288, 1048576, 2097152])
+    family = " ".join(family_designs())
+    fam_base, fam_large, fam_iso = family_section("bert-base", checked_column=True), family_section("bert-large"), \
+        family_section("bert-base", iso="area")
     doc = f"""# gobosim results
 
 Generated by `python bench/make_results.py` ({time.perf_counter() - t0:.0f} s on {os.cpu_count()} cores,
@@ -429,6 +510,40 @@ vit-base has the synthetic weights (calibrated on BERT statistics, not a trained
 Command: `python bench/bench_functional.py --vit-accuracy`
 
 {vit_accuracy_section()}
+
+## The outlier-aware and low-bit family on one engine, bert-base, seq 128, batch 1
+Every design at 4096 peak products per cycle (iso-peak by construction of the presets), the same buffers,
+DRAM, vector unit, energy tables and integer kernels. MiniLM hidden cos: the design's weight format on the real
+all-MiniLM-L6-v2 weights (next section). functional.checked: `sim compare ... --functional` on bert-base
+(seeded synthetic weights; `python bench/bench_family.py`, which also draws `bench/results/family.png`:
+latency vs energy vs area).
+Command: `sim compare --workload bert-base --hw {family}`
+
+{fam_base}
+
+### bert-large
+Command: `sim compare --workload bert-large --hw {family}`
+
+{fam_large}
+
+### Iso-area (every design's compute resized to GOBO's total area), bert-base
+Command: `sim compare --workload bert-base --hw {family} --iso area`
+
+{fam_iso}
+
+### Published relative claims next to ours
+{published_section()}
+
+## Weight formats on all-MiniLM-L6-v2 (float model vs each format)
+Every encoder FC weight and the pooler in the format (`sim.quant.formats`); "weights only": the float model
+with the dequantized weights; "integer": the design's bit-accurate integer pipeline (int8 activations, I-BERT
+kernels, the format's datapath; embedding tables 4-bit GOBO for gobo, int8 otherwise). Cosine per sentence
+over its real tokens (hidden) and of the mean-pooled, normalized sentence embedding, averaged over the
+sentences. Post-training only: TernaryBERT trains the ternary model with distillation, Chung et al. fine-tune
+with BCQ in the loop; neither is done here.
+Command: `python bench/bench_formats.py`
+
+{format_accuracy_section()}
 """
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -23,13 +23,13 @@ from sim.prepare import PreparedRun, prepare
 from sim.quant import GoboParams, QuantizedModel
 from sim.results import AreaReport, RunResult
 from sim.sweeps.runner import run_sweep
-from sim.weights import quantize_model_for, tensor_values
+from sim.weights import quantize_format_for, quantize_model_for, tensor_values
 from sim.workload.graph import lower
 from sim.workload.loader import load_workload
 from sim.workload.spec import WorkloadSpec
 
-__all__ = ["PreparedRun", "area", "compare", "prepare", "price", "quantize", "run", "run_bound", "run_prepared",
-           "sweep", "tensor_values"]
+__all__ = ["PreparedRun", "area", "compare", "prepare", "price", "quantize", "quantize_format", "run", "run_bound",
+           "run_prepared", "sweep", "tensor_values"]
 
 
 def quantize(workload: str | os.PathLike[str] | WorkloadSpec | None = None, *,
@@ -44,6 +44,19 @@ def quantize(workload: str | os.PathLike[str] | WorkloadSpec | None = None, *,
         raise SimInputError("quantize: give --workload (synthetic weights) or --weights FILE.safetensors")
     wl = workload if isinstance(workload, WorkloadSpec) else load_workload(workload)
     return quantize_model_for(lower(wl), params, seed=seed)
+
+
+def quantize_format(fmt: str, workload: str | os.PathLike[str] | WorkloadSpec | None = None, *,
+                    weights: str | os.PathLike[str] | None = None, seed: int = 0,
+                    options: dict[str, Any] | None = None, embeddings: bool = False,
+                    frequencies: Any = None) -> Any:
+    """``sim quantize --format F`` (F a registered format other than gobo): the
+    :class:`~sim.results.FormatQuantizeReport` of a checkpoint or of a workload's synthetic weights."""
+    graph = None
+    if workload is not None:
+        graph = lower(workload if isinstance(workload, WorkloadSpec) else load_workload(workload))
+    return quantize_format_for(fmt, graph, weights=weights, seed=seed, options=options, embeddings=embeddings,
+                               frequencies=frequencies)
 
 
 def area(hw: str | os.PathLike[str] | HardwareConfig, *, sets: Iterable[str] = (), table: str | None = None,

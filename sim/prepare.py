@@ -17,8 +17,8 @@ from sim.compute.registry import get_kind
 from sim.config.hardware import HardwareConfig
 from sim.config.loader import load_hardware
 from sim.errors import SimInputError
-from sim.mapping.plan import WeightSource, dense_source, gobo_source
-from sim.mapping.weights import tensor_format
+from sim.mapping.plan import WeightSource, dense_source, gobo_source, shape_format_source
+from sim.mapping.weights import SHAPE_FORMATS, shape_format_bytes, tensor_format
 from sim.quant import QuantizedModel, WorkloadCheckpoint
 from sim.weights import gobo_params, load_weights, quantize_model_for, synthetic_source
 from sim.workload.graph import OperatorGraph, lower
@@ -121,6 +121,11 @@ def weight_sources(graph: OperatorGraph, hw: HardwareConfig, unit: MatrixUnit,
         packed = qmodel.packed.get(t.name) if (qmodel is not None and fmt == "gobo") else None
         if packed is not None:
             out[t.name] = gobo_source(packed, onchip)
+        elif fmt in SHAPE_FORMATS:
+            if unit.native_format != fmt:
+                raise SimInputError(f"weights.format {fmt}: compute.kind {hw.compute.kind} does not compute on it")
+            out[t.name] = shape_format_source(rows, cols, fmt,
+                                              lambda r, c, f=fmt: shape_format_bytes(f, r, c, hw))  # type: ignore[misc]
         else:
             # a tensor of a GOBO design that GOBO does not quantize (ViT's patch projection, class token,
             # positions and classifier) is stored as the design's dense element (int8 on the GOBO PE, fp16 on

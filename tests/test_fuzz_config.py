@@ -549,8 +549,12 @@ CROSS_FIELD_KEYS = {"", "buffers", "weights.format", "buffers.weights.capacity_b
 
 
 def related(key: str, mutated: str) -> bool:
-    """A problem's key path explains a mutation at ``mutated``: same top-level section, or a cross-field key."""
-    return key in CROSS_FIELD_KEYS or key.split(".")[0].split("[")[0] == mutated.split(".")[0]
+    """A problem's key path explains a mutation at ``mutated``: same top-level section, or a cross-field key
+    (a bank that cannot cycle at the clock depends on ``clock_hz`` and ``tech.node_nm`` too)."""
+    top = mutated.split(".")[0]
+    if key.startswith("buffers.") and key.endswith(".banks") and top in ("tech", "clock_hz"):
+        return True
+    return key in CROSS_FIELD_KEYS or key.split(".")[0].split("[")[0] == top
 
 
 def assert_one_line(message: str, context: Any) -> None:

@@ -1,6 +1,7 @@
 """The registry of compute kinds: ``compute.kind`` -> its plug-in (:class:`~sim.compute.base.ComputeKind`).
 
-The built-in kinds (``gobo``, ``systolic``, ``tensorcore``) are registered when this module is imported; a new
+The built-in kinds (``gobo``, ``systolic``, ``tensorcore``, ``ternary``, ``biqgemm``) are registered when this
+module is imported; a new
 kind is registered with :func:`register` (a test does so with a toy kind at run time). Registering makes the
 kind's config section valid in hardware YAML files, and every layer (mapping, engine, cost, functional pass,
 iso-area/iso-peak resizing, sweeps) then finds it here: nothing else branches on a kind's name.
@@ -9,9 +10,11 @@ iso-area/iso-peak resizing, sweeps) then finds it here: nothing else branches on
 from __future__ import annotations
 
 from sim.compute.base import ComputeConfig, ComputeKind
+from sim.compute.biqgemm.plugin import KIND as BIQGEMM
 from sim.compute.gobo.plugin import KIND as GOBO
 from sim.compute.systolic.plugin import KIND as SYSTOLIC
 from sim.compute.tensorcore.plugin import KIND as TENSORCORE
+from sim.compute.ternary.plugin import KIND as TERNARY
 
 __all__ = ["config_classes", "get_kind", "kinds", "native_kind", "register", "unregister"]
 
@@ -61,5 +64,5 @@ def native_kind(weight_format: str) -> ComputeKind | None:
     return next((k for k in _KINDS.values() if k.weight_formats.get(weight_format) == "native"), None)
 
 
-for _builtin in (GOBO, SYSTOLIC, TENSORCORE):
+for _builtin in (GOBO, SYSTOLIC, TENSORCORE, TERNARY, BIQGEMM):
     register(_builtin)

@@ -34,6 +34,7 @@ from .calibration import CALIBRATION_SENTENCES, random_image_batch, random_token
 from .dims import EncoderDims
 from .integer import NONLINEAR_SETS, IntegerEncoder
 from .model import build_integer_encoder
+from .qweights import format_mode
 from .reference import bert_forward, vit_forward
 from .tokenizer import load_tokenizer
 from .weights import FloatWeights, load_float_weights, synthetic_float_weights
@@ -153,8 +154,9 @@ def integer_encoder(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, mo
     if nonlinear is None:
         nonlinear = default_nonlinear(wl)
     gobo_any = qmodel is not None and mode.startswith("gobo") and mode[4:].isdigit()
-    if (mode not in MODES or mode == "float") and not gobo_any:
-        raise SimInputError(f"integer mode must be one of int8, gobo3, gobo4, got {mode!r}")
+    if (mode not in MODES or mode == "float") and not gobo_any and format_mode(mode) is None:
+        raise SimInputError(f"integer mode must be one of int8, gobo3, gobo4, ternary, ternary-tensor, bcq1..bcq8, "
+                            f"got {mode!r}")
     if nonlinear not in NONLINEAR_SETS:
         raise SimInputError(f"nonlinear must be one of {', '.join(NONLINEAR_SETS)}, got {nonlinear!r}")
     dp_key = datapath if isinstance(datapath, str) else (None if datapath is None else datapath.key)
@@ -166,8 +168,8 @@ def integer_encoder(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, mo
     w = float_weights(wl, weights, seed)
     dims = EncoderDims.from_workload(wl)
     ids, mask, desc = calibration_batch(wl, weights)
-    if mode == "int8":
-        enc = build_integer_encoder(dims, w, "int8", ids, mask, nonlinear=nonlinear, datapath=datapath,
+    if mode == "int8" or format_mode(mode) is not None:
+        enc = build_integer_encoder(dims, w, mode, ids, mask, nonlinear=nonlinear, datapath=datapath,
                                     calib_source=desc)
     else:
         qm = qmodel if qmodel is not None else gobo_model(wl, weights, int(mode[4:]), seed)

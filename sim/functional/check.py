@@ -15,6 +15,10 @@ design                            functional model
                                   fold) in int32 with every running sum checked
 ``weights.format: gobo``,         GOBO compression off chip, decompressed on chip to the integer
 ``compute.kind: systolic``        matrix (int8 centroids, int16 outliers), then the systolic fold model
+``weights.format: ternary``,      TWN-ternarized weights (per row or per tensor), weight GEMMs as sums and
+``compute.kind: ternary``         differences of int8 activations, attention BMMs bit-serial
+``weights.format: bcq``,          q-plane binary-coded weights, weight GEMMs through lookup tables of partial
+``compute.kind: biqgemm``         sums of activation groups (BiQGEMM), attention BMMs on int8 planes
 ``weights.format: fp16``          the float model with every GEMM operand rounded to fp16 and fp32
 (tensor core)                     accumulation: not integer, so ``checked`` is None and ``exact`` False
 ``weights.format: gobo``,         the GOBO-dequantized weights through the same fp16 model
@@ -125,7 +129,14 @@ def functional_check(prep: PreparedRun) -> FunctionalReport:
                            "nothing to check bit for bit; the sha256 is of the fp16-rounded output and depends "
                            "on the BLAS summation order"])
         return FunctionalReport(**base)
-    mode = f"gobo{qmodel.params.bits}" if fmt == "gobo" and qmodel is not None else "int8"
+    if fmt == "gobo" and qmodel is not None:
+        mode = f"gobo{qmodel.params.bits}"
+    elif fmt == "ternary":
+        mode = "ternary" if hw_cfg.weights.ternary_granularity == "row" else "ternary-tensor"
+    elif fmt == "bcq":
+        mode = f"bcq{hw_cfg.weights.bcq_bits}"
+    else:
+        mode = "int8"
     engine = datapath.name
     notes = prep.kind.functional_notes(hw_cfg)
     enc = integer_encoder(wl, weights, mode, kernels, seed=seed, qmodel=qmodel if fmt == "gobo" else None,

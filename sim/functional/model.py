@@ -10,7 +10,7 @@ from sim.compute.registry import native_kind
 from .calibration import Calibration
 from .dims import EncoderDims
 from .integer import IntegerEncoder
-from .qweights import quantize_weights
+from .qweights import format_mode, quantize_weights
 from .reference import bert_forward, vit_forward
 from .smoothing import DEFAULT_ALPHA, apply_smoothing, smoothing_factors
 from .weights import FloatWeights
@@ -21,7 +21,8 @@ __all__ = ["build_integer_encoder", "default_datapath"]
 def default_datapath(fmt: str) -> Datapath | None:
     """The datapath a weight format runs on by default: that of the compute kind computing on it natively
     (int8: the systolic array, 64 rows; gobo: the GOBO PE), from the compute-kind registry."""
-    kind = native_kind(fmt)
+    found = format_mode(fmt)
+    kind = native_kind(found[0] if found is not None else fmt)
     return kind.default_datapath() if kind is not None else None
 
 
@@ -31,7 +32,8 @@ def build_integer_encoder(dims: EncoderDims, w: FloatWeights, fmt: str, calib_id
                           smooth_alpha: float | None = DEFAULT_ALPHA, per_channel: bool = True,
                           act_bits: int = 8, calib_source: str = "", smooth_gelu: bool = False,
                           asym_gelu: bool = True) -> IntegerEncoder:
-    """The integer model of ``w`` in weight format ``fmt`` ("int8" or "gobo" with ``qmodel``).
+    """The integer model of ``w`` in weight format ``fmt`` ("int8", "gobo" with ``qmodel``, or a ternary/BCQ
+    mode of :func:`~.qweights.format_mode`: "ternary", "ternary-tensor", "bcq3", ...).
 
     ``calib_ids``: the calibration batch, token ids ``[batch, seq]`` (BERT family) or, for a ViT, images
     ``[batch, channels, image, image]`` (``calib_mask`` unused).

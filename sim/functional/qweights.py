@@ -13,6 +13,13 @@
   quantized use it; a tensor the model left in fp32 falls back to the int8 rule above (stated in the
   result's ``fallback`` list).
 
+* ``ternary`` / ``ternary-tensor`` (ternary designs): TWN-ternarized GEMM weights (:mod:`sim.quant.ternary`),
+  ``w_nk`` in {-1, 0, +1} with the scale per output channel (``ternary``) or per tensor; embedding tables int8
+  per channel as above.
+* ``bcq{q}`` (BiQGEMM designs): ``q``-plane binary-coded GEMM weights (:mod:`sim.quant.bcq`), ``w_nk`` the
+  integer matrix ``sum_i c_i b_i`` (``|.| <= 127 q``, declared ``bits`` wide) with the per-row unit as scale,
+  and the packed planes in ``packed`` for the lookup-table datapath; embedding tables int8 per channel.
+
 Linear biases become int32 at the accumulator scale ``s_x * s_w`` once the input scale is known
 (:meth:`IntLinear.bias_int`), checked against int32.
 """
@@ -25,13 +32,15 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sim.kernels.widths import check_width
+from sim.quant.bcq import bcq
 from sim.quant.integer import IntegerGobo
+from sim.quant.ternary import ternarize
 
 from .names import canonical_name
 from .weights import FloatWeights
 
 __all__ = ["IntLinear", "IntTable", "QuantizedWeights", "int8_linear", "int8_table", "quantize_weights",
-           "GEMM_WEIGHTS", "TABLES", "VIT_TABLES"]
+           "GEMM_WEIGHTS", "TABLES", "VIT_TABLES", "format_mode", "format_linear"]
 
 #: Per-layer GEMM weights (prefix ``encoder.layer.{i}.``) in execution order.
 GEMM_WEIGHTS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
@@ -68,6 +77,10 @@ class IntLinear:
     bias: np.ndarray
     w_nk: np.ndarray | None = None
     gobo: IntegerGobo | None = None
+    bits: int | None = None
+    """Declared width of ``w_nk`` when it is not int8 (BCQ's integer matrix)."""
+    packed: object | None = None
+    """The packed tensor of a ternary or BCQ weight (its planes, for the datapath that computes on them)."""
 
     @property
     def shape_nk(self) -> tuple[int, int]:
@@ -76,7 +89,9 @@ class IntLinear:
 
     @property
     def in_bits(self) -> int:
-        """Declared width of the integer weights: 8 (int8) or 16 (GOBO: int16 outliers)."""
+        """Declared width of the integer weights: 8 (int8, ternary), 16 (GOBO: int16 outliers) or ``bits``."""
+        if self.bits is not None:
+            return self.bits
         return 16 if self.gobo is not None else 8
 
     def matrix_nk(self) -> np.ndarray:
@@ -135,6 +150,32 @@ def int8_table(name: str, table: np.ndarray) -> IntTable:
     return IntTable(name, q, s.reshape(-1))
 
 
+def format_mode(fmt: str) -> tuple[str, dict[str, object]] | None:
+    """``(format, options)`` of a ternary or BCQ integer mode ("ternary", "ternary-tensor", "bcq3"), else None."""
+    if fmt == "ternary":
+        return "ternary", {"granularity": "row"}
+    if fmt == "ternary-tensor":
+        return "ternary", {"granularity": "tensor"}
+    if fmt.startswith("bcq") and fmt[3:].isdigit() and 1 <= int(fmt[3:]) <= 8:
+        return "bcq", {"bits": int(fmt[3:])}
+    return None
+
+
+def format_linear(name: str, w_nk: np.ndarray, bias: np.ndarray | None, fmt: str) -> IntLinear:
+    """One GEMM weight in a ternary or BCQ integer mode (see :func:`format_mode`)."""
+    found = format_mode(fmt)
+    if found is None:
+        raise ValueError(f"unknown integer weight format {fmt!r}")
+    base, opts = found
+    b = np.zeros(w_nk.shape[0]) if bias is None else np.asarray(bias, dtype=np.float64)
+    if base == "ternary":
+        t = ternarize(w_nk, granularity=str(opts["granularity"]), name=name)
+        scale = t.scales.astype(np.float64).reshape(-1)
+        return IntLinear(name, scale, b, w_nk=t.ints(), packed=t)
+    q = bcq(w_nk, int(opts["bits"]), name=name)  # type: ignore[call-overload]
+    return IntLinear(name, q.units.astype(np.float64), b, w_nk=q.int_matrix(), bits=q.int_bits, packed=q)
+
+
 @dataclass(frozen=True, eq=False)
 class QuantizedWeights:
     """All integer weights of one model in one mode: ``linears`` by weight name (without ``.weight``),
@@ -178,7 +219,7 @@ def quantize_weights(w: FloatWeights, fmt: str, *, qmodel: object | None = None,
         packed = {c: p for n, p in qmodel.packed.items()  # type: ignore[attr-defined]
                   if (c := canonical_name(n)) is not None}
         bits = int(qmodel.params.bits)  # type: ignore[attr-defined]
-    elif fmt != "int8":
+    elif fmt != "int8" and format_mode(fmt) is None:
         raise ValueError(f"unknown integer weight format {fmt!r}")
     for base in _linear_names(w):
         wname = f"{base}.weight"
@@ -188,6 +229,8 @@ def quantize_weights(w: FloatWeights, fmt: str, *, qmodel: object | None = None,
             g = p.integer()  # type: ignore[attr-defined]
             b = np.zeros(g.shape[0]) if bias is None else np.asarray(bias, dtype=np.float64)
             linears[base] = IntLinear(base, np.array([g.scale], dtype=np.float64), b, gobo=g)
+        elif format_mode(fmt) is not None:
+            linears[base] = format_linear(base, w[wname], bias, fmt)
         else:
             if fmt == "gobo":
                 fallback.append(wname)

@@ -160,6 +160,21 @@ def gobo_source(packed, onchip_elem_bytes: float | None) -> WeightSource:
                         outlier_bytes=lambda nc, kc: packed.block_bytes(nc, kc).outliers, packed_format="gobo")
 
 
+def shape_format_source(N: int, K: int, fmt: str, nbytes: Callable[[int, int], int]) -> WeightSource:
+    """A weight in a packed format whose bytes follow from the shape (ternary, bcq), packed on chip too:
+    ``nbytes(rows, cols)`` is the format's size; a chunk of ``nc`` rows and ``kc`` columns holds
+    ``nbytes(nc, kc)`` minus its per-row part, which the first K chunk carries."""
+
+    def grid(nc: int, kc: int) -> np.ndarray:
+        n_sizes = np.minimum(nc, N - np.arange(0, N, nc))
+        k_sizes = np.minimum(kc, K - np.arange(0, K, kc))
+        out = np.array([[nbytes(int(n), int(k)) - (nbytes(int(n), 0) if j else 0) for j, k in enumerate(k_sizes)]
+                        for n in n_sizes], dtype=np.int64)
+        return out
+
+    return WeightSource(grid, grid, packed_format=fmt)
+
+
 class Planner:
     """Turns an operator graph into steps for one design (see the module docstring)."""
 

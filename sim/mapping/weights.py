@@ -5,6 +5,9 @@
 - Embedding tables: GOBO at ``weights.embedding_bits`` when the format is gobo and
   ``weights.quantize_embeddings`` is on; otherwise as the GEMM weights' element format (int8 / fp16),
   or fp32 for a gobo design with embedding quantization off.
+- Ternary and BCQ designs (integer pipelines like int8): GEMM weights in the packed format
+  (:func:`sim.quant.ternary.ternary_bytes`, :func:`sim.quant.bcq.bcq_bytes`: functions of the shape alone,
+  equal to the quantizers' buffers), embedding tables int8, biases int32.
 - LayerNorm parameters and biases: fp32 for gobo and fp16 designs' vector unit inputs are kept exact
   (GOBO leaves them unquantized); int32 biases and fp32 LayerNorm parameters for the int8 design.
 
@@ -18,22 +21,37 @@ import math
 from collections.abc import Mapping
 
 from sim.config.hardware import HardwareConfig
+from sim.quant.bcq import bcq_bytes
+from sim.quant.ternary import ternary_bytes
 from sim.workload.graph import OperatorGraph, WeightTensor
 
 EMBEDDING_TYPES = ("word_emb", "pos_emb", "type_emb")
 MATMUL_TYPES = ("query", "key", "value", "attn_out", "ffn1", "ffn2", "pooler", "classifier", "patch_emb")
+SHAPE_FORMATS = ("ternary", "bcq")
+"""Packed formats whose bytes follow from the tensor's shape (no quantization needed to size them)."""
+INTEGER_FORMATS = ("int8", "ternary", "bcq")
+"""Formats of integer pipelines (int8 embedding tables, int32 biases)."""
+
+
+def shape_format_bytes(fmt: str, rows: int, cols: int, hw: HardwareConfig) -> int:
+    """Packed bytes of a ``rows x cols`` tensor in a shape-sized format (ternary, bcq) with ``hw``'s options."""
+    if fmt == "ternary":
+        return ternary_bytes(rows, cols, hw.weights.ternary_granularity)
+    if fmt == "bcq":
+        return bcq_bytes(rows, cols, hw.weights.bcq_bits)
+    raise ValueError(f"{fmt!r} is not a shape-sized weight format")
 
 
 def tensor_format(t: WeightTensor, hw: HardwareConfig) -> str:
-    """The off-chip format of tensor ``t`` in design ``hw``: gobo, int8, fp16, int32 or fp32."""
+    """The off-chip format of tensor ``t`` in design ``hw``: gobo, ternary, bcq, int8, fp16, int32 or fp32."""
     fmt = hw.weights.format
     if t.tensor_type in MATMUL_TYPES:
         return fmt
     if t.tensor_type in EMBEDDING_TYPES:
         if fmt == "gobo":
             return "gobo" if hw.weights.quantize_embeddings else "fp32"
-        return fmt
-    if t.tensor_type == "bias" and fmt == "int8":
+        return "int8" if fmt in SHAPE_FORMATS else fmt
+    if t.tensor_type == "bias" and fmt in INTEGER_FORMATS:
         return "int32"
     return "fp32"
 
@@ -62,6 +80,8 @@ def stored_bytes(graph: OperatorGraph, hw: HardwareConfig,
                 out[t.name] = int(packed_bytes[t.name])
             else:
                 out[t.name] = nominal_gobo_bytes(t, tensor_bits(t, hw))
+        elif fmt in SHAPE_FORMATS:
+            out[t.name] = shape_format_bytes(fmt, t.shape[0], t.elems // t.shape[0], hw)
         else:
             out[t.name] = t.elems * _ELEM_BYTES[fmt] + (4 if fmt == "int8" else 0)
     return out

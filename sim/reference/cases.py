@@ -21,7 +21,7 @@ from sim.reference.run import machine_for, reference_run
 from sim.simulate import count_actions, engine_for, map_steps
 from sim.workload import load_workload
 
-DESIGNS = ("gobo", "tpu", "tcore", "gobo-compress-tcore", "gobo-compress-tpu")
+DESIGNS = ("gobo", "tpu", "tcore", "gobo-compress-tcore", "gobo-compress-tpu", "ternary", "biqgemm")
 
 _COMPUTE = {
     "gobo": lambda r: [f"compute.tiles={r.choice([1, 2, 4, 16])}", f"compute.pes_per_tile={r.choice([8, 16, 64])}",
@@ -36,6 +36,16 @@ _COMPUTE = {
     "tcore": lambda r: [f"compute.units={r.choice([1, 4, 16, 64])}",
                         f"compute.pipeline_latency_cycles={r.choice([1, 4])}"],
 }
+_COMPUTE["ternary"] = lambda r: [f"compute.tiles={r.choice([1, 2, 4, 16])}",
+                                 f"compute.pes_per_tile={r.choice([4, 8, 64])}",
+                                 f"compute.rows_per_pe={r.choice([1, 2, 4])}",
+                                 f"compute.latency_cycles={r.choice([1, 2, 3])}"]
+_COMPUTE["biqgemm"] = lambda r: [f"compute.tiles={r.choice([1, 2, 4])}",
+                                 f"compute.lanes_per_tile={r.choice([4, 8, 64])}",
+                                 f"compute.rows_per_tile={r.choice([1, 2, 4])}",
+                                 f"compute.group_size={r.choice([1, 2, 4])}",
+                                 f"compute.build_per_cycle={r.choice([1, 4, 16])}",
+                                 f"compute.latency_cycles={r.choice([1, 2])}"]
 _COMPUTE["gobo-compress-tpu"] = _COMPUTE["tpu"]
 _COMPUTE["gobo-compress-tcore"] = _COMPUTE["tcore"]
 

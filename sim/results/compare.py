@@ -34,6 +34,11 @@ class DesignRow(Report):
     stall_breakdown_cycles: dict[str, int]
     compute: dict[str, Any]
     """The design's (possibly resized) compute section."""
+    functional_checked: bool | None = None
+    """With ``--functional``: the run's ``functional.checked`` (True: every datapath GEMM equal to the reference
+    kernel bit for bit; None: not an integer datapath, or not run)."""
+    cosine_vs_float: float | None = None
+    """With ``--functional``: the run's ``functional.cosine_vs_float`` (integer model vs the float model)."""
 
 
 @dataclass(repr=False)
