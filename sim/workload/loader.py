@@ -81,6 +81,9 @@ def _from_hf_decoder(raw: dict[str, Any], model_type: str, source: str) -> dict[
         out["norm_eps"] = 1e-5  # torch.nn.LayerNorm's default, which OPT uses
     if model_type == "llama":
         out.update(norm="rmsnorm", positions="rotary")
+        rope = raw.get("rope_parameters")  # newer configs keep the base frequency here
+        if "rope_theta" not in out and isinstance(rope, dict) and rope.get("rope_theta") is not None:
+            out["rope_theta"] = rope["rope_theta"]
         if isinstance(raw.get("rope_scaling"), dict):
             out["source_note"] = "rope_scaling ignored (it changes the angles, not the work)"
     else:
