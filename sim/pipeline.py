@@ -39,7 +39,7 @@ def run_prepared(prep: PreparedRun, *, functional: bool = True,
         if functional:
             from sim.functional.decoder_check import decoder_functional_check
 
-            result.functional = decoder_functional_check(prep)
+            result.functional = decoder_functional_check(prep, result)
         return result
     if trace:
         check_writable(trace, "trace")

@@ -39,8 +39,8 @@ from sim.workload.spec import WorkloadSpec
 from .mathfn import layernorm, softmax
 from .weights import FloatWeights
 
-__all__ = ["CANONICAL", "DecoderDims", "DecoderOutput", "KVCache", "decoder_forward", "gpt2_canonical", "llama_canonical",
-           "opt_canonical"]
+__all__ = ["CANONICAL", "DecoderDims", "DecoderOutput", "KVCache", "decoder_forward", "gpt2_canonical",
+           "llama_canonical", "opt_canonical"]
 
 Observer = Callable[[str, np.ndarray, np.ndarray], None]
 KVCache = list[tuple[np.ndarray, np.ndarray]]  # per layer (keys, values) [batch, kv_heads, tokens, head_dim]
@@ -118,9 +118,14 @@ def rotary(x: np.ndarray, positions: np.ndarray, theta: float) -> np.ndarray:
     return x * cos + rot * sin
 
 
-def _linear(w: FloatWeights, prefix: str, x: np.ndarray) -> np.ndarray:
-    wt = w[f"{prefix}.weight"].astype(x.dtype, copy=False)
-    y = x.reshape(-1, x.shape[-1]) @ wt.T
+def _h(a: np.ndarray, fp16: bool) -> np.ndarray:
+    """A GEMM operand as an fp16 engine sees it (rounded to fp16, held in the working dtype)."""
+    return a.astype(np.float16).astype(a.dtype) if fp16 else a
+
+
+def _linear(w: FloatWeights, prefix: str, x: np.ndarray, fp16: bool = False) -> np.ndarray:
+    wt = _h(w[f"{prefix}.weight"].astype(x.dtype, copy=False), fp16)
+    y = _h(x, fp16).reshape(-1, x.shape[-1]) @ wt.T
     b = w.get(f"{prefix}.bias")
     if b is not None:
         y = y + b.astype(x.dtype, copy=False)
@@ -134,8 +139,10 @@ def _norm(w: FloatWeights, prefix: str, x: np.ndarray, dims: DecoderDims) -> np.
 
 
 def decoder_forward(w: FloatWeights, dims: DecoderDims, ids: np.ndarray, *, past: KVCache | None = None,
-                    dtype: type = np.float64, observe: Observer | None = None) -> DecoderOutput:
-    """Forward of token ids ``[batch, s]`` after the ``past`` cache (None: none); see the module docstring."""
+                    dtype: type = np.float64, observe: Observer | None = None, fp16: bool = False) -> DecoderOutput:
+    """Forward of token ids ``[batch, s]`` after the ``past`` cache (None: none); see the module docstring.
+    ``fp16``: every GEMM operand (weights, activations, attention operands) rounded to fp16 first (the
+    tensor-core model; accumulation and nonlinearities stay in ``dtype``)."""
     ids = np.asarray(ids, dtype=np.int64)
     b, s = ids.shape
     start = past[0][0].shape[2] if past else 0
@@ -155,9 +162,9 @@ def decoder_forward(w: FloatWeights, dims: DecoderDims, ids: np.ndarray, *, past
         pre = f"encoder.layer.{li}"
         L = f"L{li}"
         h = _norm(w, f"{pre}.attention.output.LayerNorm", x, dims)
-        q = _linear(w, f"{pre}.attention.self.query", h)
-        k = _linear(w, f"{pre}.attention.self.key", h)
-        v = _linear(w, f"{pre}.attention.self.value", h)
+        q = _linear(w, f"{pre}.attention.self.query", h, fp16)
+        k = _linear(w, f"{pre}.attention.self.key", h, fp16)
+        v = _linear(w, f"{pre}.attention.self.value", h, fp16)
         if observe is not None:
             observe(f"{L}.ln_attn", h, mask)
             observe(f"{L}.q", q, mask)
@@ -174,19 +181,19 @@ def decoder_forward(w: FloatWeights, dims: DecoderDims, ids: np.ndarray, *, past
         present.append((kh, vh))
         rep = nh // kvh
         kr, vr = (np.repeat(kh, rep, axis=1), np.repeat(vh, rep, axis=1)) if rep > 1 else (kh, vh)
-        scores = qh @ kr.transpose(0, 1, 3, 2) / dtype(math.sqrt(d)) + add_mask
-        ctx = (softmax(scores) @ vr).transpose(0, 2, 1, 3).reshape(b, s, nh * d)
+        scores = _h(qh, fp16) @ _h(kr, fp16).transpose(0, 1, 3, 2) / dtype(math.sqrt(d)) + add_mask
+        ctx = (_h(softmax(scores), fp16) @ _h(vr, fp16)).transpose(0, 2, 1, 3).reshape(b, s, nh * d)
         if observe is not None:
             observe(f"{L}.ctx", ctx, mask)
-        x = x + _linear(w, f"{pre}.attention.output.dense", ctx)
+        x = x + _linear(w, f"{pre}.attention.output.dense", ctx, fp16)
         if observe is not None:
             observe(f"{L}.attn_res", x, mask)
         h = _norm(w, f"{pre}.output.LayerNorm", x, dims)
         if observe is not None:
             observe(f"{L}.ln_ffn", h, mask)
-        f = _linear(w, f"{pre}.intermediate.dense", h)
+        f = _linear(w, f"{pre}.intermediate.dense", h, fp16)
         if dims.activation == "silu":
-            g = _linear(w, f"{pre}.intermediate.gate", h)
+            g = _linear(w, f"{pre}.intermediate.gate", h, fp16)
             a = g / (1.0 + np.exp(-g)) * f
         elif dims.activation == "relu":
             a = np.maximum(f, 0)
@@ -195,14 +202,14 @@ def decoder_forward(w: FloatWeights, dims: DecoderDims, ids: np.ndarray, *, past
         if observe is not None:
             observe(f"{L}.ffn1", f, mask)
             observe(f"{L}.gelu", a, mask)
-        x = x + _linear(w, f"{pre}.output.dense", a)
+        x = x + _linear(w, f"{pre}.output.dense", a, fp16)
         if observe is not None:
             observe(f"{L}.ffn_res", x, mask)
     hidden = _norm(w, "final_layernorm", x, dims)
     if observe is not None:
         observe("head.final", hidden, mask)
     head = w["embeddings.word_embeddings.weight"] if dims.tie_embeddings else w["classifier.weight"]
-    logits = hidden @ head.astype(dtype).T
+    logits = _h(hidden, fp16) @ _h(head.astype(dtype), fp16).T
     return DecoderOutput(hidden, logits, present)
 
 
@@ -241,13 +248,14 @@ def gpt2_canonical(tensors: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
     return out
 
 
+_OPT_LAYER = r"(?:model\.)?decoder\.layers\.(\d+)\."
 _OPT = (
     (r"(?:model\.)?decoder\.embed_tokens\.weight", "embeddings.word_embeddings.weight"),
     (r"(?:model\.)?decoder\.embed_positions\.weight", "embeddings.position_embeddings.weight"),
     (r"(?:model\.)?decoder\.final_layer_norm\.(weight|bias)", r"final_layernorm.\1"),
-    (r"(?:model\.)?decoder\.layers\.(\d+)\.self_attn\.q_proj\.(weight|bias)", r"encoder.layer.\1.attention.self.query.\2"),
-    (r"(?:model\.)?decoder\.layers\.(\d+)\.self_attn\.k_proj\.(weight|bias)", r"encoder.layer.\1.attention.self.key.\2"),
-    (r"(?:model\.)?decoder\.layers\.(\d+)\.self_attn\.v_proj\.(weight|bias)", r"encoder.layer.\1.attention.self.value.\2"),
+    (_OPT_LAYER + r"self_attn\.q_proj\.(weight|bias)", r"encoder.layer.\1.attention.self.query.\2"),
+    (_OPT_LAYER + r"self_attn\.k_proj\.(weight|bias)", r"encoder.layer.\1.attention.self.key.\2"),
+    (_OPT_LAYER + r"self_attn\.v_proj\.(weight|bias)", r"encoder.layer.\1.attention.self.value.\2"),
     (r"(?:model\.)?decoder\.layers\.(\d+)\.self_attn\.out_proj\.(weight|bias)",
      r"encoder.layer.\1.attention.output.dense.\2"),
     (r"(?:model\.)?decoder\.layers\.(\d+)\.self_attn_layer_norm\.(weight|bias)",
