@@ -8,8 +8,8 @@ over the whole run, priced once, with ``generation`` holding the per-phase figur
 Decode steps differ only in their context (the attention over ``prompt + t + 1`` tokens and its KV reads).
 With ``decode_samples = S > 0`` and more generated tokens than ``S``, the ``M`` decode steps are cut into ``S``
 contiguous groups of near-equal size and each group's middle step is simulated exactly and counted once per
-step of its group (the midpoint of a group of a cost linear in the context is the group's mean; the error is
-measured in ``tests/test_generation.py`` and the notes). The last step is always simulated exactly as well
+step of its group (the midpoint of a group of a cost linear in the context is the group's mean; for even
+group sizes the lower and upper middles alternate; the error is measured in ``tests/test_generation.py``). The last step is always simulated exactly as well
 (``tpot_last_seconds``); it is counted in the totals only when it represents its group.
 """
 
@@ -44,7 +44,9 @@ def decode_plan(gen_tokens: int, samples: int) -> list[tuple[int, int]]:
     start = 0
     for g in range(groups):
         size = gen_tokens // groups + (1 if g < gen_tokens % groups else 0)
-        out.append((start + (size - 1) // 2, size))
+        # the middle step; for an even size the lower and the upper middle alternate, so that the half-step
+        # biases of a cost linear in the context cancel between groups
+        out.append((start + ((size - 1) // 2 if g % 2 == 0 else size // 2), size))
         start += size
     return out
 
