@@ -156,7 +156,7 @@ def decoder_forward(w: FloatWeights, dims: DecoderDims, ids: np.ndarray, *, past
     nh, kvh, d = dims.heads, dims.kv_heads, dims.head_dim
     total = start + s
     causal = np.arange(total)[None, :] <= pos[:, None]  # [s, total]
-    add_mask = np.where(causal, 0.0, np.finfo(dtype).min).astype(dtype)
+    add_mask: np.ndarray = np.where(causal, 0.0, np.finfo(dtype).min).astype(dtype)
     present: KVCache = []
     for li in range(dims.layers):
         pre = f"encoder.layer.{li}"

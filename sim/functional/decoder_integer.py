@@ -151,12 +151,12 @@ class IntegerDecoder:
         start = cache[0][0].shape[2] if cache else 0
         pos = np.arange(start, start + s)
         s_e = c.scale("emb.sum")
-        r = np.zeros((b, s, d.hidden), dtype=np.int64)
+        emb = np.zeros((b, s, d.hidden), dtype=np.int64)
         for name, rows in (("embeddings.word_embeddings.weight", ids),
                            ("embeddings.position_embeddings.weight", np.broadcast_to(pos + d.position_offset, (b, s)))):
             tab = self.qw.tables[name]
-            r += rescale(tab.ints[rows].astype(np.int64), tab.scale, s_e, RESIDUAL_BITS)
-        r = saturate(r, RESIDUAL_BITS, True).reshape(b * s, d.hidden)
+            emb += rescale(tab.ints[rows].astype(np.int64), tab.scale, s_e, RESIDUAL_BITS)
+        r: np.ndarray = saturate(emb, RESIDUAL_BITS, True).reshape(b * s, d.hidden)
         s_r = s_e
         nh, kvh, hd = d.heads, d.kv_heads, d.head_dim
         total = start + s

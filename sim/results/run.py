@@ -214,8 +214,8 @@ class RunResult(Report):
                 ept = f"{g.energy_per_token_pj * 1e-9:.4f} mJ" if g.energy_per_token_pj is not None else "-"
                 lines.append(f"    TTFT {g.ttft_seconds * 1e3:.4f} ms, TPOT mean {g.tpot_mean_seconds * 1e3:.4f} ms "
                              f"(last {(g.tpot_last_seconds or 0) * 1e3:.4f} ms), {tps} tokens/s, {ept} per token")
-                share = ", ".join(f"{k} {v:.0%}" for k, v in g.decode_time_share.items())
-                lines.append(f"    decode time     {share}")
+                parts = ", ".join(f"{k} {v:.0%}" for k, v in g.decode_time_share.items())
+                lines.append(f"    decode time     {parts}")
             kv = g.kv_cache
             lines.append(f"    KV cache        {kv.get('location')} ({kv.get('resident_layers')}/{kv.get('layers')} "
                          f"layers on chip), {kv.get('bytes_per_token')} B per token")
