@@ -67,8 +67,12 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     if wl is not None:
         graph = lower(wl)
         print(yaml.safe_dump({"workload": to_dict(wl)}, sort_keys=False).rstrip())
-        print(f"# operators: {len(graph.ops)}; encoder GEMM/BMM MACs: {graph.total_macs('encoder'):,} "
-              f"(closed form {encoder_macs_closed_form(wl):,}); all MACs: {graph.total_macs():,}")
+        if wl.is_decoder:
+            print(f"# operators per pass: {len(graph.ops)}; prefill MACs ({wl.seq_len} prompt tokens): "
+                  f"{graph.total_macs():,}; then {wl.gen_tokens} decode steps")
+        else:
+            print(f"# operators: {len(graph.ops)}; encoder GEMM/BMM MACs: {graph.total_macs('encoder'):,} "
+                  f"(closed form {encoder_macs_closed_form(wl):,}); all MACs: {graph.total_macs():,}")
     return 0
 
 
