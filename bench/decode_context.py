@@ -3,6 +3,7 @@
 Usage: python bench/decode_context.py [--workload gpt2] [--hw gobo gobo-compress-tcore tcore tpu]
                                       [--contexts 128 256 512 1024] [--batches 1 8] [--prefill 128 512]
                                       [--out bench/results/decode_context.json] [--png bench/results/decode_context.png]
+                                      [--replot]
 
 A decode point at context ``L`` is the decode step that attends over ``L`` tokens (``L - 1`` cached + the new
 one): the same mapping and engine simulation ``sim run`` does for that step (``sim.generation``), with the KV
@@ -74,9 +75,11 @@ def plot(data: dict, png: Path) -> None:
         ax.set_xlabel("context length (tokens attended per decode step)")
         ax.set_ylabel("time per output token (ms)")
         ax.set_title(f"{data['workload']}, batch {b}")
+        ax.set_ylim(bottom=0)
         ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9)
+    fig.tight_layout(rect=(0, 0.07, 1, 1))
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
     plt.close(fig)
@@ -92,7 +95,11 @@ def main() -> None:
     ap.add_argument("--prefill", nargs="+", type=int, default=[128, 512])
     ap.add_argument("--out", default="bench/results/decode_context.json")
     ap.add_argument("--png", default="bench/results/decode_context.png")
+    ap.add_argument("--replot", action="store_true", help="only redraw --png from an existing --out")
     args = ap.parse_args()
+    if args.replot:
+        plot(json.loads(Path(args.out).read_text()), Path(args.png))
+        return
     t0 = time.time()
     data: dict = {"workload": args.workload, "designs": args.hw, "contexts": args.contexts, "batches": args.batches,
                   "decode": [], "prefill": []}
