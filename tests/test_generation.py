@@ -171,3 +171,14 @@ def test_cli_flags(tmp_path):
         p = _sim("run", "--hw", "gobo", "--no-functional", *bad)
         assert p.returncode == 2 and key in p.stderr and "Traceback" not in p.stderr, p.stderr
         assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_reprice_updates_the_phase_energies():
+    from sim.cost.reprice import apply_prices
+
+    r = run("gobo", "tiny-gpt", functional=False)
+    d = apply_prices(r.to_dict(), node_nm=28)
+    g = d["generation"]
+    assert sum(p["energy_pj"] for p in g["phases"]) == pytest.approx(d["energy_pj"], rel=1e-12)
+    assert d["energy_pj"] < r.energy_pj
+    assert g["energy_per_token_pj"] == pytest.approx(g["phases"][1]["energy_pj"] / g["phases"][1]["tokens"])
