@@ -79,3 +79,12 @@ def test_overrides_are_checked():
     with pytest.raises(ConfigError, match="max_positions"):
         load_workload("gpt2", seq_len=1000, gen_tokens=64)
     assert load_workload("gpt2", gen_tokens=0).gen_tokens == 0
+
+
+@pytest.mark.parametrize("name", ["gpt2", "opt-125m", "llama-3.2-1b", "tiny-gpt"])
+def test_graph_macs_equal_the_closed_form(name):
+    from sim.workload.decoder import decoder_macs_closed_form
+
+    wl = load_workload(name).with_overrides(batch=2)
+    assert lower(wl).total_macs() == decoder_macs_closed_form(wl)
+    assert lower_decoder(wl, "decode", 300).total_macs() == decoder_macs_closed_form(wl, "decode", 300)

@@ -159,3 +159,16 @@ def lower_decoder(w: WorkloadSpec, phase: str = "prefill", context: int | None =
 def kv_cache_bytes_per_token(w: WorkloadSpec, act_bytes: int) -> int:
     """KV-cache bytes one token of one sequence adds over all layers (keys and values at ``act_bytes``)."""
     return 2 * w.layers * w.kv_dim * act_bytes
+
+
+def decoder_macs_closed_form(w: WorkloadSpec, phase: str = "prefill", context: int | None = None) -> int:
+    """MACs of one pass (every GEMM and BMM, the LM head included), from the shapes alone:
+    ``L x (2 T H^2 + 2 T H kv + g T H I + 2 B A q C d) + B H V`` with ``T = B q`` token rows, ``q`` query rows
+    per sequence (the prompt, or 1 in a decode step), ``C`` the context, ``g`` 3 for a gated FFN else 2."""
+    q = w.seq_len if phase == "prefill" else 1
+    c = w.seq_len if phase == "prefill" else (context if context is not None else w.seq_len + 1)
+    t = w.batch * q
+    gated = 3 if w.activation == "silu" else 2
+    per_layer = (2 * t * w.hidden * w.hidden + 2 * t * w.hidden * w.kv_dim + gated * t * w.hidden * w.intermediate
+                 + 2 * w.batch * w.heads * q * c * w.head_dim)
+    return w.layers * per_layer + w.batch * w.hidden * w.vocab
