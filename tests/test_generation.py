@@ -153,24 +153,26 @@ def test_encoder_reports_have_no_generation_fields():
     assert "generation" not in d and all("phase" not in o for o in d["ops"])
 
 
-def _sim(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "sim", *args], capture_output=True, text=True, timeout=120)
+def test_cli_flags(tmp_path, capsys):
+    from sim.cli import main
 
-
-def test_cli_flags(tmp_path):
     out = tmp_path / "r.json"
-    p = _sim("run", "--hw", "gobo", "--workload", "tiny-gpt", "--prompt-len", "8", "--gen-tokens", "2",
-             "--no-functional", "--json", str(out))
-    assert p.returncode == 0, p.stderr
-    assert "TTFT" in p.stdout and "TPOT" in p.stdout
+    assert main(["run", "--hw", "gobo", "--workload", "tiny-gpt", "--prompt-len", "8", "--gen-tokens", "2",
+                 "--no-functional", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "TTFT" in text and "TPOT" in text
     g = json.loads(out.read_text())["generation"]
     assert g["prompt_len"] == 8 and g["gen_tokens"] == 2
     for bad, key in ((["--workload", "tiny", "--gen-tokens", "2"], "--gen-tokens"),
                      (["--workload", "tiny-gpt", "--prompt-len", "60", "--gen-tokens", "10"], "gen_tokens"),
                      (["--workload", "tiny-gpt", "--prompt-len", "8", "--seq-len", "9"], "--prompt-len")):
-        p = _sim("run", "--hw", "gobo", "--no-functional", *bad)
-        assert p.returncode == 2 and key in p.stderr and "Traceback" not in p.stderr, p.stderr
-        assert len(p.stderr.strip().splitlines()) == 1
+        assert main(["run", "--hw", "gobo", "--no-functional", *bad]) == 2
+        err = capsys.readouterr().err
+        assert key in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    # the console script: one line and exit 2 through the real entry point too
+    p = subprocess.run([sys.executable, "-m", "sim", "run", "--hw", "gobo", "--workload", "tiny", "--gen-tokens",
+                        "2"], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and "--gen-tokens" in p.stderr
 
 
 def test_reprice_updates_the_phase_energies():
