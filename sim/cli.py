@@ -24,14 +24,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {shorten(one_line(message))} (see '{self.prog} --help')\n")
 
 
+def _seq_len(args: argparse.Namespace) -> int | None:
+    """--seq-len, or its decoder alias --prompt-len (both given: they must agree)."""
+    prompt = getattr(args, "prompt_len", None)
+    if prompt is not None and args.seq_len is not None and prompt != args.seq_len:
+        raise SimInputError(f"--prompt-len {prompt} and --seq-len {args.seq_len}: give one (they are the same)")
+    return prompt if prompt is not None else args.seq_len
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from sim import api
 
     check_writable(args.json, "--json")
     check_writable(args.csv, "--csv")
     check_writable(args.trace, "--trace")
-    result = api.run(args.hw, args.workload, seq_len=args.seq_len, batch=args.batch, sets=args.set,
-                     weights=args.weights, functional=args.functional, trace=args.trace)
+    result = api.run(args.hw, args.workload, seq_len=_seq_len(args), batch=args.batch, sets=args.set,
+                     weights=args.weights, functional=args.functional, trace=args.trace, gen_tokens=args.gen_tokens,
+                     decode_samples=args.decode_samples)
     if args.json:  # files first: a closed stdout (e.g. `| head`) must not lose them
         result.to_json(args.json)
     if args.csv:
@@ -50,15 +59,20 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from sim.workload import encoder_macs_closed_form, load_workload, lower
 
     hw, path = load_hardware_file(args.hw, args.set)
-    wl = load_workload(args.workload, seq_len=args.seq_len, batch=args.batch) if args.workload else None
+    wl = load_workload(args.workload, seq_len=_seq_len(args), batch=args.batch, gen_tokens=args.gen_tokens,
+                       decode_samples=args.decode_samples) if args.workload else None
     print(f"# {path}: valid")
     print(yaml.safe_dump({"hw": to_dict(hw)}, sort_keys=False).rstrip())
     print(f"# peak MACs per cycle: {hw.peak_macs_per_cycle}")
     if wl is not None:
         graph = lower(wl)
         print(yaml.safe_dump({"workload": to_dict(wl)}, sort_keys=False).rstrip())
-        print(f"# operators: {len(graph.ops)}; encoder GEMM/BMM MACs: {graph.total_macs('encoder'):,} "
-              f"(closed form {encoder_macs_closed_form(wl):,}); all MACs: {graph.total_macs():,}")
+        if wl.is_decoder:
+            print(f"# operators per pass: {len(graph.ops)}; prefill MACs ({wl.seq_len} prompt tokens): "
+                  f"{graph.total_macs():,}; then {wl.gen_tokens} decode steps")
+        else:
+            print(f"# operators: {len(graph.ops)}; encoder GEMM/BMM MACs: {graph.total_macs('encoder'):,} "
+                  f"(closed form {encoder_macs_closed_form(wl):,}); all MACs: {graph.total_macs():,}")
     return 0
 
 
@@ -192,8 +206,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     check_writable(args.json, "--json")
     check_writable(args.csv, "--csv")
-    report = api.compare(args.workload, args.hw, iso=args.iso, seq_len=args.seq_len, batch=args.batch,
-                         functional=args.functional)
+    report = api.compare(args.workload, args.hw, iso=args.iso, seq_len=_seq_len(args), batch=args.batch,
+                         gen_tokens=args.gen_tokens, decode_samples=args.decode_samples, functional=args.functional)
     rep = report.to_dict()
     print(f"{one_line(str(rep['workload']))} (seq {rep['seq_len']}, batch {rep['batch']}), "
           f"baseline {one_line(str(rep['baseline']))}, "
@@ -211,6 +225,13 @@ def _cmd_compare(args: argparse.Namespace) -> int:
               f"{d['dram_write_bytes'] / 1e6:>10.2f} {d['speedup']:>7.2f} {eff}"
               + (f"  checked {d['functional_checked']}, cos {d['cosine_vs_float']:.4f}"
                  if args.functional and d["cosine_vs_float"] is not None else ""))
+    if any(d.get("tpot_mean_seconds") is not None for d in rep["designs"]):
+        print(f"  {'design':<22} {'TTFT ms':>10} {'TPOT ms':>10} {'tokens/s':>10} {'mJ/token':>10}")
+        for d in rep["designs"]:
+            e_tok = d.get("energy_per_token_pj")
+            print(f"  {one_line(str(d['hw'])):<22} {d['ttft_seconds'] * 1e3:>10.3f} "
+                  f"{(d['tpot_mean_seconds'] or 0) * 1e3:>10.3f} {d.get('tokens_per_second') or 0:>10.1f} "
+                  f"{(e_tok or 0) / 1e9:>10.4f}")
     if args.json:
         report.to_json(args.json)
         print(f"wrote {args.json}")
@@ -296,6 +317,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="workload: a path, a built-in name (bert-base, ...) or a Hugging Face config.json")
         sp.add_argument("--seq-len", type=int, default=None, help="override the workload's sequence length")
         sp.add_argument("--batch", type=int, default=None, help="override the workload's batch size")
+        sp.add_argument("--prompt-len", type=int, default=None, dest="prompt_len",
+                        help="decoder workloads: prompt tokens of the prefill pass (the same as --seq-len; the "
+                             "built-ins' default 128)")
+        sp.add_argument("--gen-tokens", type=int, default=None, dest="gen_tokens",
+                        help="decoder workloads: tokens generated after the prompt, one decode step each (the "
+                             "built-ins' default 64)")
+        sp.add_argument("--decode-samples", type=int, default=None, dest="decode_samples",
+                        help="decoder workloads: decode steps simulated exactly, each counted for its group of "
+                             "steps (default 8; 0 simulates every step)")
 
     r = sub.add_parser("run", help="run one hardware configuration on one workload")
     r.add_argument("--hw", required=True, help="hardware: a path or a built-in name (gobo, tpu, tcore, ...)")

@@ -186,8 +186,14 @@ def fig_area(designs: list[tuple[str, dict | None, float | None]]):
 
 def _short_op(op: dict) -> str:
     stage = op.get("stage", "encoder")
-    name = op["name"].split(".", 1)[1] if "." in op["name"] else op["name"]
-    return name if stage == "encoder" else f"{stage[:3]}.{name}" if stage != "pooler" else f"pooler.{name}"
+    full = op["name"]
+    phase = op.get("phase")  # decoder runs: "prefill.L0.q_proj" -> "pre.q_proj"
+    if phase and full.startswith(f"{phase}."):
+        full = full[len(phase) + 1:]
+    name = full.split(".", 1)[1] if "." in full else full
+    short = name if stage in ("encoder", "decoder") else f"{stage[:3]}.{name}" if stage != "pooler" \
+        else f"pooler.{name}"
+    return f"{phase[:3]}.{short}" if phase else short
 
 
 def fig_energy_ops(run: dict):
@@ -250,7 +256,7 @@ def save_family_plot(points: list[dict], out: str | Path) -> Path:
 
 def _layer_label(op: dict) -> str:
     stage = op.get("stage", "encoder")
-    return f"L{op['layer']}" if stage == "encoder" else {"embeddings": "emb"}.get(stage, stage)
+    return f"L{op['layer']}" if stage in ("encoder", "decoder") else {"embeddings": "emb"}.get(stage, stage)
 
 
 def fig_latency(run: dict):

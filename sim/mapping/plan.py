@@ -178,6 +178,11 @@ def shape_format_source(N: int, K: int, fmt: str, nbytes: Callable[[int, int], i
 class Planner:
     """Turns an operator graph into steps for one design (see the module docstring)."""
 
+    fusable: frozenset[str] = frozenset(FUSABLE)
+    # fused element-wise kind -> its vector kernel; the kinds in `requantizing` also requantize to int8
+    epilogue_kernels: Mapping[str, str] = {"gelu": "gelu", "add": "residual_add", "tanh": "tanh"}
+    requantizing: frozenset[str] = frozenset({"gelu"})
+
     def __init__(self, graph: OperatorGraph, unit: MatrixUnit, hw: HardwareConfig,
                  weights: Mapping[str, WeightSource], kernel_costs: Mapping[str, KernelCost]):
         self.graph = graph
@@ -192,7 +197,7 @@ class Planner:
                 self.consumers.setdefault(src, []).append(op)
         self.fused: dict[str, str] = {}  # fused op -> producer
         for op in graph.ops:
-            if op.kind in FUSABLE and op.inputs and self._by_name(op.inputs[0]).is_matmul:
+            if op.kind in self.fusable and op.inputs and self._by_name(op.inputs[0]).is_matmul:
                 self.fused[op.name] = op.inputs[0]
         self.spilled = self._residency()
         self._outputs = self.model_outputs
@@ -248,8 +253,8 @@ class Planner:
         cost = self.costs["requant"] if op.epilogue == "requant" else None
         names = []
         for c in fused:
-            kernel = {"gelu": "gelu", "add": "residual_add", "tanh": "tanh"}[c.kind]
-            k = self.costs[kernel] + self.costs["requant"] if c.kind == "gelu" else self.costs[kernel]
+            kernel = self.epilogue_kernels[c.kind]
+            k = self.costs[kernel] + self.costs["requant"] if c.kind in self.requantizing else self.costs[kernel]
             cost = k if cost is None else cost + k
             names.append(c.name)
         return cost, tuple(names)

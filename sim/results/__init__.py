@@ -22,13 +22,12 @@ from sim.results.base import SCHEMA_VERSION, Report
 from sim.results.compare import CompareReport, DesignRow
 from sim.results.functional import FunctionalReport
 from sim.results.quantize import FormatLayer, FormatQuantizeReport, QuantizeLayer, QuantizeReport
-from sim.results.run import OP_COLUMNS, OpResult, RunResult
+from sim.results.run import OP_COLUMNS, GenerationReport, OpResult, PhaseResult, RunResult
 from sim.results.sweep import SweepMeta, SweepPoints, WorkerSeconds
 
 __all__ = ["OP_COLUMNS", "REPORTS", "SCHEMA_VERSION", "AreaReport", "CompareReport", "DesignRow", "FormatLayer",
-           "FormatQuantizeReport",
-           "FunctionalReport", "OpResult", "QuantizeLayer", "QuantizeReport", "Report", "RunResult", "SweepMeta",
-           "SweepPoints", "WorkerSeconds"]
+           "FormatQuantizeReport", "FunctionalReport", "GenerationReport", "OpResult", "PhaseResult", "QuantizeLayer",
+           "QuantizeReport", "Report", "RunResult", "SweepMeta", "SweepPoints", "WorkerSeconds"]
 
 REPORTS: dict[str, type[Report]] = {"run": RunResult, "compare": CompareReport, "quantize": QuantizeReport,
                                     "quantize-format": FormatQuantizeReport, "area": AreaReport,
