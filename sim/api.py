@@ -23,7 +23,7 @@ from sim.prepare import PreparedRun, prepare
 from sim.quant import GoboParams, QuantizedModel
 from sim.results import AreaReport, RunResult
 from sim.sweeps.runner import run_sweep
-from sim.weights import quantize_model_for, tensor_values
+from sim.weights import quantize_format_for, quantize_model_for, tensor_values
 from sim.workload.graph import lower
 from sim.workload.loader import load_workload
 from sim.workload.spec import WorkloadSpec
@@ -47,26 +47,16 @@ def quantize(workload: str | os.PathLike[str] | WorkloadSpec | None = None, *,
 
 
 def quantize_format(fmt: str, workload: str | os.PathLike[str] | WorkloadSpec | None = None, *,
-                    weights: str | os.PathLike[str] | None = None, seed: int = 0) -> Any:
-    """Quantize a checkpoint, or a workload's seeded synthetic weights, in a low-bit format with outliers
-    ("olive", "olaccel"); returns the :class:`~sim.results.QuantizeReport` (GOBO: :func:`quantize`)."""
-    from sim._version import __version__
-    from sim.quant import read_safetensors, synthetic_tensor
-    from sim.quant.lowbit import LOWBIT_FORMATS, lowbit_report
-    from sim.results import QuantizeReport
-    from sim.weights import synthetic_shapes
-
-    if fmt not in LOWBIT_FORMATS:
-        raise SimInputError(f"--format {fmt}: expected gobo or one of {', '.join(LOWBIT_FORMATS)}")
-    if weights is not None:
-        tensors = dict(read_safetensors(weights))
-    elif workload is None:
-        raise SimInputError("quantize: give --workload (synthetic weights) or --weights FILE.safetensors")
-    else:
-        wl = workload if isinstance(workload, WorkloadSpec) else load_workload(workload)
-        shapes = synthetic_shapes(lower(wl))
-        tensors = {n: synthetic_tensor(n, shape, kind, seed) for n, (shape, kind) in shapes.items()}
-    return QuantizeReport.from_dict(lowbit_report(tensors, fmt, code_version=__version__))
+                    weights: str | os.PathLike[str] | None = None, seed: int = 0,
+                    options: dict[str, Any] | None = None, embeddings: bool = False,
+                    frequencies: Any = None) -> Any:
+    """``sim quantize --format F`` (F a registered format other than gobo): the
+    :class:`~sim.results.FormatQuantizeReport` of a checkpoint or of a workload's synthetic weights."""
+    graph = None
+    if workload is not None:
+        graph = lower(workload if isinstance(workload, WorkloadSpec) else load_workload(workload))
+    return quantize_format_for(fmt, graph, weights=weights, seed=seed, options=options, embeddings=embeddings,
+                               frequencies=frequencies)
 
 
 def area(hw: str | os.PathLike[str] | HardwareConfig, *, sets: Iterable[str] = (), table: str | None = None,

@@ -10,7 +10,7 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from sim._version import __version__
 from sim.errors import SimInputError, Terminated, one_line, shorten
@@ -24,14 +24,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {shorten(one_line(message))} (see '{self.prog} --help')\n")
 
 
+def _seq_len(args: argparse.Namespace) -> int | None:
+    """--seq-len, or its decoder alias --prompt-len (both given: they must agree)."""
+    prompt = getattr(args, "prompt_len", None)
+    if prompt is not None and args.seq_len is not None and prompt != args.seq_len:
+        raise SimInputError(f"--prompt-len {prompt} and --seq-len {args.seq_len}: give one (they are the same)")
+    return prompt if prompt is not None else args.seq_len
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from sim import api
 
     check_writable(args.json, "--json")
     check_writable(args.csv, "--csv")
     check_writable(args.trace, "--trace")
-    result = api.run(args.hw, args.workload, seq_len=args.seq_len, batch=args.batch, sets=args.set,
-                     weights=args.weights, functional=args.functional, trace=args.trace)
+    result = api.run(args.hw, args.workload, seq_len=_seq_len(args), batch=args.batch, sets=args.set,
+                     weights=args.weights, functional=args.functional, trace=args.trace, gen_tokens=args.gen_tokens,
+                     decode_samples=args.decode_samples)
     if args.json:  # files first: a closed stdout (e.g. `| head`) must not lose them
         result.to_json(args.json)
     if args.csv:
@@ -50,21 +59,100 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from sim.workload import encoder_macs_closed_form, load_workload, lower
 
     hw, path = load_hardware_file(args.hw, args.set)
-    wl = load_workload(args.workload, seq_len=args.seq_len, batch=args.batch) if args.workload else None
+    wl = load_workload(args.workload, seq_len=_seq_len(args), batch=args.batch, gen_tokens=args.gen_tokens,
+                       decode_samples=args.decode_samples) if args.workload else None
     print(f"# {path}: valid")
     print(yaml.safe_dump({"hw": to_dict(hw)}, sort_keys=False).rstrip())
     print(f"# peak MACs per cycle: {hw.peak_macs_per_cycle}")
     if wl is not None:
         graph = lower(wl)
         print(yaml.safe_dump({"workload": to_dict(wl)}, sort_keys=False).rstrip())
-        print(f"# operators: {len(graph.ops)}; encoder GEMM/BMM MACs: {graph.total_macs('encoder'):,} "
-              f"(closed form {encoder_macs_closed_form(wl):,}); all MACs: {graph.total_macs():,}")
+        if wl.is_decoder:
+            print(f"# operators per pass: {len(graph.ops)}; prefill MACs ({wl.seq_len} prompt tokens): "
+                  f"{graph.total_macs():,}; then {wl.gen_tokens} decode steps")
+        else:
+            print(f"# operators: {len(graph.ops)}; encoder GEMM/BMM MACs: {graph.total_macs('encoder'):,} "
+                  f"(closed form {encoder_macs_closed_form(wl):,}); all MACs: {graph.total_macs():,}")
+    return 0
+
+
+def _read_frequencies(path: str) -> Any:
+    import numpy as np
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SimInputError(f"--token-frequencies {path}: cannot read ({one_line(str(exc))})") from None
+    try:
+        vals = np.array([float(x) for x in text.split()], dtype=np.float64)
+    except ValueError:
+        raise SimInputError(f"--token-frequencies {path}: expected one number per vocabulary row") from None
+    if not np.isfinite(vals).all() or (vals < 0).any():
+        raise SimInputError(f"--token-frequencies {path}: counts must be finite and >= 0")
+    return vals
+
+
+def _cmd_quantize_format(args: argparse.Namespace) -> int:
+    from sim import api
+    from sim.quant.formats import get_format
+
+    fmt = get_format(args.format)
+    opts: dict[str, Any] = {}
+    if args.granularity is not None:
+        if fmt.name != "ternary":
+            raise SimInputError(f"--granularity: only for --format ternary, got --format {fmt.name}")
+        opts["granularity"] = args.granularity
+    if "bits" in fmt.options and args.bits_given:
+        opts["bits"] = args.bits
+    elif args.bits_given:
+        raise SimInputError(f"--bits: format {fmt.name} has no bit width")
+    freq = _read_frequencies(args.token_frequencies) if args.token_frequencies else None
+    if freq is not None and not (args.embeddings and fmt.name == "bcq"):
+        raise SimInputError("--token-frequencies: only with --format bcq --embeddings")
+    report = api.quantize_format(fmt.name, args.workload, weights=args.weights, seed=args.seed, options=opts,
+                                 embeddings=args.embeddings, frequencies=freq)
+    rep = report.to_dict()
+    print(f"{fmt.name} quantization of {one_line(rep['weights_source'])}: {fmt.description}")
+    print(f"  options {', '.join(f'{k}={v}' for k, v in rep['options'].items()) or 'none'}")
+    print(f"  quantized weights {rep['quantized_weights']:,} of {rep['weights']:,}: bits/weight "
+          f"{rep['bits_per_weight']:.4f} (packed buffers), compression {rep['compression_ratio']:.2f}x vs fp32, "
+          f"rel L2 error {rep['rel_l2_error']:.4f}; whole model {rep['model_bits_per_weight']:.3f} bits/weight")
+    by_kind: dict[str, list] = {}
+    for layer in rep["layers"]:
+        if layer["quantized"]:
+            by_kind.setdefault(layer["kind"], []).append(layer)
+    print(f"  {'kind':<10} {'tensors':>7} {'weights':>12} {'bits/w':>7} {'rel L2':>7}  statistics (first tensor)")
+    for kind, layers in by_kind.items():
+        w = sum(x["weights"] for x in layers)
+        bits = sum(x["bits_per_weight"] * x["weights"] for x in layers) / w
+        err = max(x["rel_l2_error"] for x in layers)
+        st = ", ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in layers[0]["stats"].items()
+                       if not isinstance(v, (dict, list)))
+        print(f"  {kind:<10} {len(layers):>7} {w:>12,} {bits:>7.3f} {err:>7.4f}  {one_line(st)}")
+    if args.json:
+        report.to_json(args.json)
+        print(f"wrote {args.json}")
     return 0
 
 
 def _cmd_quantize(args: argparse.Namespace) -> int:
     from sim import api
     from sim.results import QuantizeReport
+
+    args.bits_given = args.bits is not None
+    if args.bits is None:
+        args.bits = 3
+    if args.format != "gobo":
+        check_writable(args.json, "--json")
+        if args.plot:
+            raise SimInputError("--plot: the weight histogram is drawn for --format gobo only")
+        if args.weights is None and args.workload is None:
+            raise SimInputError("give --workload (synthetic weights) and/or --weights FILE.safetensors")
+        return _cmd_quantize_format(args)
+    for flag, given in (("--granularity", args.granularity is not None), ("--embeddings", args.embeddings),
+                        ("--token-frequencies", args.token_frequencies is not None)):
+        if given:
+            raise SimInputError(f"{flag}: not an option of --format gobo")
 
     check_writable(args.json, "--json")
     check_writable(args.plot, "--plot")
@@ -75,22 +163,6 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     for name, value in (("--bits", args.bits), ("--embedding-bits", args.embedding_bits)):
         if not 2 <= value <= 8:
             raise SimInputError(f"{name}: must be between 2 and 8, got {value}")
-    if args.format != "gobo":
-        if args.plot:
-            raise SimInputError(f"--plot: the weight histogram is GOBO's (--format gobo), not {args.format}'s")
-        qrep = api.quantize_format(args.format, args.workload, weights=args.weights, seed=args.seed)
-        d = qrep.to_dict()
-        src = args.weights or f"synthetic {args.workload} (seed {args.seed})"
-        print(f"{args.format} quantization of {src}: encoder FC and pooler weights; other tensors fp32")
-        print(f"  weights {d['weights']:,}  outliers {d['outliers']:,} ({d['outlier_fraction']:.4%})")
-        print(f"  bits/weight {d['bits_per_weight']:.4f}  compression {d['compression_ratio']:.2f}x vs fp32  "
-              f"rel L2 error {d['rel_l2_error']:.4f}")
-        print(f"  quantized tensors only: bits/weight {d['quantized_bits_per_weight']:.4f}, outliers "
-              f"{d['quantized_outlier_fraction']:.4%}, rel L2 error {d['quantized_rel_l2_error']:.4f}")
-        if args.json:
-            qrep.to_json(args.json)
-            print(f"wrote {args.json}")
-        return 0
     model = api.quantize(args.workload, weights=args.weights, bits=args.bits, embedding_bits=args.embedding_bits,
                          outlier_threshold=args.threshold, seed=args.seed)
     report = QuantizeReport.from_dict(model.report())
@@ -134,7 +206,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
 
     check_writable(args.json, "--json")
     check_writable(args.csv, "--csv")
-    report = api.compare(args.workload, args.hw, iso=args.iso, seq_len=args.seq_len, batch=args.batch)
+    report = api.compare(args.workload, args.hw, iso=args.iso, seq_len=_seq_len(args), batch=args.batch,
+                         gen_tokens=args.gen_tokens, decode_samples=args.decode_samples, functional=args.functional)
     rep = report.to_dict()
     print(f"{one_line(str(rep['workload']))} (seq {rep['seq_len']}, batch {rep['batch']}), "
           f"baseline {one_line(str(rep['baseline']))}, "
@@ -149,7 +222,16 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         name = one_line(str(d['hw']))
         print(f"  {name:<22} {d['peak_macs_per_cycle']:>10,} {d['cycles']:>12,} {d['seconds'] * 1e3:>8.3f} "
               f"{d['utilization']:>5.2f} {energy} {area} {d['dram_read_bytes'] / 1e6:>10.2f} "
-              f"{d['dram_write_bytes'] / 1e6:>10.2f} {d['speedup']:>7.2f} {eff}")
+              f"{d['dram_write_bytes'] / 1e6:>10.2f} {d['speedup']:>7.2f} {eff}"
+              + (f"  checked {d['functional_checked']}, cos {d['cosine_vs_float']:.4f}"
+                 if args.functional and d["cosine_vs_float"] is not None else ""))
+    if any(d.get("tpot_mean_seconds") is not None for d in rep["designs"]):
+        print(f"  {'design':<22} {'TTFT ms':>10} {'TPOT ms':>10} {'tokens/s':>10} {'mJ/token':>10}")
+        for d in rep["designs"]:
+            e_tok = d.get("energy_per_token_pj")
+            print(f"  {one_line(str(d['hw'])):<22} {d['ttft_seconds'] * 1e3:>10.3f} "
+                  f"{(d['tpot_mean_seconds'] or 0) * 1e3:>10.3f} {d.get('tokens_per_second') or 0:>10.1f} "
+                  f"{(e_tok or 0) / 1e9:>10.4f}")
     if args.json:
         report.to_json(args.json)
         print(f"wrote {args.json}")
@@ -235,6 +317,15 @@ def build_parser() -> argparse.ArgumentParser:
                         help="workload: a path, a built-in name (bert-base, ...) or a Hugging Face config.json")
         sp.add_argument("--seq-len", type=int, default=None, help="override the workload's sequence length")
         sp.add_argument("--batch", type=int, default=None, help="override the workload's batch size")
+        sp.add_argument("--prompt-len", type=int, default=None, dest="prompt_len",
+                        help="decoder workloads: prompt tokens of the prefill pass (the same as --seq-len; the "
+                             "built-ins' default 128)")
+        sp.add_argument("--gen-tokens", type=int, default=None, dest="gen_tokens",
+                        help="decoder workloads: tokens generated after the prompt, one decode step each (the "
+                             "built-ins' default 64)")
+        sp.add_argument("--decode-samples", type=int, default=None, dest="decode_samples",
+                        help="decoder workloads: decode steps simulated exactly, each counted for its group of "
+                             "steps (default 8; 0 simulates every step)")
 
     r = sub.add_parser("run", help="run one hardware configuration on one workload")
     r.add_argument("--hw", required=True, help="hardware: a path or a built-in name (gobo, tpu, tcore, ...)")
@@ -259,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
     common(c)
     c.add_argument("--iso", choices=["area", "peak"], default=None,
                    help="scale each other design's compute to the first design's area or peak MACs/cycle")
+    c.add_argument("--functional", action="store_true",
+                   help="also run each design's functional pass (checked, cosine vs float in the rows; slow)")
     c.add_argument("--json", help="write the compare report as JSON")
     c.add_argument("--csv", help="write the designs table as CSV")
     c.set_defaults(func=_cmd_compare)
@@ -278,16 +371,23 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--json", help="write the re-priced report as JSON")
     pr.set_defaults(func=_cmd_price)
 
-    q = sub.add_parser("quantize", help="GOBO-quantize a checkpoint or a workload's synthetic weights")
+    q = sub.add_parser("quantize", help="quantize a checkpoint or a workload's synthetic weights (GOBO, or --format F)")
     q.add_argument("--workload", help="workload whose synthetic weights to quantize (when no --weights)")
     q.add_argument("--weights", help="a safetensors checkpoint (BERT, RoBERTa, DistilBERT names)")
-    q.add_argument("--bits", type=int, default=3, help="index bits of the FC weights (2..8)")
+    q.add_argument("--format", default="gobo",
+                   help="weight format of the registry (sim.quant.formats): gobo (default), ternary, bcq, olive, "
+                        "olaccel")
+    q.add_argument("--bits", type=int, default=None,
+                   help="GOBO: index bits of the FC weights (2..8, default 3); bcq: binary planes (1..8, default 3)")
+    q.add_argument("--granularity", choices=["row", "tensor"], default=None,
+                   help="ternary: one TWN threshold and scale per output channel (row, default) or per tensor")
+    q.add_argument("--embeddings", action="store_true",
+                   help="ternary/bcq: also quantize the word embedding (ternary row-wise; bcq mixed bits by frequency)")
+    q.add_argument("--token-frequencies", help="bcq --embeddings: a text file with one count per vocabulary row "
+                                               "(default: all equal, rows ranked by index)")
     q.add_argument("--embedding-bits", type=int, default=4, help="index bits of the embedding tables (2..8)")
     q.add_argument("--threshold", type=float, default=-4.0, help="outlier threshold on ln N(w; mu, sigma)")
     q.add_argument("--seed", type=int, default=0, help="synthetic-weight seed")
-    q.add_argument("--format", default="gobo", choices=("gobo", "olive", "olaccel"),
-                   help="weight format: gobo (default), olive (4-bit outlier-victim pairs), olaccel (4-bit + 3%% "
-                        "int8 outliers); --bits, --embedding-bits, --threshold and --plot are GOBO's")
     q.add_argument("--json", help="write the quantize report as JSON")
     q.add_argument("--plot", help="write a weight histogram (PNG/SVG/PDF) of --tensor with centroids and thresholds")
     q.add_argument("--tensor", help="tensor to plot (default: the first FFN1 weight)")

@@ -57,20 +57,26 @@ def scale_to_area(hw_cfg: HardwareConfig, target_mm2: float) -> HardwareConfig:
 
 
 def compare(workload: str | os.PathLike[str] | WorkloadSpec, hws: Sequence[str | os.PathLike[str] | HardwareConfig], *,
-            iso: str | None = None, seq_len: int | None = None, batch: int | None = None) -> CompareReport:
-    """Run several designs on one workload (timing only); the compare report (baseline = the first design)."""
+            iso: str | None = None, seq_len: int | None = None, batch: int | None = None,
+            gen_tokens: int | None = None, decode_samples: int | None = None,
+            functional: bool = False) -> CompareReport:
+    """Run several designs on one workload (timing only; ``functional``: with each design's functional pass, its
+    ``checked`` and cosine in the rows); the compare report (baseline = the first design).
+    Decoder workloads: ``seq_len`` is the prompt, ``gen_tokens``/``decode_samples`` as in :func:`sim.run`."""
     if len(hws) < 1:
         raise SimInputError("compare: give at least one --hw")
     if iso not in (None, "none", "peak", "area"):
         raise SimInputError(f"--iso: must be area or peak, got {iso!r}")
-    configs = [resolve_inputs(h, workload, seq_len=seq_len, batch=batch)[0] for h in hws]
-    wl = resolve_inputs(configs[0], workload, seq_len=seq_len, batch=batch)[1]
+    configs = [resolve_inputs(h, workload, seq_len=seq_len, batch=batch, gen_tokens=gen_tokens,
+                              decode_samples=decode_samples)[0] for h in hws]
+    wl = resolve_inputs(configs[0], workload, seq_len=seq_len, batch=batch, gen_tokens=gen_tokens,
+                        decode_samples=decode_samples)[1]
     if iso == "peak":
         target = configs[0].peak_macs_per_cycle
         configs = [configs[0]] + [scale_to_peak(c, target) for c in configs[1:]]
     elif iso == "area":
         configs = [configs[0]] + [scale_to_area(c, _area_of(configs[0])) for c in configs[1:]]
-    results = [run(c, wl, functional=False) for c in configs]
+    results = [run(c, wl, functional=functional) for c in configs]
     base = results[0]
     designs = []
     for cfg, r in zip(configs, results, strict=True):
@@ -81,6 +87,12 @@ def compare(workload: str | os.PathLike[str] | WorkloadSpec, hws: Sequence[str |
             energy_efficiency=(base.energy_pj / r.energy_pj) if (r.energy_pj and base.energy_pj) else None,
             peak_macs_per_cycle=r.peak_macs_per_cycle, utilization=r.utilization,
             energy_breakdown_pj=r.energy_breakdown_pj, stall_breakdown_cycles=r.stall_breakdown_cycles,
-            compute=to_dict(cfg.compute)))
+            compute=to_dict(cfg.compute),
+            functional_checked=r.functional.checked if r.functional is not None else None,
+            cosine_vs_float=r.functional.cosine_vs_float if r.functional is not None else None,
+            ttft_seconds=r.generation.ttft_seconds if r.generation else None,
+            tpot_mean_seconds=r.generation.tpot_mean_seconds if r.generation else None,
+            tokens_per_second=r.generation.tokens_per_second if r.generation else None,
+            energy_per_token_pj=r.generation.energy_per_token_pj if r.generation else None))
     return CompareReport(workload=wl.name, seq_len=wl.seq_len, batch=wl.batch, baseline=base.hw, iso=iso or "none",
                          designs=designs)

@@ -30,6 +30,17 @@ def run_prepared(prep: PreparedRun, *, functional: bool = True,
     write the timeline there as a Chrome trace-event JSON (:mod:`sim.engine.trace`; checked writable first)."""
     if functional:  # before any simulation: a pass that cannot fit is refused at once
         check_functional_size(prep.graph, prep.workload)
+    if prep.workload.is_decoder:  # prefill + decode steps
+        from sim.generation import run_generation
+
+        if trace:
+            check_writable(trace, "trace")
+        result = run_generation(prep, trace=trace)
+        if functional:
+            from sim.functional.decoder_check import decoder_functional_check
+
+            result.functional = decoder_functional_check(prep, result)
+        return result
     if trace:
         check_writable(trace, "trace")
         result, res = simulate_with_engine(prep, trace=True)
@@ -45,11 +56,16 @@ def run_prepared(prep: PreparedRun, *, functional: bool = True,
 def run(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.PathLike[str] | WorkloadSpec, *,
         seq_len: int | None = None, batch: int | None = None, sets: Iterable[str] = (),
         weights: str | os.PathLike[str] | None = None, functional: bool = True,
-        trace: str | os.PathLike[str] | None = None) -> RunResult:
+        trace: str | os.PathLike[str] | None = None, gen_tokens: int | None = None,
+        decode_samples: int | None = None) -> RunResult:
     """Simulate a workload on a design: the run report of ``sim run`` (the functional pass on by default).
-    ``trace``: a path for the timeline (Chrome trace-event JSON, ``sim run --trace``), checked before any work."""
+    ``trace``: a path for the timeline (Chrome trace-event JSON, ``sim run --trace``), checked before any work.
+    Decoder workloads: ``seq_len`` is the prompt length, ``gen_tokens`` the tokens generated after it (the
+    prefill, then one decode step each; a trace shows the prefill), ``decode_samples`` the decode steps
+    simulated exactly (:mod:`sim.generation`)."""
     check_writable(trace, "trace")
-    prep = prepare(hw, workload, seq_len=seq_len, batch=batch, sets=sets, weights=weights)
+    prep = prepare(hw, workload, seq_len=seq_len, batch=batch, sets=sets, weights=weights, gen_tokens=gen_tokens,
+                   decode_samples=decode_samples)
     return run_prepared(prep, functional=functional, trace=trace)
 
 

@@ -186,8 +186,14 @@ def fig_area(designs: list[tuple[str, dict | None, float | None]]):
 
 def _short_op(op: dict) -> str:
     stage = op.get("stage", "encoder")
-    name = op["name"].split(".", 1)[1] if "." in op["name"] else op["name"]
-    return name if stage == "encoder" else f"{stage[:3]}.{name}" if stage != "pooler" else f"pooler.{name}"
+    full = op["name"]
+    phase = op.get("phase")  # decoder runs: "prefill.L0.q_proj" -> "pre.q_proj"
+    if phase and full.startswith(f"{phase}."):
+        full = full[len(phase) + 1:]
+    name = full.split(".", 1)[1] if "." in full else full
+    short = name if stage in ("encoder", "decoder") else f"{stage[:3]}.{name}" if stage != "pooler" \
+        else f"pooler.{name}"
+    return f"{phase[:3]}.{short}" if phase else short
 
 
 def fig_energy_ops(run: dict):
@@ -212,9 +218,45 @@ def fig_energy_ops(run: dict):
     return fig
 
 
+def fig_family(points: list[dict]):
+    """Designs of a family side by side: latency vs energy (marker area proportional to the chip area) and
+    latency vs area, one color and marker per design, named with its ``label`` (e.g. an accuracy figure) in the
+    legend. ``points``:
+    dicts with ``hw``, ``seconds``, ``energy_pj``, ``area_mm2`` and optionally ``label``."""
+    plt = _pyplot()
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(7.2, 3.0))
+    colors = _palette(len(points))
+    amax = max((p["area_mm2"] or 0.0) for p in points) or 1.0
+    markers = ["o", "s", "^", "D", "v", "P", "X", "*", "h"]
+    for i, (p, c) in enumerate(zip(points, colors, strict=True)):
+        ms, mj, mm2 = p["seconds"] * 1e3, p["energy_pj"] / 1e9, p["area_mm2"]
+        legend = p["hw"] + (f": {p['label']}" if p.get("label") else "")
+        m = markers[i % len(markers)]
+        ax1.scatter([ms], [mj], s=30 + 300 * mm2 / amax, color=c, marker=m, alpha=0.6, edgecolors="black",
+                    linewidths=0.4)
+        ax2.scatter([ms], [mm2], s=40, color=c, marker=m, edgecolors="black", linewidths=0.4, label=legend)
+    ax2.legend(loc="best", fontsize=5.5, frameon=True, framealpha=0.8)
+    ax1.set_xlabel("latency (ms)")
+    ax1.set_ylabel("energy (mJ)")
+    ax1.set_title("latency vs energy (marker area ~ chip area)")
+    ax2.set_xlabel("latency (ms)")
+    ax2.set_ylabel("area (mm$^2$)")
+    ax2.set_title("latency vs area")
+    for ax in (ax1, ax2):
+        ax.grid(True, alpha=0.3)
+        ax.margins(0.25)
+    fig.tight_layout()
+    return fig
+
+
+def save_family_plot(points: list[dict], out: str | Path) -> Path:
+    """:func:`fig_family` written to ``out`` (PNG/SVG/PDF by its suffix)."""
+    return _save(fig_family(points), Path(out))
+
+
 def _layer_label(op: dict) -> str:
     stage = op.get("stage", "encoder")
-    return f"L{op['layer']}" if stage == "encoder" else {"embeddings": "emb"}.get(stage, stage)
+    return f"L{op['layer']}" if stage in ("encoder", "decoder") else {"embeddings": "emb"}.get(stage, stage)
 
 
 def fig_latency(run: dict):

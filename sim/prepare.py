@@ -18,8 +18,15 @@ from sim.compute.registry import get_kind
 from sim.config.hardware import HardwareConfig
 from sim.config.loader import load_hardware
 from sim.errors import SimInputError
-from sim.mapping.plan import WeightSource, dense_source, gobo_source
-from sim.mapping.weights import PACKED_DENSE_FORMATS, nominal_olaccel_bytes, packed_dense_bytes, tensor_format
+from sim.mapping.plan import WeightSource, dense_source, gobo_source, shape_format_source
+from sim.mapping.weights import (
+    PACKED_DENSE_FORMATS,
+    SHAPE_FORMATS,
+    nominal_olaccel_bytes,
+    packed_dense_bytes,
+    shape_format_bytes,
+    tensor_format,
+)
 from sim.quant import QuantizedModel, WorkloadCheckpoint, olaccel, synthetic_tensor
 from sim.weights import gobo_params, load_weights, quantize_model_for, synthetic_shapes, synthetic_source
 from sim.workload.graph import OperatorGraph, lower
@@ -31,10 +38,11 @@ __all__ = ["PreparedRun", "check_functional_size", "check_weights_size", "prepar
 
 _ELEM_BYTES = {"int8": 1, "fp16": 2, "int32": 4, "fp32": 4}
 
-# Size checks made from the workload's shapes alone, before anything is allocated (assumed limits: ~3x
-# bert-large's 335 M weights, and activations of ~2 GiB as int64): a schema-valid but huge workload is refused
-# in milliseconds instead of exhausting memory in the quantizer or the functional pass.
-MAX_MODEL_WEIGHTS = 1_000_000_000
+# Size checks made from the workload's shapes alone, before anything is allocated (assumed limits: ~6x
+# bert-large's 335 M weights, room for opt-1.3b and llama-3.2-1b; and activations of ~2 GiB as int64): a
+# schema-valid but huge workload is refused in milliseconds instead of exhausting memory in the quantizer or the
+# functional pass.
+MAX_MODEL_WEIGHTS = 2_000_000_000
 MAX_FUNCTIONAL_ELEMENTS = 1 << 28
 
 
@@ -97,14 +105,22 @@ class PreparedRun:
 
 
 def resolve_inputs(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.PathLike[str] | WorkloadSpec, *,
-                   seq_len: int | None = None, batch: int | None = None,
-                   sets: Iterable[str] = ()) -> tuple[HardwareConfig, WorkloadSpec]:
-    """Load (or pass through) the hardware and workload specs, applying overrides."""
+                   seq_len: int | None = None, batch: int | None = None, sets: Iterable[str] = (),
+                   gen_tokens: int | None = None,
+                   decode_samples: int | None = None) -> tuple[HardwareConfig, WorkloadSpec]:
+    """Load (or pass through) the hardware and workload specs, applying overrides (decoders: also the generated
+    tokens and the decode steps simulated)."""
     hw_cfg = hw if isinstance(hw, HardwareConfig) else load_hardware(hw, sets)
     if isinstance(workload, WorkloadSpec):
-        wl = workload.with_overrides(seq_len, batch)
+        if (gen_tokens is not None or decode_samples is not None) and not workload.is_decoder:
+            raise SimInputError(f"--gen-tokens/--decode-samples: {workload.name} is not a decoder workload")
+        wl = workload.with_overrides(seq_len, batch, gen_tokens, decode_samples)
+        if wl.is_decoder and wl.seq_len + wl.gen_tokens > wl.max_positions:
+            raise SimInputError(f"workload {wl.name}: gen_tokens: prompt ({wl.seq_len}) + generated tokens "
+                                f"({wl.gen_tokens}) must be <= max_positions ({wl.max_positions})")
     else:
-        wl = load_workload(workload, seq_len=seq_len, batch=batch)
+        wl = load_workload(workload, seq_len=seq_len, batch=batch, gen_tokens=gen_tokens,
+                           decode_samples=decode_samples)
     return hw_cfg, wl
 
 
@@ -157,15 +173,24 @@ def weight_sources(graph: OperatorGraph, hw: HardwareConfig, unit: MatrixUnit,
             total = packed_dense_bytes(fmt, rows, cols) if fmt != "olaccel" else nominal_olaccel_bytes(rows, cols)
             per = total / (rows * cols)
             out[t.name] = dense_source(rows, cols, per, per if unit.native_format == fmt else unit.weight_bytes)
+        elif fmt in SHAPE_FORMATS:
+            if unit.native_format != fmt:
+                raise SimInputError(f"weights.format {fmt}: compute.kind {hw.compute.kind} does not compute on it")
+            out[t.name] = shape_format_source(rows, cols, fmt,
+                                              lambda r, c, f=fmt: shape_format_bytes(f, r, c, hw))  # type: ignore[misc]
         else:
-            off = _ELEM_BYTES["fp32" if fmt == "gobo" else fmt]
+            # a tensor of a GOBO design that GOBO does not quantize (ViT's patch projection, class token,
+            # positions and classifier) is stored as the design's dense element (int8 on the GOBO PE, fp16 on
+            # a tensor core), the same integers or halves the functional pass computes with
+            off = unit.weight_bytes if fmt == "gobo" else _ELEM_BYTES[fmt]
             out[t.name] = dense_source(rows, cols, off, unit.weight_bytes if onchip is not None else off)
     return out
 
 
 def prepare(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.PathLike[str] | WorkloadSpec, *,
             seq_len: int | None = None, batch: int | None = None, sets: Iterable[str] = (),
-            weights: str | os.PathLike[str] | None = None, qmodel: QuantizedModel | None = None) -> PreparedRun:
+            weights: str | os.PathLike[str] | None = None, qmodel: QuantizedModel | None = None,
+            gen_tokens: int | None = None, decode_samples: int | None = None) -> PreparedRun:
     """Load, validate, lower, map the design and prepare the weights of one run.
 
     ``weights``: a safetensors checkpoint (None: seeded synthetic weights), loaded and checked against the
@@ -174,7 +199,8 @@ def prepare(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.Path
     convert the same tensors in the functional pass. ``qmodel``: an already quantized model to use instead of
     quantizing here (GOBO formats).
     """
-    hw_cfg, wl = resolve_inputs(hw, workload, seq_len=seq_len, batch=batch, sets=sets)
+    hw_cfg, wl = resolve_inputs(hw, workload, seq_len=seq_len, batch=batch, sets=sets, gen_tokens=gen_tokens,
+                                decode_samples=decode_samples)
     graph = lower(wl)
     kind = get_kind(hw_cfg.compute.kind)
     unit = kind.unit(hw_cfg)

@@ -17,12 +17,13 @@ from sim.cost.run import price_run
 from sim.engine.des import STALL_REASONS, BufferPorts, Engine, EngineResult
 from sim.hw.dram import DramModel, dram_spec
 from sim.mapping.costs import kernel_costs
+from sim.mapping.kvcache import DecoderPlanner
 from sim.mapping.plan import Planner, Step
 from sim.prepare import PreparedRun
 from sim.results import OpResult, RunResult
 
-__all__ = ["count_actions", "dram_bytes_per_cycle", "engine_for", "map_steps", "simulate", "simulate_with_engine",
-           "trace_document"]
+__all__ = ["count_actions", "dram_bytes_per_cycle", "engine_for", "map_steps", "simulate", "simulate_steps",
+           "simulate_with_engine", "trace_document"]
 
 
 def dram_bytes_per_cycle(hw: HardwareConfig) -> float:
@@ -80,7 +81,13 @@ def engine_for(prep: PreparedRun, steps: list[Step], *, trace: bool = False) -> 
 
 def map_steps(prep: PreparedRun) -> tuple[Planner, list, list[Step]]:
     """The mapper's plans and the global step order of a prepared run."""
-    planner = Planner(prep.graph, prep.unit, prep.hw, prep.weight_sources, kernel_costs(prep.hw.vector.kernels))
+    costs = kernel_costs(prep.hw.vector.kernels)
+    planner: Planner
+    if prep.graph.phase:  # a decoder phase: its KV cache too, placed for the whole run's context
+        planner = DecoderPlanner(prep.graph, prep.unit, prep.hw, prep.weight_sources, costs,
+                                 run_workload=prep.workload)
+    else:
+        planner = Planner(prep.graph, prep.unit, prep.hw, prep.weight_sources, costs)
     plans = planner.plan()
     return planner, plans, planner.order(plans)
 
@@ -94,6 +101,13 @@ def simulate_with_engine(prep: PreparedRun, *, trace: bool = False) -> tuple[Run
     """:func:`simulate`, also returning the engine's own result; ``trace``: the engine keeps the timeline
     (``EngineResult.spans`` and ``counters``; :func:`sim.engine.trace.chrome_trace` turns it into the file
     ``sim run --trace`` writes). The timeline never changes the timing."""
+    result, res, _ = simulate_steps(prep, trace=trace)
+    return result, res
+
+
+def simulate_steps(prep: PreparedRun, *, trace: bool = False) -> tuple[RunResult, EngineResult, list[Step]]:
+    """:func:`simulate_with_engine`, also returning the mapper's steps (their transfers say what each DRAM byte
+    is: weights, activations, KV cache, ...)."""
     hw_cfg, wl, unit = prep.hw, prep.workload, prep.unit
     _, plans, steps = map_steps(prep)
     engine = engine_for(prep, steps, trace=trace)
@@ -136,7 +150,7 @@ def simulate_with_engine(prep: PreparedRun, *, trace: bool = False) -> tuple[Run
         dram_bytes_per_cycle=dram_bytes_per_cycle(hw_cfg), actions=step_actions, timing_model="simulated",
         notes=notes, events=res.events, weights_source=prep.weights_source,
         mapping_overhead_cycles=sum(o.mapping_overhead_cycles for o in ops))
-    return price_run(result, hw_cfg), res
+    return price_run(result, hw_cfg), res, steps
 
 
 def trace_document(prep: PreparedRun, result: RunResult, res: EngineResult) -> dict:

@@ -40,7 +40,7 @@ def test_ivit_kernels_run():
     ({"attention_mask": [[1, 1]]}, "differs from token_ids"),
     ({"attention_mask": [[1, 2, 1]]}, "0 or 1"),
     ({"attention_mask": [[0, 0, 0]]}, "at least one unmasked"),
-    ({"workload": "vit-base"}, "ViT"),
+    ({"workload": "vit-base"}, r"pixel_values of vit-base must be \[batch, 3, 224, 224\]"),
     ({"weights": "/nonexistent/model.safetensors", "mode": "int8"}, "no such checkpoint"),
 ])
 def test_bad_input_is_one_line_value_error(kwargs, match):

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile_helpers import cli, cli_forked
 
 from sim.quant import QuantCache
+from tests.hostile import cli_checked as cli
+from tests.hostile import cli_forked
 
 RUN = ("run", "--hw", "gobo", "--workload", "tiny", "--no-functional")
 

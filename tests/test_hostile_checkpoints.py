@@ -15,11 +15,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hostile_helpers import cli, cli_forked
 
 from sim.quant import MAX_CHECKPOINT_BYTES, minilm_path, write_safetensors
 from sim.workload.graph import lower
 from sim.workload.loader import load_workload
+from tests.hostile import cli_checked as cli
+from tests.hostile import cli_forked
 
 SMALL = {
     "bert": dict(family="bert", layers=2, hidden=32, heads=2, intermediate=64, vocab=100, max_positions=32,

@@ -32,7 +32,7 @@ def test_quantizer_bytes_and_decoder():
     p = olaccel.quantize(w)
     n_out = p.outliers
     assert 0.02 <= p.outlier_fraction <= 0.04  # about the 3% asked for, per row
-    assert len(p.packed_bytes()) == p.nbytes == 32 * 26 + 4 * 33 + 3 * n_out + 4 * 32
+    assert len(p.to_bytes()) == p.packed_bytes == p.nbytes == 32 * 26 + 4 * 33 + 3 * n_out + 4 * 32
     np.testing.assert_array_equal(p.decode(), p.ints)  # rebuilt from the stored arrays alone
     big = np.abs(p.ints) > 7
     np.testing.assert_array_equal(big, p.outlier_mask())  # every value above the 4-bit range is listed
@@ -43,7 +43,7 @@ def test_quantizer_bytes_and_decoder():
     with pytest.raises(ValueError, match="outlier_fraction"):
         olaccel.quantize(w, outlier_fraction=1.0)
     a = olaccel.quantize_activations(rng.standard_normal((2, 8, 16)))
-    assert a.scales.size == 1 and olaccel.FORMATS["olaccel"] is olaccel.quantize
+    assert a.scales.size == 1
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 1, 0, 1, 1, 1), (2, 4, 2, 2, 5, 7, 19), (3, 16, 4, 2, 9, 13, 40),

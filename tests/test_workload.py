@@ -89,7 +89,7 @@ def test_hf_config_json(tmp_path):
 
 
 @pytest.mark.parametrize("cfg, fragment", [
-    ({"model_type": "gpt2"}, "unsupported model type 'gpt2'"),
+    ({"model_type": "t5"}, "unsupported model type 't5'"),
     ({"model_type": "bert", "hidden_act": "relu"}, "only GELU"),
     ({"model_type": "bert", "hidden_size": 768, "num_attention_heads": 7, "num_hidden_layers": 1,
       "intermediate_size": 8, "vocab_size": 10}, "heads: must divide hidden"),

@@ -1,19 +1,22 @@
 """The registry of compute kinds: ``compute.kind`` -> its plug-in (:class:`~sim.compute.base.ComputeKind`).
 
-The built-in kinds (``gobo``, ``systolic``, ``tensorcore``, ``olive``, ``olaccel``) are registered when this module
-is imported; a new kind is registered with :func:`register` (a test does so with a toy kind at run time).
-Registering makes the kind's config section valid in hardware YAML files, and every layer (mapping, engine, cost,
-functional pass, iso-area/iso-peak resizing, sweeps) then finds it here: nothing else branches on a kind's name.
+The built-in kinds (``gobo``, ``systolic``, ``tensorcore``, ``ternary``, ``biqgemm``, ``olive``, ``olaccel``) are
+registered when this module is imported; a new kind is registered with :func:`register` (a test does so with a toy
+kind at run time). Registering makes the kind's config section valid in hardware YAML files, and every layer
+(mapping, engine, cost, functional pass, iso-area/iso-peak resizing, sweeps) then finds it here: nothing else
+branches on a kind's name.
 """
 
 from __future__ import annotations
 
 from sim.compute.base import ComputeConfig, ComputeKind
+from sim.compute.biqgemm.plugin import KIND as BIQGEMM
 from sim.compute.gobo.plugin import KIND as GOBO
 from sim.compute.olaccel.plugin import KIND as OLACCEL
 from sim.compute.olive.plugin import KIND as OLIVE
 from sim.compute.systolic.plugin import KIND as SYSTOLIC
 from sim.compute.tensorcore.plugin import KIND as TENSORCORE
+from sim.compute.ternary.plugin import KIND as TERNARY
 
 __all__ = ["config_classes", "get_kind", "kinds", "native_kind", "register", "unregister"]
 
@@ -63,5 +66,5 @@ def native_kind(weight_format: str) -> ComputeKind | None:
     return next((k for k in _KINDS.values() if k.weight_formats.get(weight_format) == "native"), None)
 
 
-for _builtin in (GOBO, SYSTOLIC, TENSORCORE, OLIVE, OLACCEL):
+for _builtin in (GOBO, SYSTOLIC, TENSORCORE, TERNARY, BIQGEMM, OLIVE, OLACCEL):
     register(_builtin)

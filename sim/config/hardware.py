@@ -19,7 +19,7 @@ from sim.cost.sram import CELLS, DEFAULT_CELL, DEFAULT_TEMPERATURE_K, TEMPERATUR
 from sim.hw.dram import DRAM_KINDS, DRAM_MAPPINGS
 
 NODES_NM = (65, 45, 40, 32, 28, 22, 16, 14, 7)
-WEIGHT_FORMATS = ("gobo", "int8", "fp16", "olive", "olaccel")
+WEIGHT_FORMATS = ("gobo", "int8", "fp16", "ternary", "bcq", "olive", "olaccel")
 
 Checks = Iterator[tuple[str, str]]
 
@@ -92,6 +92,11 @@ class WeightSpec:
         le=1 << 16)
     decompress_per_cycle: int = spec_field(
         256, doc="GOBO decompressor output in weights per cycle (gobo format on a systolic/tensorcore core)", ge=1)
+    ternary_granularity: str = spec_field(
+        "row", doc="ternary format: one TWN threshold and scale per output channel (row) or per tensor (tensor, "
+                   "TernaryBERT's choice for the layers' weights)", choices=("row", "tensor"))
+    bcq_bits: int = spec_field(3, doc="bcq format: binary planes per weight (q), each with a per-row scale", ge=1,
+                               le=8)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -95,6 +95,14 @@ def apply_prices(report: Mapping[str, Any], *, table: str | Path | None = None, 
     for op, priced in zip(out.get("ops") or [], fields["ops"]):
         op["energy_pj"] = priced["energy_pj"]
         op["energy_breakdown_pj"] = priced["energy_breakdown_pj"]
+    gen = out.get("generation")
+    if isinstance(gen, dict):  # a decoder run: each phase's energy is its operators' (sim.generation)
+        for phase in gen.get("phases") or []:
+            if isinstance(phase, dict):
+                phase["energy_pj"] = sum(float(op.get("energy_pj") or 0.0) for op in out.get("ops") or []
+                                         if isinstance(op, dict) and op.get("phase") == phase.get("phase"))
+                if phase.get("phase") == "decode" and phase.get("tokens"):
+                    gen["energy_per_token_pj"] = phase["energy_pj"] / phase["tokens"]
     tech_cfg = out.setdefault("config", {}).setdefault("hw", {}).setdefault("tech", {})
     if table is not None:
         tech_cfg["table"] = str(table)

@@ -6,9 +6,11 @@ Public API (contract)::
     h = encode(token_ids, workload="minilm-l6", weights="model.safetensors" | None,
                mode="float" | "int8" | "gobo3" | "gobo4", attention_mask=None, nonlinear="ibert" | "ivit")
     # -> last hidden state, float64 [batch, seq, hidden]
+    h = encode(pixel_values, workload="vit-base", mode="int8")   # a ViT: images [batch, 3, 224, 224]
+    # nonlinear=None (default): "ivit" for a ViT, "ibert" for the BERT family
 
 Modules: :mod:`.reference` (float forward, BERT family and ViT), :mod:`.tokenizer` (WordPiece),
-:mod:`.integer` (the integer pipeline; its GEMMs run on the design's datapath,
+:mod:`.integer` (the integer pipeline, post-LN BERT and pre-LN ViT; its GEMMs run on the design's datapath,
 ``sim/compute/<kind>/dataflow.py``), :mod:`.calibration`, :mod:`.smoothing`, :mod:`.qweights`,
 :mod:`.check` (``sim run --functional``), :mod:`.metrics`, :mod:`.api`.
 """

@@ -15,7 +15,8 @@ inputs, 16 for the GELU input, 22 for the residual sums that feed LayerNorm, as 
 
 Calibration batches (stated per run in the results): for a checkpoint with a ``vocab.txt`` beside it,
 :data:`CALIBRATION_SENTENCES` tokenized by the model's own tokenizer (distinct from the test sentences);
-otherwise seeded random token ids (:func:`random_token_batch`).
+otherwise seeded random token ids (:func:`random_token_batch`); for a ViT, seeded random images
+(:func:`random_image_batch`: no image set ships with the repository).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Calibration", "CALIBRATION_SENTENCES", "random_token_batch", "ACTIVATION_BITS", "CHANNEL_POINTS",
-           "WIDE_HEADROOM"]
+__all__ = ["Calibration", "CALIBRATION_SENTENCES", "random_token_batch", "random_image_batch", "ACTIVATION_BITS",
+           "CHANNEL_POINTS", "WIDE_HEADROOM"]
 
 #: Range multiplier of the wide (>= 16-bit) points: inputs outside the calibration batch's range (seen up
 #: to 1.5x on all-MiniLM-L6-v2's residual sums) must not saturate, and 2 bits of 16-22 cost nothing.
@@ -36,7 +37,7 @@ CHANNEL_POINTS = ("ln", "ln_attn", "ln_ffn", "gelu", "final")
 
 #: Width (bits, signed) of each quantized activation point (the suffix after ``L{i}.`` / ``emb.``).
 ACTIVATION_BITS = {
-    "sum": 22, "ln": 8,  # embeddings
+    "sum": 22, "ln": 8, "pixels": 8,  # embeddings (``pixels``: a ViT's flattened patches)
     "q": 8, "k": 8, "v": 8, "ctx": 8, "attn_res": 22, "ln_attn": 8,
     "ffn1": 16, "gelu": 8, "ffn_res": 22, "ln_ffn": 8, "final": 8,
 }
@@ -66,6 +67,13 @@ def random_token_batch(vocab: int, batch: int, seq: int, seed: int, *, low: int 
     """Seeded uniform token ids in ``[low, vocab)``, int64 ``[batch, seq]`` (numpy PCG64 of ``seed``)."""
     rng = np.random.default_rng(int(seed))
     return rng.integers(low, vocab, size=(batch, seq), dtype=np.int64)
+
+
+def random_image_batch(batch: int, channels: int, image: int, seed: int) -> np.ndarray:
+    """Seeded images uniform in [-1, 1) (the range of a ViT image processor's output: mean 0.5, std 0.5),
+    float32 ``[batch, channels, image, image]`` (numpy PCG64 of ``seed``)."""
+    rng = np.random.default_rng(int(seed))
+    return rng.uniform(-1.0, 1.0, size=(batch, channels, image, image)).astype(np.float32)
 
 
 @dataclass

@@ -15,6 +15,10 @@ design                            functional model
                                   fold) in int32 with every running sum checked
 ``weights.format: gobo``,         GOBO compression off chip, decompressed on chip to the integer
 ``compute.kind: systolic``        matrix (int8 centroids, int16 outliers), then the systolic fold model
+``weights.format: ternary``,      TWN-ternarized weights (per row or per tensor), weight GEMMs as sums and
+``compute.kind: ternary``         differences of int8 activations, attention BMMs bit-serial
+``weights.format: bcq``,          q-plane binary-coded weights, weight GEMMs through lookup tables of partial
+``compute.kind: biqgemm``         sums of activation groups (BiQGEMM), attention BMMs on int8 planes
 ``weights.format: olive``,        4-bit OVP weights (per output channel) decoded from their packed pairs
 ``compute.kind: olive``           at the array edge, folds accumulated in int32; int8 activations;
                                   attention BMMs as two nibble passes
@@ -32,8 +36,13 @@ and the design's nonlinear kernel set (``vector.kernels``); the datapath is the 
 compared with :func:`sim.kernels.gemm.int_gemm` on the same integers: ``checked`` is True only if all are
 equal bit for bit. Accuracy is the last hidden state against the float model (float32 arithmetic: it
 agrees with float64 to ~1e-6, far below the integer model's error) with the original fp32 weights on the
-same input. ViT workloads are not run (the integer pipeline covers the BERT family): the
-result says so with ``checked: None``.
+same input.
+
+ViT workloads run the pre-LN integer ViT (:meth:`~.integer.IntegerEncoder.forward_images`) on ``batch``
+seeded synthetic images (:func:`~.calibration.random_image_batch` with :data:`INPUT_SEED`: uniform in
+[-1, 1), the range of a ViT image processor's output) through the same datapaths; the accuracy is the
+final LayerNorm's output (all tokens) against the float ViT. The kernel set is the design's
+``vector.kernels`` as for BERT (the presets say ``ibert``; ``--set vector.kernels=ivit`` runs I-ViT's).
 """
 
 from __future__ import annotations
@@ -47,9 +56,10 @@ from sim.prepare import PreparedRun
 from sim.results.functional import FunctionalReport
 
 from .api import calibration_batch, float_weights, integer_encoder
+from .calibration import random_image_batch
 from .dims import EncoderDims
 from .metrics import cosine, max_abs_error
-from .reference import bert_forward
+from .reference import bert_forward, vit_forward
 from .weights import FloatWeights
 
 __all__ = ["functional_check", "INPUT_SEED"]
@@ -59,6 +69,10 @@ INPUT_SEED = 0
 
 
 def _input(wl) -> tuple[np.ndarray, str]:
+    if wl.family == "vit":
+        px = random_image_batch(wl.batch, wl.channels, wl.image_size, INPUT_SEED)
+        return px, (f"seeded random images: numpy default_rng({INPUT_SEED}).uniform(-1, 1, [{wl.batch}, "
+                    f"{wl.channels}, {wl.image_size}, {wl.image_size}]) as float32")
     rng = np.random.default_rng(INPUT_SEED)
     ids = rng.integers(0, wl.vocab, size=(wl.batch, wl.seq_len), dtype=np.int64)
     return ids, (f"seeded random token ids: numpy default_rng({INPUT_SEED}).integers(0, {wl.vocab}, "
@@ -94,20 +108,23 @@ def functional_check(prep: PreparedRun) -> FunctionalReport:
     base: dict[str, Any] = {"checked": None, "cosine_vs_float": None, "max_abs_err_vs_float": None,
                             "output_sha256": None, "exact": False, "kernels": kernels,
                             "weights_source": prep.weights_source}
-    if wl.family == "vit":
-        base.update(mode=None, skipped="the integer pipeline covers the BERT family (post-LN); ViT "
-                                       "(pre-LN, image patches) is not run")
-        return FunctionalReport(**base)
     dims = EncoderDims.from_workload(wl)
     ids, desc = _input(wl)
-    mask = np.ones_like(ids)
+    vit = dims.is_vit
+    mask = np.ones(ids.shape[:1] + (wl.seq_len,), dtype=np.int64) if vit else np.ones_like(ids)
     w = float_weights(wl, weights, seed)
-    ref = bert_forward(w, dims, ids, mask, dtype=np.float32).last_hidden_state.astype(np.float64)
+
+    def float_model(wf: FloatWeights, **kw: Any) -> np.ndarray:
+        if vit:
+            return vit_forward(wf, dims, ids, **kw).last_hidden_state
+        return bert_forward(wf, dims, ids, mask, **kw).last_hidden_state
+
+    ref = float_model(w, dtype=np.float32).astype(np.float64)
     base["input"] = desc
     datapath = prep.kind.datapath(hw_cfg)
     if datapath is None:  # not an integer engine: the float model with fp16 operands
         wf = _gobo_dequantized(w, qmodel) if fmt == "gobo" else w
-        out = bert_forward(wf, dims, ids, mask, fp16=True).last_hidden_state
+        out = float_model(wf, fp16=True)
         base.update(mode="fp16" if fmt == "fp16" else f"gobo{hw_cfg.weights.bits}-dequantized-fp16",
                     engine=f"{prep.kind.name}-fp16",
                     output_sha256=hashlib.sha256(out.astype(np.float16).tobytes()).hexdigest(),
@@ -118,8 +135,16 @@ def functional_check(prep: PreparedRun) -> FunctionalReport:
                            "nothing to check bit for bit; the sha256 is of the fp16-rounded output and depends "
                            "on the BLAS summation order"])
         return FunctionalReport(**base)
-    mode = f"gobo{qmodel.params.bits}" if fmt == "gobo" and qmodel is not None else (
-        fmt if fmt in ("olive", "olaccel") else "int8")
+    if fmt == "gobo" and qmodel is not None:
+        mode = f"gobo{qmodel.params.bits}"
+    elif fmt == "ternary":
+        mode = "ternary" if hw_cfg.weights.ternary_granularity == "row" else "ternary-tensor"
+    elif fmt == "bcq":
+        mode = f"bcq{hw_cfg.weights.bcq_bits}"
+    elif fmt in ("olive", "olaccel"):
+        mode = fmt
+    else:
+        mode = "int8"
     engine = datapath.name
     notes = prep.kind.functional_notes(hw_cfg)
     enc = integer_encoder(wl, weights, mode, kernels, seed=seed, qmodel=qmodel if fmt == "gobo" else None,

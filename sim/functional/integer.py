@@ -1,4 +1,5 @@
-"""Bit-accurate integer-only encoder forward (the I-BERT pipeline) for the BERT family (post-LN).
+"""Bit-accurate integer-only encoder forward: the I-BERT pipeline for the BERT family (post-LN) and the
+I-ViT pipeline for ViT (pre-LN), one model with two layer orders.
 
 Per layer, with ``x`` the int8 layer input at scale ``s_x`` (names are calibration points, widths signed):
 
@@ -39,6 +40,29 @@ requantized (dyadic, per channel where the table scale is) to the 22-bit ``emb.s
 int8 GEMM + bias is integer; its ``tanh`` is evaluated in float on the dequantized accumulator (no
 integer tanh kernel exists in :mod:`sim.kernels`). Output: the last LayerNorm's int8 tensor and scale.
 
+ViT (pre-LN, :meth:`IntegerEncoder.forward_images`):
+
+================  ====================================================================================
+step              integer arithmetic
+================  ====================================================================================
+input             the images (float, normalised) are split into ``p x p`` patches (row-major, channel-major
+                  inside, as the conv weight) and quantized once to int8 at the calibrated ``emb.pixels``
+                  scale: the only float-to-integer step, the input quantizer (I-ViT's first ``QuantAct``)
+patch embedding   int8 GEMM of the flattened patches with the projection weight ``[H, C p p]`` + int32 bias
+class token,      the [CLS] row and the position table as integer tables (int8 per channel; GOBO where the
+positions         model quantized them), each term requantized (dyadic) to the 22-bit ``emb.sum`` scale and
+                  added, saturating: the 22-bit residual stream
+block             ``y = LN(x)`` (22-bit in, int8 out at ``s_ln_attn``); attention exactly as above on ``y``;
+                  ``x = sat22(rq(out_proj) + rq(x))`` at ``s_attn_res``; ``y = LN(x)`` at ``s_ln_ffn``; FFN1,
+                  GELU, asymmetric int8, FFN2 as above; ``x = sat22(rq(FFN2) + rq(x))`` at ``s_ffn_res``. The
+                  stream stays 22-bit between layers; only LayerNorm outputs feed GEMMs
+head              final ``LN(x)`` -> int8 at ``s_final`` (the output, all tokens); classifier: the [CLS]
+                  row's int8 GEMM + int32 bias; the logits are its accumulators times their scale
+================  ====================================================================================
+
+Smoothing of a ViT (int8): each LayerNorm's output is divided by ``t`` and the GEMMs it feeds (Q/K/V, FFN1,
+the classifier) absorb it; the residual stream is never smoothed, so nothing multiplies back.
+
 All float work is scale bookkeeping (dyadic multipliers, kernel constants), done once per tensor.
 """
 
@@ -60,7 +84,7 @@ from .calibration import Calibration
 from .dims import EncoderDims
 from .gemmrun import GemmRunner, GemmStats
 from .qweights import QuantizedWeights
-from .reference import position_ids
+from .reference import patchify, position_ids
 from .weights import FloatWeights
 
 __all__ = ["IntegerEncoder", "IntegerOutput", "NONLINEAR_SETS", "MASKED_SCORE", "RESIDUAL_BITS"]
@@ -70,8 +94,9 @@ NONLINEAR_SETS = ("ibert", "ivit")
 MASKED_SCORE = -(1 << 31)
 #: Width of the residual sums that feed LayerNorm (I-BERT's QuantAct(22)).
 RESIDUAL_BITS = 22
-#: Activation points that are GEMM inputs (``ln``: every LayerNorm output); their width is ``act_bits``.
-GEMM_INPUT_POINTS = ("q", "k", "v", "ctx", "ln", "gelu")
+#: Activation points that are GEMM inputs (``ln``: every LayerNorm output; ``pixels``: a ViT's patches); their
+#: width is ``act_bits``.
+GEMM_INPUT_POINTS = ("q", "k", "v", "ctx", "ln", "gelu", "pixels")
 
 
 @dataclass(frozen=True)
@@ -114,8 +139,6 @@ class IntegerEncoder:
                  smooth: dict[str, np.ndarray] | None = None, asym_gelu: bool = True) -> None:
         if nonlinear not in NONLINEAR_SETS:
             raise ValueError(f"nonlinear must be one of {NONLINEAR_SETS}, got {nonlinear!r}")
-        if dims.is_vit:
-            raise ValueError("the integer forward supports the BERT family (post-LN); ViT is not implemented")
         self.dims = dims
         self.w = w
         self.qw = qw
@@ -133,6 +156,11 @@ class IntegerEncoder:
         self.asym_gelu = bool(asym_gelu)
         self._bias: dict[tuple[str, float, int], np.ndarray] = {}
         self._trace: dict[str, np.ndarray] | None = None
+
+    @property
+    def engine(self) -> str:
+        """Name of the GEMM datapath ("int_gemm" for the reference kernel)."""
+        return self.datapath.name if self.datapath is not None else "int_gemm"
 
     def _record(self, name: str, q: np.ndarray, s: object) -> None:
         if self._trace is not None:
@@ -205,15 +233,15 @@ class IntegerEncoder:
             total += rescale(tab.ints[rows].astype(np.int64), tab.scale, s_e, RESIDUAL_BITS)
         return saturate(total, RESIDUAL_BITS, True)
 
-    def _layer(self, run: GemmRunner, li: int, x: np.ndarray, s_x: float, mask: np.ndarray) -> tuple[np.ndarray, float]:
-        t_in = self._t("emb.ln" if li == 0 else f"L{li - 1}.ln_ffn")
+    def _attention(self, run: GemmRunner, li: int, x2: np.ndarray, s_x: float, mask: np.ndarray, b: int, s: int
+                   ) -> tuple[np.ndarray, Any]:
+        """Self-attention of layer ``li`` on the int8 rows ``x2`` ``[b*s, h]`` (scale ``s_x``): Q/K/V, scores,
+        softmax, context, output projection; returns its int32 accumulators and their scale."""
         d = self.dims
-        b, s, h = x.shape
+        h = x2.shape[1]
         nh, hd = d.heads, d.head_dim
         pre = f"encoder.layer.{li}"
-        c = self.cal
         L = f"L{li}"
-        x2 = x.reshape(-1, h)
         heads = []
         scales = []
         for part in ("query", "key", "value"):
@@ -233,14 +261,15 @@ class IntegerEncoder:
         s_ctx = self._scale(f"{L}.ctx")
         ctx8 = rescale(ctx, s_p * s_v, s_ctx, self.bits["ctx"]).transpose(0, 2, 1, 3).reshape(-1, h)
         self._record(f"{L}.ctx", ctx8, s_ctx)
-        o_acc, s_o = self._linear(run, ctx8, s_ctx, f"{pre}.attention.output.dense")
-        s_r1 = c.scale(f"{L}.attn_res")
-        r1 = self._residual(o_acc, s_o, x2, s_x * t_in, s_r1)
-        self._record(f"{L}.attn_res", r1, s_r1)
-        s_ln1 = self._scale(f"{L}.ln_attn")
-        x1 = self._layernorm(r1, s_r1, f"{pre}.attention.output.LayerNorm", s_ln1)
-        self._record(f"{L}.ln_attn", x1, s_ln1)
-        f_acc, s_f = self._linear(run, x1, s_ln1, f"{pre}.intermediate.dense")
+        return self._linear(run, ctx8, s_ctx, f"{pre}.attention.output.dense")
+
+    def _mlp(self, run: GemmRunner, li: int, x2: np.ndarray, s_x: float) -> tuple[np.ndarray, Any]:
+        """FFN1, GELU, asymmetric int8 requantization, FFN2 of layer ``li`` on the int8 rows ``x2`` (scale
+        ``s_x``); returns FFN2's int32 accumulators and their scale."""
+        pre = f"encoder.layer.{li}"
+        L = f"L{li}"
+        c = self.cal
+        f_acc, s_f = self._linear(run, x2, s_x, f"{pre}.intermediate.dense")
         s_f16 = c.scale(f"{L}.ffn1")
         f16 = rescale(f_acc, s_f, s_f16, 16)
         self._record(f"{L}.ffn1", f16, s_f16)
@@ -252,7 +281,24 @@ class IntegerEncoder:
             s_g8, zp = self._scale(f"{L}.gelu"), 0
         g8 = saturate(rescale(g, s_g / self._t(f"{L}.gelu"), s_g8, 32) + zp, gb, True)
         self._record(f"{L}.gelu", g8 - zp, s_g8)
-        o2, s_o2 = self._linear(run, g8, s_g8, f"{pre}.output.dense", zp)
+        return self._linear(run, g8, s_g8, f"{pre}.output.dense", zp)
+
+    def _layer(self, run: GemmRunner, li: int, x: np.ndarray, s_x: float, mask: np.ndarray) -> tuple[np.ndarray, float]:
+        """Post-LN (BERT family) layer: int8 in and out."""
+        t_in = self._t("emb.ln" if li == 0 else f"L{li - 1}.ln_ffn")
+        b, s, h = x.shape
+        pre = f"encoder.layer.{li}"
+        c = self.cal
+        L = f"L{li}"
+        x2 = x.reshape(-1, h)
+        o_acc, s_o = self._attention(run, li, x2, s_x, mask, b, s)
+        s_r1 = c.scale(f"{L}.attn_res")
+        r1 = self._residual(o_acc, s_o, x2, s_x * t_in, s_r1)
+        self._record(f"{L}.attn_res", r1, s_r1)
+        s_ln1 = self._scale(f"{L}.ln_attn")
+        x1 = self._layernorm(r1, s_r1, f"{pre}.attention.output.LayerNorm", s_ln1)
+        self._record(f"{L}.ln_attn", x1, s_ln1)
+        o2, s_o2 = self._mlp(run, li, x1, s_ln1)
         s_r2 = c.scale(f"{L}.ffn_res")
         r2 = self._residual(o2, s_o2, x1, s_ln1 * self._t(f"{L}.ln_attn"), s_r2)
         self._record(f"{L}.ffn_res", r2, s_r2)
@@ -261,15 +307,64 @@ class IntegerEncoder:
         self._record(f"{L}.ln_ffn", out, s_ln2)
         return out.reshape(b, s, h), s_ln2
 
+    def _vit_layer(self, run: GemmRunner, li: int, x: np.ndarray, s_x: float, mask: np.ndarray
+                   ) -> tuple[np.ndarray, float]:
+        """Pre-LN (ViT) layer on the 22-bit residual stream ``x`` ``[b, s, h]`` at scale ``s_x``:
+        ``x += Attn(LN(x))``, ``x += MLP(LN(x))``; returns the new 22-bit stream and its scale. The LayerNorm
+        outputs feed only GEMMs (their smoothing is absorbed in the weights); the stream itself is never
+        smoothed."""
+        b, s, h = x.shape
+        pre = f"encoder.layer.{li}"
+        c = self.cal
+        L = f"L{li}"
+        x2 = x.reshape(-1, h)
+        s_ln1 = self._scale(f"{L}.ln_attn")
+        y1 = self._layernorm(x2, s_x, f"{pre}.attention.output.LayerNorm", s_ln1)
+        self._record(f"{L}.ln_attn", y1, s_ln1)
+        o_acc, s_o = self._attention(run, li, y1, s_ln1, mask, b, s)
+        s_r1 = c.scale(f"{L}.attn_res")
+        r1 = self._residual(o_acc, s_o, x2, s_x, s_r1)
+        self._record(f"{L}.attn_res", r1, s_r1)
+        s_ln2 = self._scale(f"{L}.ln_ffn")
+        y2 = self._layernorm(r1, s_r1, f"{pre}.output.LayerNorm", s_ln2)
+        self._record(f"{L}.ln_ffn", y2, s_ln2)
+        o2, s_o2 = self._mlp(run, li, y2, s_ln2)
+        s_r2 = c.scale(f"{L}.ffn_res")
+        r2 = self._residual(o2, s_o2, r1, s_r1, s_r2)
+        self._record(f"{L}.ffn_res", r2, s_r2)
+        return r2.reshape(b, s, h), s_r2
+
+    def _vit_embeddings(self, run: GemmRunner, pixel_values: np.ndarray) -> np.ndarray:
+        """Patch projection (int8 GEMM over the flattened patches), class token and position embeddings added
+        in integers: the 22-bit ``emb.sum`` stream ``[b, 1 + patches, h]``."""
+        d = self.dims
+        patches = patchify(np.asarray(pixel_values, dtype=np.float64), d.patch_size)
+        b, n, k = patches.shape
+        s_px = self._scale("emb.pixels")
+        q_px = saturate(np.rint(patches / s_px).astype(np.int64), self.bits["pixels"], True)
+        self._record("emb.pixels", q_px.reshape(-1, k), s_px)
+        acc, s_acc = self._linear(run, q_px.reshape(-1, k), s_px, "embeddings.patch_embeddings.projection")
+        s_e = self.cal.scale("emb.sum")
+        total = np.zeros((b, n + 1, d.hidden), dtype=np.int64)
+        total[:, 1:] = rescale(acc, s_acc, s_e, RESIDUAL_BITS).reshape(b, n, d.hidden)
+        cls = self.qw.tables["embeddings.cls_token"]
+        total[:, :1] = rescale(cls.ints.astype(np.int64), cls.scale, s_e, RESIDUAL_BITS)[None]
+        pos = self.qw.tables["embeddings.position_embeddings"]
+        total += rescale(pos.ints.astype(np.int64), pos.scale, s_e, RESIDUAL_BITS)[None]
+        return saturate(total, RESIDUAL_BITS, True)
+
     # ---- forward -----------------------------------------------------------------------------------
 
     def forward(self, input_ids: np.ndarray, attention_mask: np.ndarray | None = None,
                 token_type_ids: np.ndarray | None = None, *, check: bool = False,
                 trace: dict[str, np.ndarray] | None = None) -> IntegerOutput:
-        """Integer forward of ``input_ids`` ``[batch, seq]`` (validated by the caller). ``check``: compare every
+        """Integer forward of ``input_ids`` ``[batch, seq]`` (validated by the caller); for a ViT, of the images
+        ``[batch, channels, image, image]`` (see :meth:`forward_images`). ``check``: compare every
         datapath GEMM with ``int_gemm`` (see :class:`~.gemmrun.GemmStats`). ``trace``: if a dict is given,
         it receives the dequantized value (float64, token-major ``[batch*seq, width]``) at every calibration
         point, under the same names, for error analysis."""
+        if self.dims.is_vit:
+            return self.forward_images(input_ids, check=check, trace=trace)
         self._trace = trace
         ids = np.asarray(input_ids, dtype=np.int64)
         mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, dtype=np.int64)
@@ -289,4 +384,33 @@ class IntegerEncoder:
         q_out = x.astype(np.int8 if self.bits["ln"] <= 8 else np.int32)
         self._trace = None
         scale = s_x * self._t(f"L{self.dims.layers - 1}.ln_ffn")
+        return IntegerOutput(q_out, scale, q_out.astype(np.float64) * scale, pooled, run.stats)
+
+    def forward_images(self, pixel_values: np.ndarray, *, check: bool = False,
+                       trace: dict[str, np.ndarray] | None = None) -> IntegerOutput:
+        """Integer forward of a pre-LN ViT on ``pixel_values`` ``[batch, channels, image, image]`` (float,
+        normalised, validated by the caller). The images are quantized once to int8 at the calibrated
+        ``emb.pixels`` scale (the input quantizer, I-ViT's first ``QuantAct``); everything after is integer.
+        Output: the final LayerNorm's int8 tensor (``hidden``, all tokens); ``pooled``: the classifier's
+        logits (its int32 accumulators times their scale) where the model has a classifier."""
+        if not self.dims.is_vit:
+            raise ValueError("forward_images needs a ViT model")
+        self._trace = trace
+        run = GemmRunner(self.datapath, check=check, act_bits=self.act_bits)
+        x = self._vit_embeddings(run, pixel_values)
+        s_x = self.cal.scale("emb.sum")
+        self._record("emb.sum", x.reshape(-1, x.shape[-1]), s_x)
+        mask = np.ones(x.shape[:2], dtype=np.int64)
+        for li in range(self.dims.layers):
+            x, s_x = self._vit_layer(run, li, x, s_x, mask)
+        s_out = self.cal.scale("head.final", self.bits["ln"])
+        y = self._layernorm(x, s_x, "layernorm", s_out)
+        self._record("head.final", y.reshape(-1, y.shape[-1]), s_out)
+        pooled = None
+        if "classifier" in self.qw.linears:
+            acc, s_acc = self._linear(run, y[:, 0], s_out, "classifier")
+            pooled = acc * np.asarray(s_acc, dtype=np.float64)
+        q_out = y.astype(np.int8 if self.bits["ln"] <= 8 else np.int32)
+        self._trace = None
+        scale = s_out * self._t("head.final")
         return IntegerOutput(q_out, scale, q_out.astype(np.float64) * scale, pooled, run.stats)

@@ -1,4 +1,5 @@
-"""Integer weights of the integer pipeline: int8 (per output channel) or GOBO integer variants.
+"""Integer weights of the integer pipeline: int8 (per output channel), GOBO integer variants, and the packed
+low-bit formats (ternary, BCQ, OliVe, OLAccel).
 
 * ``int8`` (the TPU-like design): every GEMM weight is symmetric int8, **one scale per output channel**
   (``s_n = max_k |W[n, k]| / 127``, values in [-127, 127], round half to even). Per channel because
@@ -6,12 +7,19 @@
   tensor would spend the whole int8 range on one row. (The mapping's storage model counts one fp32 scale
   per int8 tensor; per channel adds ``n`` fp32 scales, 0.1-0.4% of the tensor's bytes: not counted there.)
   Embedding tables: symmetric int8 with one scale per hidden channel (column), for the same reason
-  (position-embedding outliers sit in a few channels).
+  (position-embedding outliers sit in a few channels). A ViT's class token and position embeddings are
+  tables of 1 and S rows under the same rule.
 * ``gobo`` (GOBO designs): the quantized model's :class:`~sim.quant.integer.IntegerGobo` per tensor: int8
   centroids, int16 outliers, **one scale per tensor**. GEMM weights and the embedding tables the model
   quantized use it; a tensor the model left in fp32 falls back to the int8 rule above (stated in the
   result's ``fallback`` list).
 
+* ``ternary`` / ``ternary-tensor`` (ternary designs): TWN-ternarized GEMM weights (:mod:`sim.quant.ternary`),
+  ``w_nk`` in {-1, 0, +1} with the scale per output channel (``ternary``) or per tensor; embedding tables int8
+  per channel as above.
+* ``bcq{q}`` (BiQGEMM designs): ``q``-plane binary-coded GEMM weights (:mod:`sim.quant.bcq`), ``w_nk`` the
+  integer matrix ``sum_i c_i b_i`` (``|.| <= 127 q``, declared ``bits`` wide) with the per-row unit as scale,
+  and the packed planes in ``packed`` for the lookup-table datapath; embedding tables int8 per channel.
 * ``olive`` (OliVe designs): every GEMM weight OVP-quantized (:mod:`sim.quant.olive`): 4-bit outlier-victim
   pairs, **one scale per output channel**; ``IntLinear.w_nk`` holds the quantizer's integers (|v| <= 96, int8)
   and ``IntLinear.packed`` the packed pairs the OliVe datapath decodes. Embedding tables: int8 per channel, as
@@ -35,13 +43,15 @@ import numpy as np
 from sim.kernels.widths import check_width
 from sim.quant import olaccel as olaccel_format
 from sim.quant import olive as olive_format
+from sim.quant.bcq import bcq
 from sim.quant.integer import IntegerGobo
+from sim.quant.ternary import ternarize
 
 from .names import canonical_name
 from .weights import FloatWeights
 
 __all__ = ["IntLinear", "IntTable", "QuantizedWeights", "int8_linear", "int8_table", "quantize_weights",
-           "GEMM_WEIGHTS", "TABLES"]
+           "GEMM_WEIGHTS", "TABLES", "VIT_TABLES", "format_mode", "format_linear"]
 
 #: Per-layer GEMM weights (prefix ``encoder.layer.{i}.``) in execution order.
 GEMM_WEIGHTS = ("attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense",
@@ -49,6 +59,8 @@ GEMM_WEIGHTS = ("attention.self.query", "attention.self.key", "attention.self.va
 #: Embedding tables of the BERT family.
 TABLES = ("embeddings.word_embeddings.weight", "embeddings.position_embeddings.weight",
           "embeddings.token_type_embeddings.weight")
+#: The ViT's added embeddings (``[1, 1, H]`` class token, ``[1, S, H]`` positions), held as ``[rows, H]`` tables.
+VIT_TABLES = ("embeddings.cls_token", "embeddings.position_embeddings")
 
 
 def _sym_int8(w: np.ndarray, axis: int | None) -> tuple[np.ndarray, np.ndarray]:
@@ -76,8 +88,11 @@ class IntLinear:
     bias: np.ndarray
     w_nk: np.ndarray | None = None
     gobo: IntegerGobo | None = None
+    bits: int | None = None
+    """Declared width of ``w_nk`` when it is not int8 (BCQ's integer matrix)."""
     packed: object | None = None
-    """The packed weight a design's datapath decodes (OliVe: :class:`sim.quant.olive.OlivePacked`), or None."""
+    """The packed tensor a design's datapath computes on or decodes (ternary/BCQ planes, OliVe pairs, OLAccel
+    nibbles + outlier list), or None."""
 
     @property
     def shape_nk(self) -> tuple[int, int]:
@@ -86,7 +101,9 @@ class IntLinear:
 
     @property
     def in_bits(self) -> int:
-        """Declared width of the integer weights: 8 (int8) or 16 (GOBO: int16 outliers)."""
+        """Declared width of the integer weights: 8 (int8, ternary), 16 (GOBO: int16 outliers) or ``bits``."""
+        if self.bits is not None:
+            return self.bits
         return 16 if self.gobo is not None else 8
 
     def matrix_nk(self) -> np.ndarray:
@@ -145,11 +162,44 @@ def int8_table(name: str, table: np.ndarray) -> IntTable:
     return IntTable(name, q, s.reshape(-1))
 
 
+def format_mode(fmt: str) -> tuple[str, dict[str, object]] | None:
+    """``(format, options)`` of a ternary, BCQ, OliVe or OLAccel integer mode ("ternary", "ternary-tensor",
+    "bcq3", "olive", "olaccel"), else None."""
+    if fmt in ("olive", "olaccel"):
+        return fmt, {}
+    if fmt == "ternary":
+        return "ternary", {"granularity": "row"}
+    if fmt == "ternary-tensor":
+        return "ternary", {"granularity": "tensor"}
+    if fmt.startswith("bcq") and fmt[3:].isdigit() and 1 <= int(fmt[3:]) <= 8:
+        return "bcq", {"bits": int(fmt[3:])}
+    return None
+
+
+def format_linear(name: str, w_nk: np.ndarray, bias: np.ndarray | None, fmt: str) -> IntLinear:
+    """One GEMM weight in a ternary, BCQ, OliVe or OLAccel integer mode (see :func:`format_mode`)."""
+    found = format_mode(fmt)
+    if found is None:
+        raise ValueError(f"unknown integer weight format {fmt!r}")
+    base, opts = found
+    if base == "olive":
+        return olive_linear(name, w_nk, bias)
+    if base == "olaccel":
+        return olaccel_linear(name, w_nk, bias)
+    b = np.zeros(w_nk.shape[0]) if bias is None else np.asarray(bias, dtype=np.float64)
+    if base == "ternary":
+        t = ternarize(w_nk, granularity=str(opts["granularity"]), name=name)
+        scale = t.scales.astype(np.float64).reshape(-1)
+        return IntLinear(name, scale, b, w_nk=t.ints(), packed=t)
+    q = bcq(w_nk, int(opts["bits"]), name=name)  # type: ignore[call-overload]
+    return IntLinear(name, q.units.astype(np.float64), b, w_nk=q.int_matrix(), bits=q.int_bits, packed=q)
+
+
 @dataclass(frozen=True, eq=False)
 class QuantizedWeights:
     """All integer weights of one model in one mode: ``linears`` by weight name (without ``.weight``),
-    ``tables`` by table name, ``fmt`` ("int8", "olive", "olaccel" or "gobo"), ``bits`` (GOBO index bits) and
-    ``fallback`` (GOBO mode: tensors that were not GOBO-quantized and use int8)."""
+    ``tables`` by table name, ``fmt`` ("int8", "gobo" or a mode of :func:`format_mode`), ``bits`` (GOBO index
+    bits) and ``fallback`` (GOBO mode: tensors that were not GOBO-quantized and use int8)."""
 
     fmt: str
     linears: dict[str, IntLinear]
@@ -189,7 +239,8 @@ def olaccel_linear(name: str, w_nk: np.ndarray, bias: np.ndarray | None) -> IntL
 
 def quantize_weights(w: FloatWeights, fmt: str, *, qmodel: object | None = None, per_channel: bool = True
                      ) -> QuantizedWeights:
-    """Integer weights of ``w`` in format ``fmt``: "int8", "olive", "olaccel", or "gobo" from ``qmodel`` (a
+    """Integer weights of ``w`` in format ``fmt``: "int8", a mode of :func:`format_mode` ("ternary", "bcq3",
+    "olive", "olaccel", ...), or "gobo" from ``qmodel`` (a
     :class:`sim.quant.QuantizedModel`; its tensor names may carry family prefixes)."""
     linears: dict[str, IntLinear] = {}
     tables: dict[str, IntTable] = {}
@@ -202,33 +253,32 @@ def quantize_weights(w: FloatWeights, fmt: str, *, qmodel: object | None = None,
         packed = {c: p for n, p in qmodel.packed.items()  # type: ignore[attr-defined]
                   if (c := canonical_name(n)) is not None}
         bits = int(qmodel.params.bits)  # type: ignore[attr-defined]
-    elif fmt not in ("int8", "olive", "olaccel"):
+    elif fmt != "int8" and format_mode(fmt) is None:
         raise ValueError(f"unknown integer weight format {fmt!r}")
     for base in _linear_names(w):
         wname = f"{base}.weight"
         bias = w.get(f"{base}.bias")
         p = packed.get(wname)
-        if fmt == "olive":
-            linears[base] = olive_linear(base, w[wname], bias)
-        elif fmt == "olaccel":
-            linears[base] = olaccel_linear(base, w[wname], bias)
-        elif p is not None:
+        if p is not None:
             g = p.integer()  # type: ignore[attr-defined]
             b = np.zeros(g.shape[0]) if bias is None else np.asarray(bias, dtype=np.float64)
             linears[base] = IntLinear(base, np.array([g.scale], dtype=np.float64), b, gobo=g)
+        elif format_mode(fmt) is not None:
+            linears[base] = format_linear(base, w[wname], bias, fmt)
         else:
             if fmt == "gobo":
                 fallback.append(wname)
             linears[base] = int8_linear(base, w[wname], bias, per_channel)
-    for name in TABLES:
+    for name in TABLES + VIT_TABLES:
         if name not in w:
             continue
         p = packed.get(name)
         if p is not None:
             g = p.integer()  # type: ignore[attr-defined]
-            tables[name] = IntTable(name, g.matrix(np.int16), float(g.scale))
+            tables[name] = IntTable(name, g.matrix(np.int16).reshape(-1, g.shape[-1]), float(g.scale))
         else:
             if fmt == "gobo":
                 fallback.append(name)
-            tables[name] = int8_table(name, w[name])
+            tab = w[name]
+            tables[name] = int8_table(name, tab.reshape(-1, tab.shape[-1]))
     return QuantizedWeights(fmt, linears, tables, bits, tuple(fallback))

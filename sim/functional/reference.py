@@ -36,7 +36,7 @@ __all__ = ["FloatOutput", "bert_forward", "vit_forward", "position_ids", "OBSERV
 
 Observer = Callable[[str, np.ndarray, np.ndarray], None]
 
-#: Activation points the integer pipeline quantizes, per layer ``L{i}.`` (plus ``emb.*``, ``final``).
+#: Activation points the integer pipeline quantizes, per layer ``L{i}.`` (plus ``emb.*``, ``head.final``).
 OBSERVED_POINTS = ("q", "k", "v", "ctx", "attn_res", "ln_attn", "ffn1", "gelu", "ffn_res", "ln_ffn")
 
 
@@ -157,12 +157,19 @@ def patchify(pixel_values: np.ndarray, patch: int) -> np.ndarray:
 
 
 def vit_forward(w: FloatWeights, dims: EncoderDims, pixel_values: np.ndarray, *, dtype: type = np.float64,
-                observe: Observer | None = None) -> FloatOutput:
-    """Pre-LN ViT forward of ``pixel_values`` ``[batch, channels, image, image]`` (already normalised)."""
-    dt = np.dtype(dtype)
+                observe: Observer | None = None, fp16: bool = False) -> FloatOutput:
+    """Pre-LN ViT forward of ``pixel_values`` ``[batch, channels, image, image]`` (already normalised).
+
+    ``fp16=True``: the tensor-core model, as :func:`bert_forward` (float32, every GEMM/BMM operand rounded to
+    fp16, the patch projection and the classifier included). Observed points: ``emb.pixels`` (the flattened
+    patches, the patch projection's input), ``emb.sum``, per layer those of :data:`OBSERVED_POINTS`, and
+    ``head.final`` (the final LayerNorm's output)."""
+    dt = np.dtype(np.float32 if fp16 else dtype)
     px = np.asarray(pixel_values, dtype=dt)
     patches = patchify(px, dims.patch_size)
-    emb = _linear(w, "embeddings.patch_embeddings.projection", patches)
+    if observe is not None:
+        observe("emb.pixels", patches, np.ones(patches.shape[:2], dtype=np.int64))
+    emb = _linear(w, "embeddings.patch_embeddings.projection", patches, fp16)
     b = emb.shape[0]
     cls = np.broadcast_to(w["embeddings.cls_token"].astype(dt).reshape(1, 1, -1), (b, 1, dims.hidden))
     x = np.concatenate([cls, emb], axis=1) + w["embeddings.position_embeddings"].astype(dt)
@@ -176,17 +183,17 @@ def vit_forward(w: FloatWeights, dims: EncoderDims, pixel_values: np.ndarray, *,
                       dims.norm_eps)
         if observe is not None:
             observe(f"L{li}.ln_attn", y, mask)
-        x = x + _attention(w, pre, y, add_mask, dims, observe, li, mask)
+        x = x + _attention(w, pre, y, add_mask, dims, observe, li, mask, fp16)
         if observe is not None:
             observe(f"L{li}.attn_res", x, mask)
         y = layernorm(x, w[f"{pre}.output.LayerNorm.weight"], w[f"{pre}.output.LayerNorm.bias"], dims.norm_eps)
         if observe is not None:
             observe(f"L{li}.ln_ffn", y, mask)
-        x = x + _ffn(w, pre, y, observe, li, mask)
+        x = x + _ffn(w, pre, y, observe, li, mask, fp16)
         if observe is not None:
             observe(f"L{li}.ffn_res", x, mask)
     x = layernorm(x, w["layernorm.weight"], w["layernorm.bias"], dims.norm_eps)
     if observe is not None:
-        observe("final", x, mask)
-    pooled = _linear(w, "classifier", x[:, 0]) if "classifier.weight" in w else None
+        observe("head.final", x, mask)
+    pooled = _linear(w, "classifier", x[:, 0], fp16) if "classifier.weight" in w else None
     return FloatOutput(x, pooled)

@@ -44,8 +44,19 @@ DEFAULT_ALPHA = 0.6
 
 def smoothing_points(dims: EncoderDims, has_pooler: bool, gelu: bool = True) -> dict[str, tuple[str, ...]]:
     """Smoothed activation point -> the linear layers (names without ``.weight``) that consume it
-    (``gelu=False`` leaves the GELU outputs out)."""
+    (``gelu=False`` leaves the GELU outputs out). ``has_pooler``: the model has a pooler (BERT) or a
+    classifier (ViT) reading the last LayerNorm."""
     qkv = ("attention.self.query", "attention.self.key", "attention.self.value")
+    if dims.is_vit:  # pre-LN: each norm feeds the block it opens; the final norm feeds the classifier
+        vit: dict[str, tuple[str, ...]] = {}
+        for li in range(dims.layers):
+            pre = f"encoder.layer.{li}"
+            vit[f"L{li}.ln_attn"] = tuple(f"{pre}.{m}" for m in qkv)
+            vit[f"L{li}.ln_ffn"] = (f"{pre}.intermediate.dense",)
+            if gelu:
+                vit[f"L{li}.gelu"] = (f"{pre}.output.dense",)
+        vit["head.final"] = ("classifier",) if has_pooler else ()
+        return vit
     pts: dict[str, tuple[str, ...]] = {"emb.ln": tuple(f"encoder.layer.0.{m}" for m in qkv)}
     for li in range(dims.layers):
         pre = f"encoder.layer.{li}"
@@ -59,13 +70,17 @@ def smoothing_points(dims: EncoderDims, has_pooler: bool, gelu: bool = True) -> 
     return pts
 
 
+def _has_head(w: FloatWeights, dims: EncoderDims) -> bool:
+    return ("classifier.weight" if dims.is_vit else "pooler.dense.weight") in w
+
+
 def smoothing_factors(cal: Calibration, w: FloatWeights, dims: EncoderDims, alpha: float = DEFAULT_ALPHA,
                       gelu: bool = True) -> dict[str, np.ndarray]:
     """``t`` per smoothed point (float64 vectors of the point's width); see the module docstring."""
     if not 0.0 <= alpha <= 1.0:
         raise ValueError(f"smoothing alpha must be in [0, 1], got {alpha}")
     out: dict[str, np.ndarray] = {}
-    for name, consumers in smoothing_points(dims, "pooler.dense.weight" in w, gelu).items():
+    for name, consumers in smoothing_points(dims, _has_head(w, dims), gelu).items():
         xmax = np.maximum(cal.channel_maxabs[name], 1e-5)
         if consumers:
             wmax = np.max([np.abs(w[f"{c}.weight"].astype(np.float64)).max(axis=0) for c in consumers], axis=0)
@@ -81,16 +96,18 @@ def apply_smoothing(w: FloatWeights, factors: dict[str, np.ndarray], dims: Encod
     quantized to int8 next) and the smoothed LayerNorms' gamma/beta divided by ``t`` (float64: no extra
     rounding of the LayerNorm constants)."""
     t_all = dict(w.tensors)
-    ln_of = {"emb.ln": "embeddings.LayerNorm"}
+    ln_of = {"emb.ln": "embeddings.LayerNorm", "head.final": "layernorm"}
     for li in range(dims.layers):
         ln_of[f"L{li}.ln_attn"] = f"encoder.layer.{li}.attention.output.LayerNorm"
         ln_of[f"L{li}.ln_ffn"] = f"encoder.layer.{li}.output.LayerNorm"
-    points = smoothing_points(dims, "pooler.dense.weight" in w)
+    points = smoothing_points(dims, _has_head(w, dims))
     for name, t in factors.items():
         for c in points[name]:
             t_all[f"{c}.weight"] = (w[f"{c}.weight"].astype(np.float64) * t[None, :]).astype(np.float32)
         if name in ln_of:
             ln = ln_of[name]
+            if f"{ln}.weight" not in w:
+                continue
             t_all[f"{ln}.weight"] = w[f"{ln}.weight"].astype(np.float64) / t
             t_all[f"{ln}.bias"] = w[f"{ln}.bias"].astype(np.float64) / t
     return FloatWeights(t_all, w.source + " (smoothed)")

@@ -162,8 +162,28 @@ def gobo_source(packed, onchip_elem_bytes: float | None) -> WeightSource:
                         outlier_bytes=lambda nc, kc: packed.block_bytes(nc, kc).outliers, packed_format="gobo")
 
 
+def shape_format_source(N: int, K: int, fmt: str, nbytes: Callable[[int, int], int]) -> WeightSource:
+    """A weight in a packed format whose bytes follow from the shape (ternary, bcq), packed on chip too:
+    ``nbytes(rows, cols)`` is the format's size; a chunk of ``nc`` rows and ``kc`` columns holds
+    ``nbytes(nc, kc)`` minus its per-row part, which the first K chunk carries."""
+
+    def grid(nc: int, kc: int) -> np.ndarray:
+        n_sizes = np.minimum(nc, N - np.arange(0, N, nc))
+        k_sizes = np.minimum(kc, K - np.arange(0, K, kc))
+        out = np.array([[nbytes(int(n), int(k)) - (nbytes(int(n), 0) if j else 0) for j, k in enumerate(k_sizes)]
+                        for n in n_sizes], dtype=np.int64)
+        return out
+
+    return WeightSource(grid, grid, packed_format=fmt)
+
+
 class Planner:
     """Turns an operator graph into steps for one design (see the module docstring)."""
+
+    fusable: frozenset[str] = frozenset(FUSABLE)
+    # fused element-wise kind -> its vector kernel; the kinds in `requantizing` also requantize to int8
+    epilogue_kernels: Mapping[str, str] = {"gelu": "gelu", "add": "residual_add", "tanh": "tanh"}
+    requantizing: frozenset[str] = frozenset({"gelu"})
 
     def __init__(self, graph: OperatorGraph, unit: MatrixUnit, hw: HardwareConfig,
                  weights: Mapping[str, WeightSource], kernel_costs: Mapping[str, KernelCost]):
@@ -179,7 +199,7 @@ class Planner:
                 self.consumers.setdefault(src, []).append(op)
         self.fused: dict[str, str] = {}  # fused op -> producer
         for op in graph.ops:
-            if op.kind in FUSABLE and op.inputs and self._by_name(op.inputs[0]).is_matmul:
+            if op.kind in self.fusable and op.inputs and self._by_name(op.inputs[0]).is_matmul:
                 self.fused[op.name] = op.inputs[0]
         self.spilled = self._residency()
         self._outputs = self.model_outputs
@@ -235,8 +255,8 @@ class Planner:
         cost = self.costs["requant"] if op.epilogue == "requant" else None
         names = []
         for c in fused:
-            kernel = {"gelu": "gelu", "add": "residual_add", "tanh": "tanh"}[c.kind]
-            k = self.costs[kernel] + self.costs["requant"] if c.kind == "gelu" else self.costs[kernel]
+            kernel = self.epilogue_kernels[c.kind]
+            k = self.costs[kernel] + self.costs["requant"] if c.kind in self.requantizing else self.costs[kernel]
             cost = k if cost is None else cost + k
             names.append(c.name)
         return cost, tuple(names)

@@ -5,6 +5,9 @@
 - Embedding tables: GOBO at ``weights.embedding_bits`` when the format is gobo and
   ``weights.quantize_embeddings`` is on; otherwise as the GEMM weights' element format (int8 / fp16),
   or fp32 for a gobo design with embedding quantization off.
+- Ternary and BCQ designs (integer pipelines like int8): GEMM weights in the packed format
+  (:func:`sim.quant.ternary.ternary_bytes`, :func:`sim.quant.bcq.bcq_bytes`: functions of the shape alone,
+  equal to the quantizers' buffers), embedding tables int8, biases int32.
 - OliVe (``olive``): GEMM weights as 4-bit outlier-victim pairs (one byte per pair) + one fp32 scale per output
   channel (:func:`sim.quant.olive.olive_bytes`, exact without quantizing: the format is memory-aligned);
   embedding tables int8 (the integer pipeline's per-channel int8 tables), biases int32.
@@ -25,27 +28,41 @@ import math
 from collections.abc import Mapping
 
 from sim.config.hardware import HardwareConfig
+from sim.quant.bcq import bcq_bytes
 from sim.quant.olive import olive_bytes
+from sim.quant.ternary import ternary_bytes
 from sim.workload.graph import OperatorGraph, WeightTensor
 
 EMBEDDING_TYPES = ("word_emb", "pos_emb", "type_emb")
 PACKED_DENSE_FORMATS = ("olive",)
 """Packed formats whose size follows from the shape alone (fixed bits per weight plus per-row scales)."""
-LOW_BIT_FORMATS = ("olive", "olaccel")
-"""Formats whose embedding tables are int8 and biases int32 (the integer pipeline's), like the int8 design's."""
 MATMUL_TYPES = ("query", "key", "value", "attn_out", "ffn1", "ffn2", "pooler", "classifier", "patch_emb")
+SHAPE_FORMATS = ("ternary", "bcq")
+"""Packed formats whose bytes follow from the tensor's shape (no quantization needed to size them)."""
+INTEGER_FORMATS = ("int8", "ternary", "bcq", "olive", "olaccel")
+"""Formats of integer pipelines (int8 embedding tables, int32 biases)."""
+
+
+def shape_format_bytes(fmt: str, rows: int, cols: int, hw: HardwareConfig) -> int:
+    """Packed bytes of a ``rows x cols`` tensor in a shape-sized format (ternary, bcq) with ``hw``'s options."""
+    if fmt == "ternary":
+        return ternary_bytes(rows, cols, hw.weights.ternary_granularity)
+    if fmt == "bcq":
+        return bcq_bytes(rows, cols, hw.weights.bcq_bits)
+    raise ValueError(f"{fmt!r} is not a shape-sized weight format")
 
 
 def tensor_format(t: WeightTensor, hw: HardwareConfig) -> str:
-    """The off-chip format of tensor ``t`` in design ``hw``: gobo, int8, fp16, int32 or fp32."""
+    """The off-chip format of tensor ``t`` in design ``hw``: gobo, ternary, bcq, olive, olaccel, int8, fp16, int32
+    or fp32."""
     fmt = hw.weights.format
     if t.tensor_type in MATMUL_TYPES:
         return fmt
     if t.tensor_type in EMBEDDING_TYPES:
         if fmt == "gobo":
             return "gobo" if hw.weights.quantize_embeddings else "fp32"
-        return "int8" if fmt in LOW_BIT_FORMATS else fmt
-    if t.tensor_type == "bias" and fmt in ("int8",) + LOW_BIT_FORMATS:
+        return "int8" if fmt in INTEGER_FORMATS else fmt
+    if t.tensor_type == "bias" and fmt in INTEGER_FORMATS:
         return "int32"
     return "fp32"
 
@@ -93,6 +110,8 @@ def stored_bytes(graph: OperatorGraph, hw: HardwareConfig,
                 out[t.name] = nominal_olaccel_bytes(t.shape[0], t.elems // t.shape[0])
         elif fmt in PACKED_DENSE_FORMATS:
             out[t.name] = packed_dense_bytes(fmt, t.shape[0], t.elems // t.shape[0])
+        elif fmt in SHAPE_FORMATS:
+            out[t.name] = shape_format_bytes(fmt, t.shape[0], t.elems // t.shape[0], hw)
         else:
             out[t.name] = t.elems * _ELEM_BYTES[fmt] + (4 if fmt == "int8" else 0)
     return out

@@ -67,6 +67,10 @@ _RULES: tuple[tuple[re.Pattern[str], str, str], ...] = tuple(
         (r"encoder\.layer\.(?P<layer>\d+)\.output\.dense\.(?P<param>weight|bias)", FFN2, "bert"),
         (rf"encoder\.layer\.(?P<layer>\d+)\.output\.LayerNorm\.(?P<param>{_LN})", LAYERNORM, "bert"),
         (r"pooler\.dense\.(?P<param>weight|bias)", POOLER, "bert"),
+        # decoder models in the graph's canonical names (sim.workload.decoder): Llama's gate projection, the
+        # final norm
+        (r"encoder\.layer\.(?P<layer>\d+)\.intermediate\.gate\.(?P<param>weight|bias)", FFN1, "bert"),
+        (rf"final_layernorm\.(?P<param>{_LN})", LAYERNORM, "bert"),
         (r"transformer\.layer\.(?P<layer>\d+)\.attention\.q_lin\.(?P<param>weight|bias)", QUERY, "distilbert"),
         (r"transformer\.layer\.(?P<layer>\d+)\.attention\.k_lin\.(?P<param>weight|bias)", KEY, "distilbert"),
         (r"transformer\.layer\.(?P<layer>\d+)\.attention\.v_lin\.(?P<param>weight|bias)", VALUE, "distilbert"),

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["DEFAULT_OUTLIER_FRACTION", "FORMATS", "OUTLIER_BITS", "OlaccelPacked", "quantize",
+__all__ = ["DEFAULT_OUTLIER_FRACTION", "OUTLIER_BITS", "OlaccelPacked", "quantize",
            "quantize_activations"]
 
 DEFAULT_OUTLIER_FRACTION = 0.03
@@ -55,14 +55,19 @@ class OlaccelPacked:
         """Columns (the reduction dimension)."""
         return int(self.ints.shape[1])
 
-    def packed_bytes(self) -> bytes:
+    def to_bytes(self) -> bytes:
         """The stored bytes: dense nibbles, row pointers, column indices, outlier values, scales."""
         return b"".join(a.tobytes() for a in (self.dense, self.row_ptr, self.col, self.val, self.scales))
 
     @property
     def nbytes(self) -> int:
-        """``len(packed_bytes())``."""
+        """``len(to_bytes())``."""
         return int(sum(a.nbytes for a in (self.dense, self.row_ptr, self.col, self.val, self.scales)))
+
+    @property
+    def packed_bytes(self) -> int:
+        """Bytes of the packed buffers (``nbytes``; the registry's name, :mod:`sim.quant.formats`)."""
+        return self.nbytes
 
     @property
     def bits_per_weight(self) -> float:
@@ -108,10 +113,11 @@ class OlaccelPacked:
         s = self.scales.astype(np.float64).reshape(-1, 1)
         return (self.ints.astype(np.float64) * s).astype(np.float32).reshape(self.shape)
 
-    def stats(self) -> dict[str, float]:
+    def stats(self) -> dict[str, float | int]:
         """Outlier fraction, clipped outliers, bits per weight, relative L2 error."""
         return {"outlier_fraction": self.outlier_fraction, "clipped_outliers": float(self.clipped),
-                "bits_per_weight": self.bits_per_weight, "rel_l2_error": self.rel_l2_error}
+                "bits_per_weight": self.bits_per_weight, "rel_l2_error": self.rel_l2_error,
+                "packed_bytes": self.packed_bytes}
 
 
 def quantize(w: np.ndarray, *, outlier_fraction: float = DEFAULT_OUTLIER_FRACTION, per_row: bool = True
@@ -153,6 +159,3 @@ def quantize_activations(x: np.ndarray, *, outlier_fraction: float = DEFAULT_OUT
     """OLAccel activations: 4-bit with the top ``outlier_fraction`` at 8 bits, one scale per tensor."""
     return quantize(x, outlier_fraction=outlier_fraction, per_row=False)
 
-
-FORMATS = {"olaccel": quantize}
-"""Weight format name -> quantizer of one float tensor (for the format registry)."""

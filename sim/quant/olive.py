@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ALPHA_RATIOS", "FORMATS", "MARKER", "NORMAL_MAX", "OUTLIER_MAGNITUDES", "OlivePacked",
+__all__ = ["ALPHA_RATIOS", "MARKER", "NORMAL_MAX", "OUTLIER_MAGNITUDES", "OlivePacked",
            "decode_codes", "olive_bytes", "quantize", "quantize_activations"]
 
 NORMAL_MAX = 7
@@ -161,14 +161,19 @@ class OlivePacked:
         """Columns (the reduction dimension of a weight)."""
         return int(self.ints.shape[1])
 
-    def packed_bytes(self) -> bytes:
+    def to_bytes(self) -> bytes:
         """The stored bytes: the pair bytes row by row, then the float32 scales."""
         return self.pairs.tobytes() + self.scales.astype(np.float32).tobytes()
 
     @property
     def nbytes(self) -> int:
-        """``len(packed_bytes())``."""
+        """``len(to_bytes())``."""
         return int(self.pairs.nbytes + self.scales.astype(np.float32).nbytes)
+
+    @property
+    def packed_bytes(self) -> int:
+        """Bytes of the packed buffers (``nbytes``; the registry's name, :mod:`sim.quant.formats`)."""
+        return self.nbytes
 
     @property
     def bits_per_weight(self) -> float:
@@ -192,11 +197,12 @@ class OlivePacked:
         """Kept outliers / elements."""
         return float((np.abs(self.ints) > NORMAL_MAX).mean()) if self.ints.size else 0.0
 
-    def stats(self) -> dict[str, float]:
+    def stats(self) -> dict[str, float | int]:
         """Accuracy-relevant statistics: outlier and victim fractions, bits per weight, relative L2 error."""
         n_out = int((np.abs(self.ints) > NORMAL_MAX).sum())
         return {"outlier_fraction": self.outlier_fraction, "victim_fraction": n_out / max(1, self.ints.size),
-                "bits_per_weight": self.bits_per_weight, "rel_l2_error": self.rel_l2_error}
+                "bits_per_weight": self.bits_per_weight, "rel_l2_error": self.rel_l2_error,
+                "packed_bytes": self.packed_bytes}
 
 
 def quantize(w: np.ndarray, *, per_row: bool = True) -> OlivePacked:
@@ -222,6 +228,3 @@ def quantize_activations(x: np.ndarray) -> OlivePacked:
     """4-bit OVP activations (OliVe quantizes activations the same way, one scale per tensor)."""
     return quantize(x, per_row=False)
 
-
-FORMATS = {"olive": quantize}
-"""Weight format name -> quantizer of one float tensor (for the format registry)."""

@@ -21,7 +21,8 @@ from sim.reference.run import machine_for, reference_run
 from sim.simulate import count_actions, engine_for, map_steps
 from sim.workload import load_workload
 
-DESIGNS = ("gobo", "tpu", "tcore", "gobo-compress-tcore", "gobo-compress-tpu", "olive", "olaccel")
+DESIGNS = ("gobo", "tpu", "tcore", "gobo-compress-tcore", "gobo-compress-tpu", "ternary", "biqgemm", "olive",
+           "olaccel")
 
 _COMPUTE = {
     "gobo": lambda r: [f"compute.tiles={r.choice([1, 2, 4, 16])}", f"compute.pes_per_tile={r.choice([8, 16, 64])}",
@@ -40,6 +41,16 @@ _COMPUTE = {
     "olaccel": lambda r: [f"compute.groups={r.choice([1, 4, 64])}", f"compute.lanes={r.choice([2, 4, 16])}",
                           f"compute.rows={r.choice([1, 2, 4])}", f"compute.pipeline_cycles={r.choice([0, 2])}"],
 }
+_COMPUTE["ternary"] = lambda r: [f"compute.tiles={r.choice([1, 2, 4, 16])}",
+                                 f"compute.pes_per_tile={r.choice([4, 8, 64])}",
+                                 f"compute.rows_per_pe={r.choice([1, 2, 4])}",
+                                 f"compute.latency_cycles={r.choice([1, 2, 3])}"]
+_COMPUTE["biqgemm"] = lambda r: [f"compute.tiles={r.choice([1, 2, 4])}",
+                                 f"compute.lanes_per_tile={r.choice([4, 8, 64])}",
+                                 f"compute.rows_per_tile={r.choice([1, 2, 4])}",
+                                 f"compute.group_size={r.choice([1, 2, 4])}",
+                                 f"compute.build_per_cycle={r.choice([1, 4, 16])}",
+                                 f"compute.latency_cycles={r.choice([1, 2])}"]
 _COMPUTE["gobo-compress-tpu"] = _COMPUTE["tpu"]
 _COMPUTE["gobo-compress-tcore"] = _COMPUTE["tcore"]
 

@@ -16,6 +16,8 @@ class DesignRow(Report):
     """One design of a comparison (contract fields first)."""
 
     REPR_FIELDS: ClassVar[tuple[str, ...]] = ("hw", "cycles", "speedup", "energy_efficiency")
+    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("ttft_seconds", "tpot_mean_seconds", "tokens_per_second",
+                                               "energy_per_token_pj")
 
     hw: str
     cycles: int
@@ -34,6 +36,19 @@ class DesignRow(Report):
     stall_breakdown_cycles: dict[str, int]
     compute: dict[str, Any]
     """The design's (possibly resized) compute section."""
+    functional_checked: bool | None = None
+    """With ``--functional``: the run's ``functional.checked`` (True: every datapath GEMM equal to the reference
+    kernel bit for bit; None: not an integer datapath, or not run)."""
+    cosine_vs_float: float | None = None
+    """With ``--functional``: the run's ``functional.cosine_vs_float`` (integer model vs the float model)."""
+    ttft_seconds: float | None = None
+    """Decoder workloads: time to first token (the prefill pass); None for an encoder."""
+    tpot_mean_seconds: float | None = None
+    """Decoder workloads: mean time per output token over the decode steps."""
+    tokens_per_second: float | None = None
+    """Decoder workloads: decode throughput (batch x generated tokens / decode seconds)."""
+    energy_per_token_pj: float | None = None
+    """Decoder workloads: decode energy per generated token."""
 
 
 @dataclass(repr=False)

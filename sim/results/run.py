@@ -25,7 +25,7 @@ OP_COLUMNS = ("name", "layer", "kind", "cycles", "compute_cycles", "stall_cycles
 class OpResult(Report):
     """One operator's share of a run (a row of ``RunResult.ops``)."""
 
-    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("m", "k", "n", "count")
+    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("m", "k", "n", "count", "phase")
     REPR_FIELDS: ClassVar[tuple[str, ...]] = ("name", "kind", "cycles")
 
     name: str
@@ -52,7 +52,60 @@ class OpResult(Report):
     # unit cycles the mapping's pieces take beyond compute_cycles (re-fills, re-preloads of sub-tiles, chunks
     # and row pieces); negative only under fold_schedule scalesim, whose count is one less per GEMM run
     mapping_overhead_cycles: int = 0
+    # decoder runs: "prefill" or "decode"; a decode row sums the operator over every decode step (its m, k, n
+    # are the last step's, count the per-step count x the decode steps)
+    phase: str | None = None
 
+
+@dataclass(repr=False)
+class PhaseResult(Report):
+    """One phase of a decoder run (``RunResult.generation.phases``): the prefill pass, or all decode steps."""
+
+    REPR_FIELDS: ClassVar[tuple[str, ...]] = ("phase", "cycles", "seconds")
+
+    phase: str  # prefill | decode
+    steps: int  # passes: 1 for the prefill, one per generated token for decode
+    tokens: int  # tokens the phase processes: batch x prompt (prefill), batch x generated tokens (decode)
+    cycles: int
+    seconds: float
+    energy_pj: float | None
+    dram_read_bytes: int
+    dram_write_bytes: int
+    weight_read_bytes: int  # DRAM reads of weights (packed indices, dictionaries, outliers, biases; the LM head)
+    kv_read_bytes: int  # DRAM reads of the KV cache
+    kv_write_bytes: int  # DRAM writes to the KV cache
+    macs: int
+    contexts_simulated: list[int] = field(default_factory=list)  # decode: the context of each step simulated
+    step_weights: list[int] = field(default_factory=list)  # decode: steps each simulated one stands for
+
+
+@dataclass(repr=False)
+class GenerationReport(Report):
+    """A decoder run's generation figures (``RunResult.generation``); the run's totals are over both phases."""
+
+    REPR_FIELDS: ClassVar[tuple[str, ...]] = ("prompt_len", "gen_tokens", "tpot_mean_seconds")
+    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ()
+
+    prompt_len: int
+    gen_tokens: int
+    batch: int
+    phases: list[PhaseResult]
+    ttft_seconds: float  # time to first token: the prefill pass (its LM head gives the first generated token)
+    tpot_mean_seconds: float | None  # time per output token: decode seconds / generated tokens (None: none)
+    tpot_last_seconds: float | None  # the last decode step (always simulated exactly), at the longest context
+    tokens_per_second: float | None  # decode throughput: batch x generated tokens / decode seconds
+    end_to_end_tokens_per_second: float | None  # batch x generated tokens / (prefill + decode) seconds
+    energy_per_token_pj: float | None  # decode energy / (batch x generated tokens)
+    # shares of the decode cycles: compute (matrix and vector units busy), weight_streaming (weight GEMMs
+    # waiting on DRAM or the weight buffer), kv_traffic (attention matmuls waiting on KV reads, KV writes
+    # holding the K/V projections), other (vector unit, SRAM ports, other DRAM waits); they sum to 1
+    decode_time_share: dict[str, float]
+    kv_cache: dict[str, Any]  # location (buffer/dram/split), resident_layers, layers, bytes per token, budget
+    weights_on_chip: bool  # every weight fits the weight buffer, so decode steps read no weight from DRAM
+    stored_weight_bytes: int  # the GEMM weights as stored off chip (the LM head's table once)
+    decode_dram_bytes_per_token: float | None  # decode DRAM bytes (read + write) per decode step
+    decode_samples: int  # decode steps simulated exactly and counted (the last step is simulated besides)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(repr=False)
@@ -61,6 +114,7 @@ class RunResult(Report):
 
     REPR_FIELDS: ClassVar[tuple[str, ...]] = ("hw", "workload", "seq_len", "cycles", "energy_pj")
     FRAME_ROWS: ClassVar[str | None] = "ops"
+    OMIT_IF_NONE: ClassVar[tuple[str, ...]] = ("generation",)
 
     hw: str
     workload: str
@@ -93,6 +147,7 @@ class RunResult(Report):
     events: int = 0  # simulation events processed (0 for the roofline bound)
     weights_source: str = ""  # the checkpoint's path and sha256, or "synthetic seed N" ("" for the roofline bound)
     mapping_overhead_cycles: int = 0  # sum of the operators' mapping_overhead_cycles
+    generation: GenerationReport | None = None  # decoder runs: per phase, TTFT, TPOT, tokens/s (None: encoder)
     version: str = __version__
     schema_version: int = SCHEMA_VERSION
 
@@ -145,6 +200,27 @@ class RunResult(Report):
             cos_text = f"{cos:.4f}" if isinstance(cos, float) else str(cos)
             lines.append(f"  functional      checked={f.checked} cosine_vs_float={cos_text} "
                          f"(integer model vs float model, last hidden state)")
+        if self.generation is not None:
+            g = self.generation
+            lines.append(f"  generation      prompt {g.prompt_len}, {g.gen_tokens} tokens generated, batch {g.batch}")
+            for ph in g.phases:
+                e = f"{ph.energy_pj * 1e-9:.3f} mJ" if ph.energy_pj is not None else "-"
+                kv_mb = (ph.kv_read_bytes + ph.kv_write_bytes) / 1e6
+                lines.append(f"    {ph.phase:<8} {ph.cycles:>14,} cycles {ph.seconds * 1e3:>10.4f} ms {e:>12}  DRAM "
+                             f"{(ph.dram_read_bytes + ph.dram_write_bytes) / 1e6:.2f} MB (weights "
+                             f"{ph.weight_read_bytes / 1e6:.2f}, KV {kv_mb:.2f})")
+            if g.tpot_mean_seconds is not None:
+                tps = f"{g.tokens_per_second:.1f}" if g.tokens_per_second else "-"
+                ept = f"{g.energy_per_token_pj * 1e-9:.4f} mJ" if g.energy_per_token_pj is not None else "-"
+                lines.append(f"    TTFT {g.ttft_seconds * 1e3:.4f} ms, TPOT mean {g.tpot_mean_seconds * 1e3:.4f} ms "
+                             f"(last {(g.tpot_last_seconds or 0) * 1e3:.4f} ms), {tps} tokens/s, {ept} per token")
+                parts = ", ".join(f"{k} {v:.0%}" for k, v in g.decode_time_share.items())
+                lines.append(f"    decode time     {parts}")
+            kv = g.kv_cache
+            lines.append(f"    KV cache        {kv.get('location')} ({kv.get('resident_layers')}/{kv.get('layers')} "
+                         f"layers on chip), {kv.get('bytes_per_token')} B per token")
+            for note in g.notes:
+                lines.append(f"    note: {one_line(note)}")
         lines.append("")
         lines.append(f"  {'kind':<10} {'ops':>5} {'cycles':>14} {'share':>7} {'MACs':>16} {'DRAM read B':>14}")
         by_kind: dict[str, list[OpResult]] = {}

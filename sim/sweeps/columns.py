@@ -1,7 +1,8 @@
 """The columns of a sweep's results table and the scalar metrics taken from one :class:`RunResult`.
 
 Column order (the "Sweep results" contract, extended): ``point_id``; the swept keys by their dotted
-paths, in spec order; the core metrics :data:`CORE`; the extras :data:`EXTRAS`; the energy breakdown
+paths, in spec order; the core metrics :data:`CORE`; the extras :data:`EXTRAS` (and, for decoder workloads,
+:data:`GENERATION`: TTFT, TPOT, tokens per second, energy per token); the energy breakdown
 ``energy_<part>_pj`` (pJ); the area breakdown ``area_<part>_mm2`` (mm^2); the stall breakdown
 ``stall_<reason>_cycles`` (core clock cycles); the functional-check metrics ``functional_*`` (only when
 the spec sets ``functional: true``); ``feasible`` (only when a constraint reads a metric); ``status``
@@ -22,6 +23,10 @@ CORE = ("cycles", "seconds", "energy_pj", "area_mm2", "dram_read_bytes", "dram_w
 EXTRAS = ("peak_macs_per_cycle", "macs")
 """Peak MACs per cycle of the design; the run's total MACs (all operators)."""
 
+GENERATION = ("ttft_seconds", "tpot_mean_seconds", "tpot_last_seconds", "tokens_per_second", "energy_per_token_pj",
+              "decode_dram_bytes_per_token")
+"""Decoder workloads only (``RunResult.generation``): s, s, s, tokens/s, pJ per token, bytes per decode step."""
+
 FUNCTIONAL = ("functional_checked", "functional_cosine_vs_float", "functional_max_abs_err_vs_float")
 ENERGY_FIRST = ("compute", "sram", "dram", "leakage")  # contract parts first, others sorted after
 GROUPS = (("energy_", "_pj"), ("area_", "_mm2"), ("stall_", "_cycles"))
@@ -38,7 +43,7 @@ def part_column(prefix: str, part: str, suffix: str) -> str:
 
 def is_metric_name(name: str) -> bool:
     """True if ``name`` is (or could be, for breakdown parts) a metric column."""
-    if name in CORE or name in EXTRAS or name in FUNCTIONAL:
+    if name in CORE or name in EXTRAS or name in FUNCTIONAL or name in GENERATION:
         return True
     return any(name.startswith(p) and name.endswith(s) and len(name) > len(p) + len(s) for p, s in GROUPS)
 
@@ -52,6 +57,10 @@ def metrics_of(result: Any) -> dict[str, Any]:
                                                  result.stall_breakdown_cycles)):
         for part, value in (parts or {}).items():
             out[part_column(prefix, part, suffix)] = value
+    gen = getattr(result, "generation", None)
+    if gen is not None:
+        for name in GENERATION:
+            out[name] = getattr(gen, name)
     if result.functional:
         f = result.functional
         out["functional_checked"] = f.checked
@@ -72,6 +81,8 @@ def _group_rank(name: str) -> tuple[int, int, str]:
         return (0, CORE.index(name), "")
     if name in EXTRAS:
         return (1, EXTRAS.index(name), "")
+    if name in GENERATION:
+        return (1, len(EXTRAS) + GENERATION.index(name), "")
     if name in FUNCTIONAL:
         return (6, FUNCTIONAL.index(name), "")
     for g, (prefix, suffix) in enumerate(GROUPS):

@@ -12,117 +12,11 @@ Conventions: a GEMM/BMM computes ``count`` products of A (m x k) times B (k x n)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+from sim.workload.decoder import lower_decoder
+from sim.workload.ops import DTYPE_BITS, STAGES, Operator, OperatorGraph, WeightTensor
 from sim.workload.spec import WorkloadSpec
 
-DTYPE_BITS = {"int8": 8, "uint8": 8, "int16": 16, "int32": 32, "fp16": 16, "fp32": 32}
-STAGES = ("embeddings", "encoder", "pooler")
-
-
-@dataclass(frozen=True)
-class WeightTensor:
-    """A parameter tensor of the model as stored (Hugging Face orientation: Linear weights are [out, in])."""
-
-    name: str  # canonical name, e.g. "encoder.layer.0.attention.self.query.weight"
-    shape: tuple[int, ...]
-    tensor_type: str  # query, key, value, attn_out, ffn1, ffn2, word_emb, pos_emb, type_emb, patch_emb,
-    # pooler, classifier, layernorm, bias
-
-    @property
-    def elems(self) -> int:
-        """Number of elements."""
-        n = 1
-        for d in self.shape:
-            n *= d
-        return n
-
-
-@dataclass(frozen=True)
-class Operator:
-    """One operator of the graph, with everything the mapping, timing and energy models need."""
-
-    name: str  # unique, e.g. "L3.ffn1"
-    layer: int  # encoder layer index; -1 for embeddings and pooler/head
-    stage: str  # embeddings | encoder | pooler
-    kind: str  # gemm, bmm, softmax, gelu, layernorm, add, gather, tanh
-    in_dtype: str
-    out_dtype: str
-    m: int = 0  # gemm/bmm: A is m x k, B is k x n, `count` products
-    k: int = 0
-    n: int = 0
-    count: int = 1
-    weight: WeightTensor | None = None  # B of a weight GEMM (stored [n, k]); None for BMMs and element-wise ops
-    rows: int = 0  # row-wise ops (softmax, layernorm, gather): rows x row_len elements
-    row_len: int = 0
-    elements: int = 0  # element-wise work items (output elements) for non-GEMM ops and GEMM epilogues
-    epilogue: str | None = None  # "requant": int32 -> int8 on the GEMM's way out
-    inputs: tuple[str, ...] = field(default_factory=tuple)  # producing operators (for liveness)
-
-    @property
-    def macs(self) -> int:
-        """Multiply-accumulates of all ``count`` products (0 for element-wise operators)."""
-        return self.m * self.k * self.n * self.count if self.kind in ("gemm", "bmm") else 0
-
-    @property
-    def is_matmul(self) -> bool:
-        """True for gemm and bmm."""
-        return self.kind in ("gemm", "bmm")
-
-    @property
-    def in_elems(self) -> int:
-        """Activation input elements (A of a matmul, B too for a BMM; the input of an element-wise op)."""
-        if self.kind == "gemm":
-            return self.m * self.k * self.count
-        if self.kind == "bmm":
-            return (self.m * self.k + self.k * self.n) * self.count
-        if self.kind == "add":
-            return 2 * self.elements
-        return self.elements
-
-    @property
-    def out_elems(self) -> int:
-        """Output elements."""
-        return self.m * self.n * self.count if self.is_matmul else self.elements
-
-    @property
-    def in_bytes(self) -> int:
-        """Activation input bytes at ``in_dtype``."""
-        return self.in_elems * DTYPE_BITS[self.in_dtype] // 8
-
-    @property
-    def out_bytes(self) -> int:
-        """Output bytes at ``out_dtype``."""
-        return self.out_elems * DTYPE_BITS[self.out_dtype] // 8
-
-    def weight_bytes(self, bits: float) -> float:
-        """Weight bytes at ``bits`` per weight (0 when the operator has no weight)."""
-        return self.weight.elems * bits / 8 if self.weight is not None else 0.0
-
-
-@dataclass(frozen=True)
-class OperatorGraph:
-    """The operators of one workload in execution order, and every parameter tensor of the model."""
-
-    workload: WorkloadSpec
-    ops: tuple[Operator, ...]
-    tensors: tuple[WeightTensor, ...]
-
-    def matmuls(self, stage: str | None = "encoder") -> list[Operator]:
-        """GEMM/BMM operators, of one stage (default the encoder) or of all (None)."""
-        return [o for o in self.ops if o.is_matmul and (stage is None or o.stage == stage)]
-
-    def total_macs(self, stage: str | None = None) -> int:
-        """MACs of all matmuls (of one stage if given)."""
-        return sum(o.macs for o in self.matmuls(stage))
-
-    def tensor(self, name: str) -> WeightTensor:
-        """The parameter tensor of that canonical name."""
-        for t in self.tensors:
-            if t.name == name:
-                return t
-        raise KeyError(name)
-
+__all__ = ["DTYPE_BITS", "STAGES", "Operator", "OperatorGraph", "WeightTensor", "encoder_macs_closed_form", "lower"]
 
 def encoder_macs_closed_form(w: WorkloadSpec) -> int:
     """Encoder GEMM + BMM MACs: L x (4 T H^2 + 2 T H I + 2 B S^2 H), T = B x S tokens."""
@@ -142,7 +36,10 @@ def _layernorm(prefix: str, width: int) -> tuple[WeightTensor, WeightTensor]:
 
 
 def lower(w: WorkloadSpec) -> OperatorGraph:
-    """The operator graph of workload ``w`` (post-LN BERT/RoBERTa/DistilBERT, pre-LN ViT)."""
+    """The operator graph of workload ``w`` (post-LN BERT/RoBERTa/DistilBERT, pre-LN ViT; a decoder's prefill
+    pass, see :mod:`sim.workload.decoder`)."""
+    if w.is_decoder:
+        return lower_decoder(w, "prefill")
     ops: list[Operator] = []
     tensors: list[WeightTensor] = []
     # the papers' notation: T tokens, H hidden, I FFN width, A heads, d head width, S seq, B batch

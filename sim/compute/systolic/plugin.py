@@ -32,11 +32,9 @@ class SystolicKind(ComputeKind):
         """int8 or GOBO (decompressed) weights; the output buffer holds at least one int32 row of the array."""
         c = hw.compute
         assert isinstance(c, SystolicCompute)
-        if hw.weights.format == "fp16":
+        if hw.weights.format not in self.weight_formats:
             yield "weights.format", ("the systolic array is int8: weights.format must be int8 or gobo "
-                                     "(decompressed on chip), got 'fp16'")
-        elif hw.weights.format not in self.weight_formats:  # a format of another kind (olive, olaccel, ...)
-            yield from super().check(hw)
+                                     f"(decompressed on chip), got '{hw.weights.format}'")
         if c.fold_schedule is not None and c.weight_preload_overlap is not None:
             hidden = c.fold_schedule in ("preload-overlap", "pipelined")
             if hidden != c.weight_preload_overlap:

@@ -28,11 +28,9 @@ class TensorCoreKind(ComputeKind):
 
     def check(self, hw: HardwareConfig) -> Checks:
         """fp16 or GOBO (decompressed) weights."""
-        if hw.weights.format == "int8":
+        if hw.weights.format not in self.weight_formats:
             yield "weights.format", ("the tensor-core engine is fp16: weights.format must be fp16 or gobo "
-                                     "(decompressed on chip), got 'int8'")
-        elif hw.weights.format not in self.weight_formats:  # a format of another kind (olive, olaccel, ...)
-            yield from super().check(hw)
+                                     f"(decompressed on chip), got '{hw.weights.format}'")
 
     def min_weight_tile_bytes(self, hw: HardwareConfig) -> int:
         """One fp16 ``mma_k x mma_n`` operand fragment."""
