@@ -66,7 +66,7 @@ def count_actions(steps: list[Step], unit: str) -> tuple[Counts, dict[str, Count
 def engine_for(prep: PreparedRun, steps: list[Step], *, trace: bool = False) -> Engine:
     """The engine of a prepared run's design over a step list (buffers, ports, DRAM, rates from the config)."""
     hw_cfg = prep.hw
-    dram = DramModel(dram_spec(hw_cfg.dram.kind, channels=hw_cfg.dram.channels,
+    dram = DramModel.shared(dram_spec(hw_cfg.dram.kind, channels=hw_cfg.dram.channels,
                                mapping=hw_cfg.dram.mapping))
     out_buf = hw_cfg.buffers["outputs"]
     ports = {name: BufferPorts(b.banks, b.port_bytes) for name, b in hw_cfg.buffers.items()}

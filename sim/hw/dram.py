@@ -926,6 +926,20 @@ class DramModel:
         self._memo[key] = out
         return out
 
+    @classmethod
+    def shared(cls, spec: DramSpec) -> DramModel:
+        """The process-wide model of ``spec``: every run of one process (a sweep, repeated runs) on the same DRAM
+        system shares its remembered transfers. A transfer's timing depends only on the spec and the
+        transfer's own arguments (it always starts from the idle state of the module docstring), so sharing
+        never changes a number. At most :data:`SHARED_MODELS` specs are kept (least recently used dropped)."""
+        model = _SHARED.pop(spec, None)
+        if model is None:
+            model = cls(spec)
+        _SHARED[spec] = model  # most recently used last
+        while len(_SHARED) > SHARED_MODELS:
+            del _SHARED[next(iter(_SHARED))]
+        return model
+
     @staticmethod
     def cycles(time_ns: float, clock_hz: float) -> int:
         """``time_ns`` in cycles of a ``clock_hz`` Hz clock, rounded up (see :func:`to_cycles`)."""
@@ -943,6 +957,12 @@ class DramModel:
         t1 = self.transfer(unit, write=False).time_ns
         t2 = self.transfer(2 * unit, write=False).time_ns
         return unit / ((t2 - t1) * 1e-9)
+
+#: DRAM systems whose :meth:`DramModel.shared` model a process keeps (each remembers its timed transfers).
+SHARED_MODELS = 8
+_SHARED: dict[DramSpec, DramModel] = {}
+
+
 def to_cycles(time_ns: float, clock_hz: float) -> int:
     """``time_ns`` nanoseconds in cycles of a ``clock_hz`` Hz clock, rounded up.
 

@@ -37,6 +37,7 @@ import math
 import os
 import stat
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -275,6 +276,59 @@ def _resolve(cache: bool | QuantCache | str | os.PathLike[str]) -> QuantCache | 
     return QuantCache(cache)
 
 
+#: Models a process keeps after loading or storing them (:func:`cached`), least recently used dropped first.
+MEMO_ENTRIES = 4
+#: A cache file modified less than this long before it was checked is "racy" (see :func:`cached`).
+RACY_NS = 2_000_000_000
+_MEMO: dict[tuple[str, str], tuple[QuantizedModel, tuple, int]] = {}
+
+
+def _fingerprint(qc: QuantCache, key: str) -> tuple | None:
+    """Inode, size, mtime and ctime of an entry's two files (None if either is missing or not regular)."""
+    out = []
+    for p in qc.paths(key):
+        try:
+            st = os.lstat(p)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        out.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(out)
+
+
+def _remember(qc: QuantCache, key: str, model: QuantizedModel) -> None:
+    fp = _fingerprint(qc, key)
+    if fp is None:
+        return
+    mkey = (str(qc.dir), key)
+    _MEMO.pop(mkey, None)
+    _MEMO[mkey] = (model, fp, time.time_ns())
+    while len(_MEMO) > MEMO_ENTRIES:
+        del _MEMO[next(iter(_MEMO))]
+
+
+def _recall(qc: QuantCache, key: str) -> QuantizedModel | None:
+    """The model this process last loaded or stored for the entry, if the entry's files are provably unchanged
+    since: same inode, size, mtime and ctime, and not racy (modified at least :data:`RACY_NS` before the
+    model was remembered, so an in-place rewrite within the file system's timestamp granularity would have
+    shown as a newer mtime). Otherwise None (the caller reads and checks the entry as usual)."""
+    mkey = (str(qc.dir), key)
+    hit = _MEMO.get(mkey)
+    if hit is None:
+        return None
+    model, fp, seen_ns = hit
+    if _fingerprint(qc, key) != fp or any(seen_ns - f[3] < RACY_NS or seen_ns - f[4] < RACY_NS for f in fp):
+        return None
+    _MEMO[mkey] = _MEMO.pop(mkey)  # most recently used last
+    return model
+
+
+def clear_memo() -> None:
+    """Forget the models this process remembered (:func:`cached` then reads the disk entries again)."""
+    _MEMO.clear()
+
+
 def cached(source: Mapping[str, object], params: GoboParams, build: Callable[[], QuantizedModel],
            cache: bool | QuantCache | str | os.PathLike[str] = True) -> QuantizedModel:
     """Return the cached model for ``(source, params)`` or ``build()`` it and store it.
@@ -282,19 +336,28 @@ def cached(source: Mapping[str, object], params: GoboParams, build: Callable[[],
     ``cache``: True (default directory), False (no cache), a :class:`QuantCache` or a directory.
     The result's ``cache_status`` is "hit", "miss", "rebuilt" (corrupt entry replaced), "off", or
     "unstored" (built, but the cache directory could not be written).
+
+    Within one process (a sweep's worker, repeated runs) a model already loaded or stored is returned again
+    without reading the entry while its files are provably unchanged (:func:`_recall`); it reports "hit", as
+    reading the entry would.
     """
     qc = _resolve(cache)
     if qc is None:
         return build().with_cache_status("off")
     key = cache_key(source, params)
+    memo = _recall(qc, key)
+    if memo is not None:
+        return memo
     model, status = qc.load(key)
     if model is not None:
+        _remember(qc, key, model)
         return model
     built = build()
     try:
         qc.store(key, built)
     except OSError:
         return built.with_cache_status("unstored")
+    _remember(qc, key, built.with_cache_status("hit"))
     return built.with_cache_status("rebuilt" if status == "corrupt" else "miss")
 
 
