@@ -216,6 +216,55 @@ class QuantCache:
                 p.unlink(missing_ok=True)
 
 
+class ArrayStore:
+    """A directory of cached named-array entries other than quantized models (e.g. the functional pass's
+    calibrated integer models), with the same file format, integrity checks and hardened reading as
+    :class:`QuantCache`: ``<key>.npz`` (uncompressed, loaded with ``allow_pickle=False``) and its
+    ``<key>.json`` sidecar (size and sha256); a corrupt entry is deleted and reads as a miss."""
+
+    def __init__(self, subdir: str, root: str | os.PathLike[str] | None = None) -> None:
+        base = Path(root) if root is not None else default_cache_dir()
+        self.dir = base / subdir
+
+    def paths(self, key: str) -> tuple[Path, Path]:
+        """``(<key>.npz, <key>.json)`` in the store's directory."""
+        return self.dir / f"{key}.npz", self.dir / f"{key}.json"
+
+    def load(self, key: str) -> dict[str, np.ndarray] | None:
+        """The entry's arrays, or None (missing, or corrupt: then deleted)."""
+        npz, side = self.paths(key)
+        if not os.path.lexists(npz) and not os.path.lexists(side):
+            return None
+        try:
+            info = json.loads(_read_regular(side, MAX_SIDECAR_BYTES).decode("utf-8"))
+            if not isinstance(info, dict):
+                raise ValueError("sidecar is not an object")
+            data = _read_regular(npz, MAX_ENTRY_BYTES)
+            if info.get("key") != key or info.get("bytes") != len(data):
+                raise ValueError("size mismatch")
+            if info.get("sha256") != hashlib.sha256(data).hexdigest():
+                raise ValueError("checksum mismatch")
+            return _load_stored_npz(data)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, IndexError, zipfile.BadZipFile,
+                QuantError, UnicodeDecodeError, RecursionError, MemoryError):
+            self.remove(key)
+            return None
+
+    def store(self, key: str, arrays: Mapping[str, np.ndarray]) -> None:
+        """Write the entry atomically (npz, then its sidecar); raises OSError if the directory is not writable."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        npz, side = self.paths(key)
+        write_atomic(npz, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
+        info = {"key": key, "bytes": npz.stat().st_size, "sha256": _sha256_path(npz)}
+        write_bytes_atomic(side, json.dumps(info, indent=1).encode("utf-8"))
+
+    def remove(self, key: str) -> None:
+        """Delete an entry (missing files are fine)."""
+        for p in self.paths(key):
+            with contextlib.suppress(OSError):
+                p.unlink(missing_ok=True)
+
+
 def _read_regular(path: Path, limit: int) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes (opened without blocking; QuantError otherwise)."""
     fd, size = open_regular(path, max_bytes=limit, what="cache entry")
