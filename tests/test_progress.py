@@ -21,9 +21,8 @@ def test_steps_on_a_terminal_show_the_running_step_and_keep_the_long_ones() -> N
         rep.min_s = 0.05
         with step("simulate"):
             pass  # short: shown while it runs, no line kept
-        with step("functional pass"):
-            with step("calibrate\x1b[2J"):  # a control character from a name is not written
-                time.sleep(0.06)
+        with step("functional pass"), step("calibrate\x1b[2J"):  # a control character is not written
+            time.sleep(0.06)
     text = out.getvalue()
     assert "simulate ... " in text
     assert "functional pass > calibrate?[2J ... " in text
