@@ -174,8 +174,8 @@ def encoder_parts_from_arrays(arrays: Mapping[str, np.ndarray], qmodel: object |
                 raise ValueError(f"{name}: cached scale differs from the quantized model's")
             tables[name] = IntTable(name, g.matrix(np.int16), float(g.scale))
         else:
-            scale = arrays[f"t{i}_scale"] if m["scale"] is None else float(m["scale"])
-            tables[name] = IntTable(name, arrays[f"t{i}_ints"], scale)
+            tscale: float | np.ndarray = arrays[f"t{i}_scale"] if m["scale"] is None else float(m["scale"])
+            tables[name] = IntTable(name, arrays[f"t{i}_ints"], tscale)
     qw = QuantizedWeights(meta["fmt"], linears, tables, meta["bits"], tuple(meta["fallback"]))
     ln = FloatWeights({n: arrays[f"n{i}"] for i, n in enumerate(meta["ln"])}, meta["ln_source"])
     cal = Calibration({k: float(v) for k, v in meta["maxabs"].items()},
