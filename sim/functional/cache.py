@@ -11,9 +11,11 @@ no pickles, a sidecar with size and sha256; a corrupt entry is deleted and rebui
 Keys: the sha256 of the canonical JSON of everything the result depends on: the kind of entry, the weights
 (seed and synthetic-generator version, or the checkpoint file's sha256), the encoder dimensions, the mode,
 kernel set and options, the calibration batch's description (which names the tokenizer file's sha256),
-the GOBO parameters where a quantized model is used, and a sha256 of the source code of the packages that
-compute the result (:mod:`sim.functional`, :mod:`sim.kernels`, :mod:`sim.quant`), so that any code change
-makes new entries instead of reading stale ones.
+the GOBO parameters where a quantized model is used, a sha256 of the source code that computes the result
+(:mod:`sim.functional`, :mod:`sim.kernels`, :mod:`sim.quant`, :mod:`sim.workload`, :mod:`sim.weights`), so that
+any code change makes new entries instead of reading stale ones, and the numeric environment (numpy's version,
+the CPUs and the BLAS thread variables, :func:`numeric_environment`): an entry holds exactly what an uncached
+run in the same configuration computes.
 
 What an integer-model entry holds: the calibration (max-abs, ranges, per-channel max-abs), the LayerNorm
 parameters, every linear's scale and bias, the int8 weights and tables (int8 mode, and GOBO-mode fallbacks)
@@ -26,6 +28,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Mapping
 from functools import lru_cache
 from pathlib import Path
@@ -48,7 +51,9 @@ __all__ = ["ENTRY_VERSION", "code_digest", "entry_key", "load_arrays", "store_ar
 #: Layout version of the entries written here (bumped when the layout changes).
 ENTRY_VERSION = 1
 _SUBDIR = "functional"
-_PACKAGES = ("functional", "kernels", "quant")
+_PACKAGES = ("functional", "kernels", "quant", "workload", "weights.py")
+#: Environment variables that set the BLAS library's thread count (float results depend on it, see below).
+BLAS_ENV = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_CORETYPE")
 
 
 @lru_cache(maxsize=1)
@@ -57,10 +62,23 @@ def code_digest() -> str:
     root = Path(__file__).resolve().parents[1]
     h = hashlib.sha256()
     for pkg in _PACKAGES:
-        for f in sorted((root / pkg).rglob("*.py")):
+        files = [root / pkg] if pkg.endswith(".py") else sorted((root / pkg).rglob("*.py"))
+        for f in files:
             h.update(str(f.relative_to(root)).encode("utf-8"))
             h.update(f.read_bytes())
     return h.hexdigest()
+
+
+def numeric_environment() -> dict[str, Any]:
+    """What the float32 results depend on besides the inputs and the code: numpy's version and the BLAS thread
+    configuration. (Measured: the float32 forward of bert-base gives different last bits with 1 and 2
+    OpenBLAS threads, and the same bits run after run with the same count; so an entry made under one
+    thread count is not used under another.)"""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cpus = os.cpu_count() or 1
+    return {"numpy": np.__version__, "cpus": cpus, "blas_env": {k: os.environ.get(k) for k in BLAS_ENV}}
 
 
 def weights_identity(weights: str | None, seed: int) -> dict[str, Any]:
@@ -72,7 +90,8 @@ def weights_identity(weights: str | None, seed: int) -> dict[str, Any]:
 
 def entry_key(kind: str, fields: Mapping[str, Any]) -> str:
     """sha256 (hex) of the canonical JSON of an entry's kind, fields, layout version and code digest."""
-    blob = json.dumps({"kind": kind, "entry_version": ENTRY_VERSION, "code": code_digest(), **fields},
+    blob = json.dumps({"kind": kind, "entry_version": ENTRY_VERSION, "code": code_digest(),
+                       "numeric": numeric_environment(), **fields},
                       sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
