@@ -1,6 +1,6 @@
 """Run every benchmark, print one table of their headline figures, and write them all to one JSON file.
 
-Usage: python bench/run_all.py [--quick] [--out bench/results/all.json]
+Usage: python bench/run_all.py [--quick] [--only NAME ...] [--out bench/results/all.json]
 
 Each benchmark is its own script (and writes its own JSON under bench/results/); this runner starts
 each in a subprocess (so peak memory is per benchmark), times it, reads its JSON and prints the figures
@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=str(RESULTS / "all.json"))
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                   help="run only these benchmarks (quant kernels sim functional sweep main_job); the table still "
+                        "reads every benchmark's latest JSON, and --out keeps the other benchmarks' entries")
     args = p.parse_args(argv)
     wl = ["bert-base"] if args.quick else ["bert-base", "bert-large"]
     jobs = {
@@ -51,7 +54,15 @@ def main(argv: list[str] | None = None) -> int:
         "sweep": ["bench/bench_sweep.py"],
         "main_job": ["bench/bench_main_job.py"],
     }
+    if args.only:
+        unknown = sorted(set(args.only) - set(jobs))
+        if unknown:
+            p.error(f"unknown benchmark(s) {', '.join(unknown)}; valid: {', '.join(jobs)}")
+        jobs = {k: v for k, v in jobs.items() if k in args.only}
     runs = {}
+    if args.only and Path(args.out).is_file():
+        runs = {k: v for k, v in json.loads(Path(args.out).read_text()).get("benchmarks", {}).items()
+                if k not in jobs}
     for name, cmd in jobs.items():
         seconds, peak, rc = _run(cmd)
         runs[name] = {"command": "python " + " ".join(cmd), "seconds": round(seconds, 1),
