@@ -19,6 +19,7 @@ from sim.config.loader import load_hardware
 from sim.errors import SimInputError
 from sim.mapping.plan import WeightSource, dense_source, gobo_source, shape_format_source
 from sim.mapping.weights import SHAPE_FORMATS, shape_format_bytes, tensor_format
+from sim.progress import step
 from sim.quant import QuantizedModel, WorkloadCheckpoint
 from sim.weights import gobo_params, load_weights, quantize_model_for, synthetic_source
 from sim.workload.graph import OperatorGraph, lower
@@ -166,7 +167,8 @@ def prepare(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.Path
     if hw_cfg.weights.format == "gobo" and qmodel is None:
         if path is None:
             check_weights_size(graph, wl, "GOBO quantization of synthetic weights")
-        qmodel = quantize_model_for(graph, gobo_params(hw_cfg), weights=ckpt, seed=hw_cfg.weights.seed)
+        with step("quantize weights"):
+            qmodel = quantize_model_for(graph, gobo_params(hw_cfg), weights=ckpt, seed=hw_cfg.weights.seed)
     elif hw_cfg.weights.format != "gobo":
         qmodel = None
     return PreparedRun(hw=hw_cfg, workload=wl, graph=graph, kind=kind, unit=unit, qmodel=qmodel, weights_path=path,
