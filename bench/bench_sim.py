@@ -3,7 +3,10 @@
 Usage: python bench/bench_sim.py [--workloads bert-base bert-large] [--hw gobo tpu tcore] [--functional]
                                  [--out bench/results/sim.json]
 Each figure is measured in this process: the quantization cache is warmed first (its cold/warm cost is
-bench_quant.py's), then each run is timed; peak memory is the process's max RSS after all runs.
+bench_quant.py's), then each run is timed; peak memory is the process's max RSS after all runs. ``cold_s``
+is the first run of a design in the process (quantizing on a cold cache, timing new DRAM transfers);
+``timing_only_s`` the second (what a sweep worker's later points cost); ``events_per_s`` the engine's
+events over ``timing_only_s``.
 """
 
 from __future__ import annotations
@@ -47,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
                 r = api.run(hw, wl, functional=False)
                 warm = time.perf_counter() - t0
                 row = {"workload": wl, "hw": hw, "cold_s": round(cold, 3), "timing_only_s": round(warm, 3),
-                       "events": r.events, "cycles": r.cycles, "utilization": round(r.utilization, 4),
+                       "events": r.events, "events_per_s": round(r.events / warm) if warm > 0 else None,
+                       "cycles": r.cycles, "utilization": round(r.utilization, 4),
                        "dram_read_bytes": r.dram_read_bytes}
                 if args.functional:
                     t0 = time.perf_counter()

@@ -3,7 +3,8 @@
 Usage: python bench/bench_sweep.py [--workers N] [--repeat R] [--out bench/results/sweep.json]
 
 The sweep: GOBO on bert-base (seq 128, batch 1), timing only, compute.tiles x compute.pes_per_tile x
-buffers.weights.capacity_bytes = 4 x 4 x 4 = 64 points. The quantization cache (a fresh temporary
+buffers.weights (capacity 256 KiB .. 2 MiB with its bank organisation) = 4 x 4 x 4 = 64 points. The
+quantization cache (a fresh temporary
 directory) is warmed once first (one GOBO bert-base quantization, timed separately as ``cold_quantize_s``),
 so every backend sees the same warm cache. Each backend then runs the same sweep into a fresh directory,
 ``--repeat`` times, alternating local / dask; reported per backend: the best wall time of the whole
@@ -34,8 +35,11 @@ SPEC = {
     "version": 1,
     "name": "bench-gobo-64",
     "base": {"hw": "gobo", "workload": "bert-base", "seq_len": 128, "batch": 1},
+    # weight-buffer sizes 256 KiB .. 2 MiB, each in the bank organisation of sweeps/gobo-tiles-pes-wbuf.yaml that
+    # cycles at 1 GHz (CACTI 7, 45 nm): 4 MiB has none, so the SRAM bank-clock check refuses it
     "axes": {"compute.tiles": [4, 8, 16, 32], "compute.pes_per_tile": [16, 32, 64, 128],
-             "buffers.weights.capacity_bytes": [524288, 1048576, 2097152, 4194304]},
+             "buffers.weights.capacity_bytes,buffers.weights.banks,buffers.weights.port_bytes":
+                 [[262144, 16, 32], [524288, 16, 32], [1048576, 64, 8], [2097152, 64, 8]]},
     "mode": "grid",
     "functional": False,
 }

@@ -1,6 +1,6 @@
 """Run every benchmark, print one table of their headline figures, and write them all to one JSON file.
 
-Usage: python bench/run_all.py [--quick] [--out bench/results/all.json]
+Usage: python bench/run_all.py [--quick] [--only NAME ...] [--out bench/results/all.json]
 
 Each benchmark is its own script (and writes its own JSON under bench/results/); this runner starts
 each in a subprocess (so peak memory is per benchmark), times it, reads its JSON and prints the figures
@@ -41,6 +41,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--out", default=str(RESULTS / "all.json"))
+    p.add_argument("--only", nargs="+", default=None, metavar="NAME",
+                   help="run only these benchmarks (quant kernels sim functional sweep main_job); the table still "
+                        "reads every benchmark's latest JSON, and --out keeps the other benchmarks' entries")
     args = p.parse_args(argv)
     wl = ["bert-base"] if args.quick else ["bert-base", "bert-large"]
     jobs = {
@@ -49,8 +52,17 @@ def main(argv: list[str] | None = None) -> int:
         "sim": ["bench/bench_sim.py", "--workloads", *wl, "--functional"],
         "functional": ["bench/bench_functional.py", "--blas-threads", "1"],
         "sweep": ["bench/bench_sweep.py"],
+        "main_job": ["bench/bench_main_job.py"],
     }
+    if args.only:
+        unknown = sorted(set(args.only) - set(jobs))
+        if unknown:
+            p.error(f"unknown benchmark(s) {', '.join(unknown)}; valid: {', '.join(jobs)}")
+        jobs = {k: v for k, v in jobs.items() if k in args.only}
     runs = {}
+    if args.only and Path(args.out).is_file():
+        runs = {k: v for k, v in json.loads(Path(args.out).read_text()).get("benchmarks", {}).items()
+                if k not in jobs}
     for name, cmd in jobs.items():
         seconds, peak, rc = _run(cmd)
         runs[name] = {"command": "python " + " ".join(cmd), "seconds": round(seconds, 1),
@@ -61,14 +73,24 @@ def main(argv: list[str] | None = None) -> int:
                  f"{q.get('warm_seconds', float('nan')):.3f}"))
     for r in _load("sim.json").get("runs", []):
         rows.append((f"sim run {r['hw']} {r['workload']}: timing-only / with functional (s), events",
-                     f"{r['timing_only_s']} / {r.get('functional_s', '-')}, {r['events']:,}"))
+                     f"{r['timing_only_s']} / {r.get('functional_s', '-')}, {r['events']:,}"
+                     + (f" ({r['events_per_s']:,} events/s)" if r.get("events_per_s") else "")))
+    mj = _load("main_job.json")
+    if mj:
+        cold, warm = mj["cold"], min(mj["warm"], key=lambda w: w["wall_s"])
+        rows.append(("main job (sim run --hw gobo.yaml --workload bert-base): cold / warm (s wall, CPU)",
+                     f"{cold['wall_s']} ({cold['cpu_s']} CPU) / {warm['wall_s']} ({warm['cpu_s']} CPU)"))
+        for pt in mj.get("per_point", []):
+            rows.append((f"timing-only {pt['hw']} bert-base point in process (median, ms)",
+                         f"{pt['median_s'] * 1e3:.0f} (first in a process {pt['first_in_process_s']:.2f} s)"))
     for r in _load("functional.json").get("results", []):
         rows.append((f"integer forward bert-base seq 128, {r['case']} (s, peak MB)",
                      f"{r['forward_seconds']:.2f}, {r['peak_rss_bytes'] / 2**20:.0f}"))
     sw = _load("sweep.json")
     best = sw.get("best") or {}
     for backend, b in best.items() if isinstance(best, dict) else ():
-        rows.append((f"64-point bert-base sweep, {backend}", json.dumps(b)[:80]))
+        rows.append((f"64-point bert-base sweep, {backend} (s wall, points/s)",
+                     f"{b.get('wall_s')} ({b.get('points_per_s')} points/s)"))
     if "dask_vs_local_throughput" in sw:
         rows.append(("sweep: Dask / local throughput", f"{sw['dask_vs_local_throughput']:.2f}"))
     width = max(len(k) for k, _ in rows)

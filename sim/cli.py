@@ -15,6 +15,7 @@ from typing import Any, NoReturn
 from sim._version import __version__
 from sim.errors import SimInputError, Terminated, one_line, shorten
 from sim.io import check_writable, write_text_atomic
+from sim.progress import reporting, step
 
 
 class _Parser(argparse.ArgumentParser):
@@ -163,8 +164,9 @@ def _cmd_quantize(args: argparse.Namespace) -> int:
     for name, value in (("--bits", args.bits), ("--embedding-bits", args.embedding_bits)):
         if not 2 <= value <= 8:
             raise SimInputError(f"{name}: must be between 2 and 8, got {value}")
-    model = api.quantize(args.workload, weights=args.weights, bits=args.bits, embedding_bits=args.embedding_bits,
-                         outlier_threshold=args.threshold, seed=args.seed)
+    with step("quantize"):
+        model = api.quantize(args.workload, weights=args.weights, bits=args.bits, embedding_bits=args.embedding_bits,
+                             outlier_threshold=args.threshold, seed=args.seed)
     report = QuantizeReport.from_dict(model.report())
     rep = report.to_dict()
     src = args.weights or f"synthetic {args.workload} (seed {args.seed})"
@@ -262,7 +264,8 @@ def _cmd_plot(args: argparse.Namespace) -> int:
     from sim.plotting import make_plots
 
     check_writable(str(Path(args.out) / "plot.png"), "--out")
-    written, skipped = make_plots(args.inputs, args.out, kinds=args.kind, fmt=args.format, metrics=args.metrics,
+    with step("plot"):
+        written, skipped = make_plots(args.inputs, args.out, kinds=args.kind, fmt=args.format, metrics=args.metrics,
                                   x=args.x, y=args.y)
     for path in written:
         print(f"wrote {path}")
@@ -327,6 +330,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help="decoder workloads: decode steps simulated exactly, each counted for its group of "
                              "steps (default 8; 0 simulates every step)")
 
+    def quiet(sp: argparse.ArgumentParser) -> None:
+        sp.add_argument("--quiet", action="store_true",
+                        help="no progress output (progress is shown only when stderr is a terminal)")
+
     r = sub.add_parser("run", help="run one hardware configuration on one workload")
     r.add_argument("--hw", required=True, help="hardware: a path or a built-in name (gobo, tpu, tcore, ...)")
     common(r)
@@ -343,6 +350,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "each SRAM buffer's ports), spans named by operator with their category (load, compute, "
                         "epilogue, store, port or the stall reason), buffer-occupancy counters; timestamps in "
                         "microseconds of simulated time, exact cycles in each event's args")
+    quiet(r)
     r.set_defaults(func=_cmd_run)
 
     c = sub.add_parser("compare", help="run several designs on one workload, side by side")
@@ -354,6 +362,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also run each design's functional pass (checked, cosine vs float in the rows; slow)")
     c.add_argument("--json", help="write the compare report as JSON")
     c.add_argument("--csv", help="write the designs table as CSV")
+    quiet(c)
     c.set_defaults(func=_cmd_compare)
 
     a = sub.add_parser("area", help="print a design's area breakdown")
@@ -391,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--json", help="write the quantize report as JSON")
     q.add_argument("--plot", help="write a weight histogram (PNG/SVG/PDF) of --tensor with centroids and thresholds")
     q.add_argument("--tensor", help="tensor to plot (default: the first FFN1 weight)")
+    quiet(q)
     q.set_defaults(func=_cmd_quantize)
 
     sw = sub.add_parser("sweep", help="run a design-space sweep (a YAML spec) in parallel; results to DIR")
@@ -421,6 +431,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--x", default=None, metavar="KEY", help="sweep plot: the swept key on the x axis")
     pl.add_argument("--y", default=None, metavar="METRIC",
                     help="sweep plot: the metric on the y axis (default seconds)")
+    quiet(pl)
     pl.set_defaults(func=_cmd_plot)
 
     v = sub.add_parser("validate", help="check a hardware configuration (and a workload) and print it resolved")
@@ -463,7 +474,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     try:
-        return args.func(args)
+        if args.command == "sweep":  # the sweep draws its own counted bar (sim.sweeps.progress)
+            return args.func(args)
+        with reporting(enabled=not getattr(args, "quiet", False)):
+            return args.func(args)
     except SimInputError as exc:
         print(f"sim {args.command}: error: {shorten(one_line(str(exc)))}", file=sys.stderr)
         return 2

@@ -18,6 +18,7 @@ from sim.cost.area import area
 from sim.errors import SimInputError
 from sim.pipeline import run
 from sim.prepare import resolve_inputs
+from sim.progress import step
 from sim.results import CompareReport, DesignRow
 from sim.workload.spec import WorkloadSpec
 
@@ -76,7 +77,10 @@ def compare(workload: str | os.PathLike[str] | WorkloadSpec, hws: Sequence[str |
         configs = [configs[0]] + [scale_to_peak(c, target) for c in configs[1:]]
     elif iso == "area":
         configs = [configs[0]] + [scale_to_area(c, _area_of(configs[0])) for c in configs[1:]]
-    results = [run(c, wl, functional=functional) for c in configs]
+    results = []
+    for c in configs:
+        with step(f"compare: {c.name}"):
+            results.append(run(c, wl, functional=functional))
     base = results[0]
     designs = []
     for cfg, r in zip(configs, results, strict=True):

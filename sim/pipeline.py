@@ -16,6 +16,7 @@ from sim.engine.roofline import compulsory_traffic, operator_bound
 from sim.functional.check import functional_check
 from sim.io import check_writable, write_text_atomic
 from sim.prepare import PreparedRun, check_functional_size, prepare, resolve_inputs
+from sim.progress import step
 from sim.results import OpResult, RunResult
 from sim.simulate import dram_bytes_per_cycle, simulate, simulate_with_engine, trace_document
 from sim.workload.graph import lower
@@ -43,13 +44,16 @@ def run_prepared(prep: PreparedRun, *, functional: bool = True,
         return result
     if trace:
         check_writable(trace, "trace")
-        result, res = simulate_with_engine(prep, trace=True)
+        with step("simulate"):
+            result, res = simulate_with_engine(prep, trace=True)
         doc = trace_document(prep, result, res)
         write_text_atomic(trace, json.dumps(doc, separators=(",", ":"), allow_nan=False) + "\n")
     else:
-        result = simulate(prep)
+        with step("simulate"):
+            result = simulate(prep)
     if functional:
-        result.functional = functional_check(prep)
+        with step("functional pass"):
+            result.functional = functional_check(prep)
     return result
 
 

@@ -27,6 +27,7 @@ from sim.mapping.weights import (
     shape_format_bytes,
     tensor_format,
 )
+from sim.progress import step
 from sim.quant import QuantizedModel, WorkloadCheckpoint, olaccel, synthetic_tensor
 from sim.weights import gobo_params, load_weights, quantize_model_for, synthetic_shapes, synthetic_source
 from sim.workload.graph import OperatorGraph, lower
@@ -209,9 +210,11 @@ def prepare(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.Path
     if hw_cfg.weights.format == "gobo" and qmodel is None:
         if path is None:
             check_weights_size(graph, wl, "GOBO quantization of synthetic weights")
-        qmodel = quantize_model_for(graph, gobo_params(hw_cfg), weights=ckpt, seed=hw_cfg.weights.seed)
+        with step("quantize weights"):
+            qmodel = quantize_model_for(graph, gobo_params(hw_cfg), weights=ckpt, seed=hw_cfg.weights.seed)
     elif hw_cfg.weights.format != "gobo":
         qmodel = None
-    layouts = layout_tensors(graph, hw_cfg, ckpt)
+    with step("quantize weights"):  # OLAccel's outlier layouts (nothing for the other formats)
+        layouts = layout_tensors(graph, hw_cfg, ckpt)
     return PreparedRun(hw=hw_cfg, workload=wl, graph=graph, kind=kind, unit=unit, qmodel=qmodel, weights_path=path,
                        weight_sources=weight_sources(graph, hw_cfg, unit, qmodel, layouts), checkpoint=ckpt)

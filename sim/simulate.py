@@ -8,18 +8,27 @@ is a :class:`~sim.results.RunResult` with ``functional`` still None (:mod:`sim.f
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import functools
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Mapping
+from pathlib import Path
 
 from sim.config.hardware import HardwareConfig
 from sim.config.loader import to_dict
 from sim.cost.run import price_run
 from sim.engine.des import STALL_REASONS, BufferPorts, Engine, EngineResult
-from sim.hw.dram import DramModel, dram_spec
+from sim.hw import dram as dram_module
+from sim.hw.dram import DramModel, DramSpec, dram_spec
 from sim.mapping.costs import kernel_costs
 from sim.mapping.kvcache import DecoderPlanner
 from sim.mapping.plan import Planner, Step
 from sim.prepare import PreparedRun
+from sim.quant.cache import ArrayStore
+from sim.quant.errors import QuantError
 from sim.results import OpResult, RunResult
 
 __all__ = ["count_actions", "dram_bytes_per_cycle", "engine_for", "map_steps", "simulate", "simulate_steps",
@@ -64,11 +73,67 @@ def count_actions(steps: list[Step], unit: str) -> tuple[Counts, dict[str, Count
     return run_totals, ops
 
 
+_DRAM_SUBDIR = "dram"
+_DRAM_LOADED: dict[str, int] = {}  # disk entry key -> transfers the model held when last loaded or stored
+
+
+def _dram_entry_key(spec: DramSpec) -> str:
+    blob = json.dumps({"spec": dataclasses.asdict(spec), "code": _dram_code_digest()}, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()
+
+
+@functools.lru_cache(maxsize=1)
+def _dram_code_digest() -> str:
+    return hashlib.sha256(Path(dram_module.__file__).read_bytes()).hexdigest()
+
+
+def _dram_store() -> ArrayStore | None:
+    try:
+        return ArrayStore(_DRAM_SUBDIR)
+    except QuantError:  # an unusable cache directory: no disk cache (the quantization cache reports it)
+        return None
+
+
+def shared_dram(spec: DramSpec) -> DramModel:
+    """The process's shared DRAM model of ``spec`` (:meth:`DramModel.shared`), seeded once per process with the
+    transfers earlier processes timed on the same spec and the same DRAM model code (a disk cache beside the
+    quantized models, ``$GOBOSIM_CACHE_DIR/dram/``): a transfer's timing depends only on those, so a new
+    process (``sim run``, a sweep worker) skips re-timing them."""
+    model = DramModel.shared(spec)
+    key = _dram_entry_key(spec)
+    if key not in _DRAM_LOADED:
+        store = _dram_store()
+        arrays = store.load(key) if store is not None else None
+        if arrays is not None:
+            try:
+                model.remember(arrays["keys"], arrays["values"])
+            except (KeyError, ValueError):
+                store.remove(key)  # type: ignore[union-attr]
+        _DRAM_LOADED[key] = model.remembered
+    return model
+
+
+def persist_dram(model: DramModel) -> None:
+    """Write the model's remembered transfers to the disk cache if it learned new ones since loaded or stored."""
+    key = _dram_entry_key(model.spec)
+    if _DRAM_LOADED.get(key) == model.remembered:
+        return
+    store = _dram_store()
+    if store is None:
+        return
+    arrays = store.load(key)  # another process may have added transfers meanwhile: keep the union
+    if arrays is not None:
+        with contextlib.suppress(KeyError, ValueError):
+            model.remember(arrays["keys"], arrays["values"])
+    with contextlib.suppress(OSError):
+        store.store(key, model.memo_arrays())
+    _DRAM_LOADED[key] = model.remembered
+
+
 def engine_for(prep: PreparedRun, steps: list[Step], *, trace: bool = False) -> Engine:
     """The engine of a prepared run's design over a step list (buffers, ports, DRAM, rates from the config)."""
     hw_cfg = prep.hw
-    dram = DramModel(dram_spec(hw_cfg.dram.kind, channels=hw_cfg.dram.channels,
-                               mapping=hw_cfg.dram.mapping))
+    dram = shared_dram(dram_spec(hw_cfg.dram.kind, channels=hw_cfg.dram.channels, mapping=hw_cfg.dram.mapping))
     out_buf = hw_cfg.buffers["outputs"]
     ports = {name: BufferPorts(b.banks, b.port_bytes) for name, b in hw_cfg.buffers.items()}
     return Engine(steps, dram, hw_cfg.clock_hz, hw_cfg.buffers["weights"].capacity_bytes,
@@ -112,6 +177,7 @@ def simulate_steps(prep: PreparedRun, *, trace: bool = False) -> tuple[RunResult
     _, plans, steps = map_steps(prep)
     engine = engine_for(prep, steps, trace=trace)
     res = engine.run()
+    persist_dram(engine.dram_model)
     step_actions, per_op_actions = count_actions(steps, unit.kind)
     step_actions["dram"] = {k: v for k, v in res.dram_actions.items() if v}
     ops = []

@@ -83,3 +83,18 @@ def test_systolic_detects_overflow_of_a_running_sum():
         systolic_gemm(a, b, 1, in_bits=16, acc_bits=31)  # per fold 9e8 fits; after 2 folds 1.8e9 does not
     with pytest.raises(IntegerOverflowError, match="operand"):
         systolic_gemm(np.array([[128]]), np.array([[1]]), 64)
+
+
+@pytest.mark.parametrize("bits", [1, 2, 3])
+def test_gobo_pe_derived_last_bin_with_dense_outliers(bits):
+    """The last bin is derived from the inlier sum (one product fewer): exact with most weights outliers, whole
+    columns of outliers, and every weight in the last bin."""
+    rng = np.random.default_rng(7 + bits)
+    g = _gobo(rng, 257, 33, bits, 257 * 20)
+    x = rng.integers(-128, 128, (5, 257)).astype(np.int8)
+    assert np.array_equal(gobo_pe_gemm(x, g, block_elems=3000), int_gemm(x, g.matrix_kn(), in_bits=16))
+    last = IntegerGobo(scale=1.0, indices=np.full((9, 64), (1 << bits) - 1, np.uint8), centroid_ints=g.centroid_ints,
+                       outlier_rows=np.zeros(0, np.int64), outlier_cols=np.zeros(0, np.int64),
+                       outlier_ints=np.zeros(0, np.int16), saturated=0, orientation="nk")
+    x = np.full((3, 64), -128, dtype=np.int8)
+    assert np.array_equal(gobo_pe_gemm(x, last), int_gemm(x, last.matrix_kn(), in_bits=16))

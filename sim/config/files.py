@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import stat
 from pathlib import Path
@@ -96,8 +97,30 @@ def check_shape(value: Any, where: str) -> None:
                 stack.extend((k, depth + 1) for k in v if isinstance(k, (tuple, list)))
 
 
+#: Parsed YAML documents a process keeps (by their text and name), least recently used dropped first.
+YAML_MEMO_ENTRIES = 32
+_YAML_MEMO: dict[tuple[str, str], Any] = {}
+
+
 def parse_yaml(text: str, where: str) -> Any:
-    """``text`` as YAML (safe tags only) with the shape limits of this module; one-line :class:`SimInputError`."""
+    """``text`` as YAML (safe tags only) with the shape limits of this module; one-line :class:`SimInputError`.
+
+    A text parsed before in this process (a sweep's points, repeated runs) is not parsed again: the result is
+    a deep copy of the first parse (the parser is pure; errors are never remembered)."""
+    key = (text, where)
+    if key in _YAML_MEMO:
+        _YAML_MEMO[key] = _YAML_MEMO.pop(key)  # most recently used last
+        return copy.deepcopy(_YAML_MEMO[key])
+    value = _parse_yaml(text, where)
+    if len(text) > 1 << 20:  # only the small documents of configs and workloads are kept
+        return value
+    _YAML_MEMO[key] = copy.deepcopy(value)
+    while len(_YAML_MEMO) > YAML_MEMO_ENTRIES:
+        del _YAML_MEMO[next(iter(_YAML_MEMO))]
+    return value
+
+
+def _parse_yaml(text: str, where: str) -> Any:
     try:
         value = yaml.load(text, Loader=_Loader)  # noqa: S506 -- _Loader is a SafeLoader
     except _Refused as exc:

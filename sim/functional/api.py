@@ -24,16 +24,18 @@ import numpy as np
 
 from sim.compute.base import Datapath
 from sim.errors import SimInputError
+from sim.progress import step
 from sim.quant import GoboParams, QuantizedModel
 from sim.weights import quantize_model_for
 from sim.workload.graph import lower
 from sim.workload.loader import load_workload
 from sim.workload.spec import WorkloadSpec
 
+from . import cache as fcache
 from .calibration import CALIBRATION_SENTENCES, random_image_batch, random_token_batch
 from .dims import EncoderDims
 from .integer import NONLINEAR_SETS, IntegerEncoder
-from .model import build_integer_encoder
+from .model import build_integer_encoder, default_datapath
 from .qweights import format_mode
 from .reference import bert_forward, vit_forward
 from .tokenizer import load_tokenizer
@@ -101,7 +103,8 @@ def float_weights(wl: WorkloadSpec, weights: str | os.PathLike[str] | None = Non
     """The float32 weights of ``wl``: from ``weights`` (a safetensors checkpoint) or seeded synthetic (cached)."""
     key = (_weights_key(weights, seed), _wl_key(wl))
     if key not in _FLOAT:
-        w = synthetic_float_weights(wl, seed) if weights is None else load_float_weights(weights, wl)
+        with step("float weights"):
+            w = synthetic_float_weights(wl, seed) if weights is None else load_float_weights(weights, wl)
         _put(_FLOAT, key, w, 2)
     _FLOAT.move_to_end(key)
     return _FLOAT[key]
@@ -165,18 +168,44 @@ def integer_encoder(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, mo
     if key in _INT:
         _INT.move_to_end(key)
         return _INT[key][0]
-    w = float_weights(wl, weights, seed)
     dims = EncoderDims.from_workload(wl)
     ids, mask, desc = calibration_batch(wl, weights)
     if mode == "int8" or format_mode(mode) is not None:
-        enc = build_integer_encoder(dims, w, mode, ids, mask, nonlinear=nonlinear, datapath=datapath,
-                                    calib_source=desc)
+        fmt, qm = mode, None
     else:
+        fmt = "gobo"
         qm = qmodel if qmodel is not None else gobo_model(wl, weights, int(mode[4:]), seed)
-        enc = build_integer_encoder(dims, w, "gobo", ids, mask, qmodel=qm, nonlinear=nonlinear, datapath=datapath,
-                                    calib_source=desc)
+    # the disk cache's entry layout is the BERT family's int8/GOBO model; a ViT and the other weight formats
+    # are calibrated in each process
+    cacheable = not dims.is_vit and fmt in ("int8", "gobo")
+    disk_key = fcache.entry_key("integer-model", {
+        "weights": fcache.weights_identity(None if weights is None else os.fspath(weights), seed),
+        "dims": vars(dims), "mode": mode, "nonlinear": nonlinear, "calibration": desc,
+        "gobo_params": qm.params.as_dict() if qm is not None else None}) if cacheable else None  # type: ignore[attr-defined]
+    enc = _load_encoder(disk_key, dims, qm, nonlinear, datapath, fmt) if disk_key is not None else None
+    if enc is None:
+        w = float_weights(wl, weights, seed)
+        with step("calibrate"):
+            enc = build_integer_encoder(dims, w, fmt, ids, mask, qmodel=qm, nonlinear=nonlinear, datapath=datapath,
+                                        calib_source=desc)
+        if disk_key is not None:
+            fcache.store_arrays(disk_key, fcache.encoder_to_arrays(enc.qw, enc.w, enc.cal, enc.smooth))
     _put(_INT, key, (enc, qmodel), CACHE_ENTRIES)  # holding qmodel keeps its id from being reused
     return enc
+
+
+def _load_encoder(disk_key: str, dims: EncoderDims, qmodel: object | None, nonlinear: str,
+                  datapath: Datapath | None | str, fmt: str) -> IntegerEncoder | None:
+    """The calibrated integer model from the disk cache (:mod:`.cache`), or None (missing or unusable)."""
+    arrays = fcache.load_arrays(disk_key)
+    if arrays is None:
+        return None
+    try:
+        qw, ln, cal, smooth = fcache.encoder_parts_from_arrays(arrays, qmodel)
+    except (KeyError, ValueError, TypeError, IndexError, AttributeError):
+        return None
+    dp = default_datapath(fmt) if isinstance(datapath, str) else datapath
+    return IntegerEncoder(dims, ln, qw, cal, nonlinear=nonlinear, datapath=dp, smooth=smooth)
 
 
 def validate_tokens(token_ids: object, wl: WorkloadSpec, attention_mask: object = None,

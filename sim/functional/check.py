@@ -53,8 +53,10 @@ from typing import Any
 import numpy as np
 
 from sim.prepare import PreparedRun
+from sim.progress import step
 from sim.results.functional import FunctionalReport
 
+from . import cache as fcache
 from .api import calibration_batch, float_weights, integer_encoder
 from .calibration import random_image_batch
 from .dims import EncoderDims
@@ -90,6 +92,26 @@ def _gobo_dequantized(w: FloatWeights, qmodel) -> FloatWeights:
     return FloatWeights(t, w.source + " (GOBO dequantized)")
 
 
+def float_reference(wl, weights: str | None, seed: int, ids: np.ndarray, mask: np.ndarray, desc: str) -> np.ndarray:
+    """The float model's last hidden state (float32 forward) on the functional input ``ids`` (described by
+    ``desc``), from the disk cache of :mod:`.cache` when an earlier run computed it."""
+    dims = EncoderDims.from_workload(wl)
+    key = fcache.entry_key("float-reference", {"weights": fcache.weights_identity(weights, seed),
+                                               "dims": vars(dims), "family": wl.family, "input": desc,
+                                               "dtype": "float32"})
+    arrays = fcache.load_arrays(key)
+    if arrays is not None and "hidden" in arrays and arrays["hidden"].shape == mask.shape + (dims.hidden,):
+        return arrays["hidden"]
+    w = float_weights(wl, weights, seed)
+    with step("float reference"):
+        if dims.is_vit:  # ids are the images, mask one per token
+            out = vit_forward(w, dims, ids, dtype=np.float32).last_hidden_state
+        else:
+            out = bert_forward(w, dims, ids, mask, dtype=np.float32).last_hidden_state
+    fcache.store_arrays(key, {"hidden": np.ascontiguousarray(out)})
+    return out
+
+
 def functional_check(prep: PreparedRun) -> FunctionalReport:
     """Run the design's functional model on the prepared run's workload: the run report's ``functional``.
 
@@ -112,17 +134,17 @@ def functional_check(prep: PreparedRun) -> FunctionalReport:
     ids, desc = _input(wl)
     vit = dims.is_vit
     mask = np.ones(ids.shape[:1] + (wl.seq_len,), dtype=np.int64) if vit else np.ones_like(ids)
-    w = float_weights(wl, weights, seed)
 
     def float_model(wf: FloatWeights, **kw: Any) -> np.ndarray:
         if vit:
             return vit_forward(wf, dims, ids, **kw).last_hidden_state
         return bert_forward(wf, dims, ids, mask, **kw).last_hidden_state
 
-    ref = float_model(w, dtype=np.float32).astype(np.float64)
+    ref = float_reference(wl, weights, seed, ids, mask, desc).astype(np.float64)
     base["input"] = desc
     datapath = prep.kind.datapath(hw_cfg)
     if datapath is None:  # not an integer engine: the float model with fp16 operands
+        w = float_weights(wl, weights, seed)
         wf = _gobo_dequantized(w, qmodel) if fmt == "gobo" else w
         out = float_model(wf, fp16=True)
         base.update(mode="fp16" if fmt == "fp16" else f"gobo{hw_cfg.weights.bits}-dequantized-fp16",

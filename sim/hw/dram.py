@@ -73,6 +73,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Literal, NamedTuple
 
+import numpy as np
+
 Pattern = Literal["stream", "scattered"]
 
 
@@ -926,6 +928,59 @@ class DramModel:
         self._memo[key] = out
         return out
 
+    @classmethod
+    def shared(cls, spec: DramSpec) -> DramModel:
+        """The process-wide model of ``spec``: every run of one process (a sweep, repeated runs) on the same DRAM
+        system shares its remembered transfers. A transfer's timing depends only on the spec and the
+        transfer's own arguments (it always starts from the idle state of the module docstring), so sharing
+        never changes a number. At most :data:`SHARED_MODELS` specs are kept (least recently used dropped)."""
+        model = _SHARED.pop(spec, None)
+        if model is None:
+            model = cls(spec)
+        _SHARED[spec] = model  # most recently used last
+        while len(_SHARED) > SHARED_MODELS:
+            del _SHARED[next(iter(_SHARED))]
+        return model
+
+    _PATTERNS = ("stream", "scattered")
+
+    def memo_arrays(self) -> dict[str, np.ndarray]:
+        """The remembered transfers as arrays (for a disk cache): ``keys`` int64 ``[n, 5]`` (nbytes, write,
+        pattern index, chunk_bytes or -1, prev_write as -1 None / 0 / 1) and ``values`` ``[n, 5]`` float64
+        (time_ns, bursts, activations, read_bytes, write_bytes; the counts are exact integers below 2^53)."""
+        items = [(k, v) for k, v in self._memo.items() if k[2] in self._PATTERNS]
+        keys = np.array([[k[0], int(k[1]), self._PATTERNS.index(k[2]), -1 if k[3] is None else k[3],
+                          -1 if k[4] is None else int(k[4])] for k, _ in items], dtype=np.int64).reshape(-1, 5)
+        values = np.array([[v.time_ns, v.bursts, v.activations, v.read_bytes, v.write_bytes] for _, v in items],
+                          dtype=np.float64).reshape(-1, 5)
+        return {"keys": keys, "values": values}
+
+    def remember(self, keys: np.ndarray, values: np.ndarray) -> int:
+        """Add transfers timed earlier by a model of the same spec and code (:meth:`memo_arrays`); returns how
+        many were added. Raises ``ValueError`` on malformed arrays (nothing is added then)."""
+        keys, values = np.asarray(keys), np.asarray(values)
+        if keys.dtype != np.int64 or values.dtype != np.float64 or keys.ndim != 2 or keys.shape[1:] != (5,) \
+                or values.shape != keys.shape:
+            raise ValueError("malformed DRAM memo arrays")
+        add: dict[tuple, DramTransfer] = {}
+        for (nbytes, write, pat, chunk, prev), (t, bursts, acts, rd, wr) in zip(keys.tolist(), values.tolist(),
+                                                                                 strict=True):
+            if nbytes < 0 or write not in (0, 1) or pat not in (0, 1) or prev not in (-1, 0, 1) \
+                    or not (math.isfinite(t) and t >= 0) or min(bursts, acts, rd, wr) < 0 \
+                    or (rd, wr) != ((0, nbytes) if write else (nbytes, 0)):
+                raise ValueError("malformed DRAM memo entry")
+            key = (int(nbytes), bool(write), self._PATTERNS[pat], None if chunk < 0 else int(chunk),
+                   None if prev < 0 else bool(prev))
+            add[key] = DramTransfer(float(t), int(bursts), int(acts), int(rd), int(wr))
+        new = {k: v for k, v in add.items() if k not in self._memo}
+        self._memo.update(new)
+        return len(new)
+
+    @property
+    def remembered(self) -> int:
+        """Number of transfers remembered."""
+        return len(self._memo)
+
     @staticmethod
     def cycles(time_ns: float, clock_hz: float) -> int:
         """``time_ns`` in cycles of a ``clock_hz`` Hz clock, rounded up (see :func:`to_cycles`)."""
@@ -943,6 +998,12 @@ class DramModel:
         t1 = self.transfer(unit, write=False).time_ns
         t2 = self.transfer(2 * unit, write=False).time_ns
         return unit / ((t2 - t1) * 1e-9)
+
+#: DRAM systems whose :meth:`DramModel.shared` model a process keeps (each remembers its timed transfers).
+SHARED_MODELS = 8
+_SHARED: dict[DramSpec, DramModel] = {}
+
+
 def to_cycles(time_ns: float, clock_hz: float) -> int:
     """``time_ns`` nanoseconds in cycles of a ``clock_hz`` Hz clock, rounded up.
 

@@ -37,6 +37,7 @@ import math
 import os
 import stat
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -215,6 +216,55 @@ class QuantCache:
                 p.unlink(missing_ok=True)
 
 
+class ArrayStore:
+    """A directory of cached named-array entries other than quantized models (e.g. the functional pass's
+    calibrated integer models), with the same file format, integrity checks and hardened reading as
+    :class:`QuantCache`: ``<key>.npz`` (uncompressed, loaded with ``allow_pickle=False``) and its
+    ``<key>.json`` sidecar (size and sha256); a corrupt entry is deleted and reads as a miss."""
+
+    def __init__(self, subdir: str, root: str | os.PathLike[str] | None = None) -> None:
+        base = Path(root) if root is not None else default_cache_dir()
+        self.dir = base / subdir
+
+    def paths(self, key: str) -> tuple[Path, Path]:
+        """``(<key>.npz, <key>.json)`` in the store's directory."""
+        return self.dir / f"{key}.npz", self.dir / f"{key}.json"
+
+    def load(self, key: str) -> dict[str, np.ndarray] | None:
+        """The entry's arrays, or None (missing, or corrupt: then deleted)."""
+        npz, side = self.paths(key)
+        if not os.path.lexists(npz) and not os.path.lexists(side):
+            return None
+        try:
+            info = json.loads(_read_regular(side, MAX_SIDECAR_BYTES).decode("utf-8"))
+            if not isinstance(info, dict):
+                raise ValueError("sidecar is not an object")
+            data = _read_regular(npz, MAX_ENTRY_BYTES)
+            if info.get("key") != key or info.get("bytes") != len(data):
+                raise ValueError("size mismatch")
+            if info.get("sha256") != hashlib.sha256(data).hexdigest():
+                raise ValueError("checksum mismatch")
+            return _load_stored_npz(data)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, IndexError, zipfile.BadZipFile,
+                QuantError, UnicodeDecodeError, RecursionError, MemoryError):
+            self.remove(key)
+            return None
+
+    def store(self, key: str, arrays: Mapping[str, np.ndarray]) -> None:
+        """Write the entry atomically (npz, then its sidecar); raises OSError if the directory is not writable."""
+        self.dir.mkdir(parents=True, exist_ok=True)
+        npz, side = self.paths(key)
+        write_atomic(npz, lambda fh: np.savez(fh, **arrays))  # type: ignore[arg-type]
+        info = {"key": key, "bytes": npz.stat().st_size, "sha256": _sha256_path(npz)}
+        write_bytes_atomic(side, json.dumps(info, indent=1).encode("utf-8"))
+
+    def remove(self, key: str) -> None:
+        """Delete an entry (missing files are fine)."""
+        for p in self.paths(key):
+            with contextlib.suppress(OSError):
+                p.unlink(missing_ok=True)
+
+
 def _read_regular(path: Path, limit: int) -> bytes:
     """The bytes of a regular file of at most ``limit`` bytes (opened without blocking; QuantError otherwise)."""
     fd, size = open_regular(path, max_bytes=limit, what="cache entry")
@@ -275,6 +325,59 @@ def _resolve(cache: bool | QuantCache | str | os.PathLike[str]) -> QuantCache | 
     return QuantCache(cache)
 
 
+#: Models a process keeps after loading or storing them (:func:`cached`), least recently used dropped first.
+MEMO_ENTRIES = 4
+#: A cache file modified less than this long before it was checked is "racy" (see :func:`cached`).
+RACY_NS = 2_000_000_000
+_MEMO: dict[tuple[str, str], tuple[QuantizedModel, tuple, int]] = {}
+
+
+def _fingerprint(qc: QuantCache, key: str) -> tuple | None:
+    """Inode, size, mtime and ctime of an entry's two files (None if either is missing or not regular)."""
+    out = []
+    for p in qc.paths(key):
+        try:
+            st = os.lstat(p)
+        except OSError:
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        out.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(out)
+
+
+def _remember(qc: QuantCache, key: str, model: QuantizedModel) -> None:
+    fp = _fingerprint(qc, key)
+    if fp is None:
+        return
+    mkey = (str(qc.dir), key)
+    _MEMO.pop(mkey, None)
+    _MEMO[mkey] = (model, fp, time.time_ns())
+    while len(_MEMO) > MEMO_ENTRIES:
+        del _MEMO[next(iter(_MEMO))]
+
+
+def _recall(qc: QuantCache, key: str) -> QuantizedModel | None:
+    """The model this process last loaded or stored for the entry, if the entry's files are provably unchanged
+    since: same inode, size, mtime and ctime, and not racy (modified at least :data:`RACY_NS` before the
+    model was remembered, so an in-place rewrite within the file system's timestamp granularity would have
+    shown as a newer mtime). Otherwise None (the caller reads and checks the entry as usual)."""
+    mkey = (str(qc.dir), key)
+    hit = _MEMO.get(mkey)
+    if hit is None:
+        return None
+    model, fp, seen_ns = hit
+    if _fingerprint(qc, key) != fp or any(seen_ns - f[3] < RACY_NS or seen_ns - f[4] < RACY_NS for f in fp):
+        return None
+    _MEMO[mkey] = _MEMO.pop(mkey)  # most recently used last
+    return model
+
+
+def clear_memo() -> None:
+    """Forget the models this process remembered (:func:`cached` then reads the disk entries again)."""
+    _MEMO.clear()
+
+
 def cached(source: Mapping[str, object], params: GoboParams, build: Callable[[], QuantizedModel],
            cache: bool | QuantCache | str | os.PathLike[str] = True) -> QuantizedModel:
     """Return the cached model for ``(source, params)`` or ``build()`` it and store it.
@@ -282,19 +385,28 @@ def cached(source: Mapping[str, object], params: GoboParams, build: Callable[[],
     ``cache``: True (default directory), False (no cache), a :class:`QuantCache` or a directory.
     The result's ``cache_status`` is "hit", "miss", "rebuilt" (corrupt entry replaced), "off", or
     "unstored" (built, but the cache directory could not be written).
+
+    Within one process (a sweep's worker, repeated runs) a model already loaded or stored is returned again
+    without reading the entry while its files are provably unchanged (:func:`_recall`); it reports "hit", as
+    reading the entry would.
     """
     qc = _resolve(cache)
     if qc is None:
         return build().with_cache_status("off")
     key = cache_key(source, params)
+    memo = _recall(qc, key)
+    if memo is not None:
+        return memo
     model, status = qc.load(key)
     if model is not None:
+        _remember(qc, key, model)
         return model
     built = build()
     try:
         qc.store(key, built)
     except OSError:
         return built.with_cache_status("unstored")
+    _remember(qc, key, built.with_cache_status("hit"))
     return built.with_cache_status("rebuilt" if status == "corrupt" else "miss")
 
 

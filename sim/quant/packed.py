@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -269,15 +270,32 @@ class PackedTensor:
         """
         if transpose:
             return self.outlier_counts(col_block, row_block).T.copy()
-        gr, gc = self._grid(row_block, col_block)
-        flat = (self.outlier_rows // row_block) * gc + self.outlier_cols // col_block
-        return np.bincount(flat, minlength=gr * gc).astype(np.int64).reshape(gr, gc)
+        key = ("counts", int(row_block), int(col_block))
+        hit = self._memo.get(key)
+        if hit is None:
+            gr, gc = self._grid(row_block, col_block)
+            flat = (self.outlier_rows // row_block) * gc + self.outlier_cols // col_block
+            hit = self._memo[key] = _frozen(np.bincount(flat, minlength=gr * gc).astype(np.int64).reshape(gr, gc))
+        return hit
+
+    @cached_property
+    def _memo(self) -> dict[tuple, Any]:
+        """Per-blocking results (:meth:`outlier_counts`, :meth:`block_bytes`), computed once per tensor: the
+        tensor is immutable, and each run maps the same tensors with the same few blockings (read-only arrays)."""
+        return {}
 
     def block_bytes(self, row_block: int, col_block: int, *, transpose: bool = False) -> BlockBytes:
         """Bytes per block (see :class:`BlockBytes`); ``transpose`` as in :meth:`outlier_counts`."""
         if transpose:
             t = self.block_bytes(col_block, row_block)
             return BlockBytes(t.index.T.copy(), t.outliers.T.copy(), t.dictionary_bytes)
+        key = ("bytes", int(row_block), int(col_block))
+        hit = self._memo.get(key)
+        if hit is None:
+            hit = self._memo[key] = self._block_bytes(row_block, col_block)
+        return hit
+
+    def _block_bytes(self, row_block: int, col_block: int) -> BlockBytes:
         gr, gc = self._grid(row_block, col_block)
         c0 = np.arange(gc, dtype=np.int64) * col_block
         c1 = np.minimum(c0 + col_block, self.cols)
@@ -288,7 +306,13 @@ class PackedTensor:
         index = np.add.reduceat(per_row, np.arange(0, self.rows, row_block), axis=0) if self.rows else \
             np.zeros((gr, gc), np.int64)
         outliers = OUTLIER_BYTES * self.outlier_counts(row_block, col_block)
-        return BlockBytes(index.astype(np.int64), outliers, self.dictionary_bytes)
+        return BlockBytes(_frozen(index.astype(np.int64)), _frozen(outliers), self.dictionary_bytes)
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    """``a``, made read-only (it is shared by every later caller)."""
+    a.flags.writeable = False
+    return a
 
 
 def pack(

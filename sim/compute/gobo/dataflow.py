@@ -5,7 +5,8 @@ activations whose weight index selects it (additions only, outliers excluded), t
 the int8 centroid, plus the int8 x int16 outlier products, into the 32-bit output accumulator. The same
 dataflow and declared widths as :func:`sim.kernels.gemm.gobo_gemm` (``GOBO_WIDTHS``; tests assert equal
 results), vectorised the same way (bin sums = exact float32 BLAS products of the activations with one-hot
-index planes) but with the planes written in place per bin (no boolean temporaries), the centroid products
+index planes; the last bin derived from the inlier sum, see the code) but with the planes written in place per
+bin (no boolean temporaries), the centroid products
 summed in one exact float64 contraction, and the product width checked from the bin extremes
 (``max|bin| * max|c|``) before falling back to an element-wise check. :class:`GoboDatapath` runs the weight
 GEMMs of the integer forward this way (attention BMMs are int8 MACs on the PE multipliers: the reference
@@ -84,19 +85,33 @@ def gobo_pe_gemm(x: np.ndarray, w: IntegerGobo, *, block_elems: int = GOBO_BLOCK
     nb = max(1, min(n, block_elems // max(1, k * nbins)))
     order = np.argsort(ocol, kind="stable") if ocol.size else ocol
     cs, rs = ocol[order], ok[order]
-    mask = np.empty((nbins, nb, k), dtype=np.float32)
+    # The last bin is derived instead of multiplied: the bins partition the inlier weights of a column, so
+    # bin_{B-1} = (sum of the inlier activations) - sum_{b < B-1} bin_b, an integer identity; every term and
+    # partial sum is an integer of magnitude <= 128 k (a sum over a subset of the k activations), the
+    # difference <= 256 k, all exact in float32 while 256 k <= 2^24 (checked here, else all B planes are
+    # multiplied). It saves one of the B products.
+    derive = nbins > 1 and 256 * k <= _F32_EXACT
+    planes = nbins - 1 if derive else nbins
+    xsum = x2.sum(axis=1, dtype=np.int64).astype(np.float32)  # per activation row (|.| <= 128 k: exact)
+    mask = np.empty((planes, nb, k), dtype=np.float32)
     for n0 in range(0, n, nb):
         n1 = min(n, n0 + nb)
         sub = idx[n0:n1]
         mk = mask[:, : n1 - n0]
-        for b in range(nbins):  # one-hot planes: mk[b, j, k] = 1 where weight (k, n0 + j) selects bin b
+        for b in range(planes):  # one-hot planes: mk[b, j, k] = 1 where weight (k, n0 + j) selects bin b
             np.equal(sub, b, out=mk[b], casting="unsafe")
         lo_o, hi_o = np.searchsorted(cs, n0), np.searchsorted(cs, n1)
         if hi_o > lo_o:
             mk[:, cs[lo_o:hi_o] - n0, rs[lo_o:hi_o]] = 0.0  # outlier positions are in no bin
         # bins[b, j, m]: the PE's bin accumulators (exact: 0/1 mask, |partial sums| <= 128 k <= 2^24);
         # computed as (one-hot planes) @ x^T, the faster orientation for BLAS with few activation rows
-        bins = (mk.reshape(-1, k) @ xt).reshape(nbins, n1 - n0, mrows)
+        bins = np.empty((nbins, n1 - n0, mrows), dtype=np.float32)
+        np.matmul(mk.reshape(-1, k), xt, out=bins[:planes].reshape(-1, mrows))
+        if derive:
+            inlier_sum = np.repeat(xsum[None, :], n1 - n0, axis=0)  # [j, m]
+            if hi_o > lo_o:  # minus the activations at the column's outlier positions
+                np.subtract.at(inlier_sum, cs[lo_o:hi_o] - n0, xt[rs[lo_o:hi_o]])
+            bins[nbins - 1] = inlier_sum - bins[:planes].sum(axis=0)
         check_width(bins, bin_width, bin_signed, kernel=kernel, what="bin accumulator")
         max_bin = int(max(abs(float(bins.min())), abs(float(bins.max())))) if bins.size else 0
         if max_bin * max_c > (1 << 31) - 1:  # the extremes' bound fails: check the products themselves
