@@ -181,14 +181,7 @@ class QuantCache:
         if not os.path.lexists(npz) and not os.path.lexists(side):
             return None, "miss"
         try:
-            info = json.loads(_read_regular(side, MAX_SIDECAR_BYTES).decode("utf-8"))
-            if not isinstance(info, dict):
-                raise ValueError("sidecar is not an object")
-            data = _read_regular(npz, MAX_ENTRY_BYTES)
-            if info.get("key") != key or info.get("bytes") != len(data):
-                raise ValueError("size mismatch")
-            if info.get("sha256") != hashlib.sha256(data).hexdigest():
-                raise ValueError("checksum mismatch")
+            data = _read_verified(npz, side, key)
             arrays = _load_stored_npz(data)
             model = model_from_arrays(arrays)
             _check_finite(model)
@@ -236,14 +229,7 @@ class ArrayStore:
         if not os.path.lexists(npz) and not os.path.lexists(side):
             return None
         try:
-            info = json.loads(_read_regular(side, MAX_SIDECAR_BYTES).decode("utf-8"))
-            if not isinstance(info, dict):
-                raise ValueError("sidecar is not an object")
-            data = _read_regular(npz, MAX_ENTRY_BYTES)
-            if info.get("key") != key or info.get("bytes") != len(data):
-                raise ValueError("size mismatch")
-            if info.get("sha256") != hashlib.sha256(data).hexdigest():
-                raise ValueError("checksum mismatch")
+            data = _read_verified(npz, side, key)
             return _load_stored_npz(data)
         except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, IndexError, zipfile.BadZipFile,
                 QuantError, UnicodeDecodeError, RecursionError, MemoryError):
@@ -279,6 +265,21 @@ def _read_regular(path: Path, limit: int) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+
+def _read_verified(npz: Path, side: Path, key: str) -> bytes:
+    """The entry's npz bytes after checking them against the sidecar (its key, size and sha256); ValueError
+    (or the reader's OSError) if anything disagrees."""
+    info = json.loads(_read_regular(side, MAX_SIDECAR_BYTES).decode("utf-8"))
+    if not isinstance(info, dict):
+        raise ValueError("sidecar is not an object")
+    data = _read_regular(npz, MAX_ENTRY_BYTES)
+    if info.get("key") != key or info.get("bytes") != len(data):
+        raise ValueError("size mismatch")
+    if info.get("sha256") != hashlib.sha256(data).hexdigest():
+        raise ValueError("checksum mismatch")
+    return data
 
 
 def _load_stored_npz(data: bytes) -> dict[str, np.ndarray]:
