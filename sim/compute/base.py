@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -78,6 +78,26 @@ def split_rows(M: int, N: int, granule: int) -> list[tuple[int, int, int, int]]:
     """Up to :data:`SUB_TILES` steps ``(m0, m1, 0, N)`` along M, each a whole number of ``granule`` rows."""
     per = max(granule, ceil_div(ceil_div(M, SUB_TILES), granule) * granule)
     return [(m0, min(M, m0 + per), 0, N) for m0 in range(0, M, per)]
+
+
+def stepped_tiles(M: int, N: int, rows: int, cols: int, tiles: int,
+                  make: Callable[[int, int], Any], run: Callable[[list[Any]], Any]) -> TileTiming:
+    """A step on ``tiles`` independent tiles, stepped per tile: the ``rows x cols`` output blocks (column-major:
+    every row block of a column block, then the next column block) are dealt round-robin to the tiles,
+    ``make(rows, cols)`` builds a block's operands (its real rows and columns), ``run(blocks)`` steps one tile
+    through its blocks and returns a result with ``cycles`` and ``actions``. The step ends with its slowest
+    tile; actions are summed over the tiles. (Only the dealing is shared: each kind's stepper is its own.)"""
+    blocks = [(r0, c0) for c0 in range(0, N, cols) for r0 in range(0, M, rows)]
+    per_tile: list[list[Any]] = [[] for _ in range(min(tiles, len(blocks)))]
+    for i, (r0, c0) in enumerate(blocks):
+        per_tile[i % tiles].append(make(min(rows, M - r0), min(cols, N - c0)))
+    cycles, actions = 0, dict[str, int]()
+    for seq in per_tile:
+        res = run(seq)
+        cycles = max(cycles, res.cycles)
+        for k, v in res.actions.items():
+            actions[k] = actions.get(k, 0) + v
+    return TileTiming(cycles, actions)
 
 
 def split_cols(M: int, N: int, granule: int) -> list[tuple[int, int, int, int]]:
