@@ -137,6 +137,6 @@ class OlaccelUnit(MatrixUnit):
         return w_chunk_bytes * ceil_div(M, self.c.rows), M * K * self.act_bytes * ceil_div(N, self.c.lanes)
 
     def dense_sram_reads(self, M: int, K: int, N: int) -> int:
-        """Attention: both nibble passes read as a weight GEMM would."""
+        """Attention: every nibble pass (two, or four with 4-bit lanes) reads as a weight GEMM would."""
         w, a = self.gemm_sram_reads(K * N * self.act_bytes, M, K, N)
-        return 2 * (w + a)
+        return (4 if self.c.act_outliers else 2) * (w + a)
