@@ -42,7 +42,7 @@ class _Group:
         self.lane_name = "mac_w4a4" if act_bits == 4 else "mac_w4a8"
         self.k = 0
         self.pending: list[int] = []  # lanes whose outlier products still wait in this slice
-        self.rows_on_outlier_mac = np.zeros(0, dtype=bool)  # the slice's rows the outlier-weight MAC serves
+        self.rows_on_outlier_mac: np.ndarray | None = None  # the slice's rows the outlier-weight MAC serves
         self.acc = np.zeros((rows, lanes), dtype=np.int64)
         self.queue: deque[tuple[int, int, int, list[int]]] = deque()  # (row m, k, n0, lanes left)
 
@@ -54,31 +54,45 @@ class _Group:
         if not self.items:
             return False
         n0, m0 = self.items[0]
-        a = self.x[m0:m0 + self.R, self.k].astype(np.int64)  # this pass's activations at k
+        a = self.x[m0:m0 + self.R, self.k]  # this pass's activations at k
         real = a.size
         col = self.w[n0:n0 + self.L, self.k]
         if not self.pending:  # a new slice: every lane row's dense lanes now, the first outlier per row
-            dense = ~self.outl[n0:n0 + self.L, self.k]
+            outl = self.outl[n0:n0 + self.L, self.k]
+            dense = ~outl
+            n_dense = col.size - int(np.count_nonzero(outl))
             big = self.act_out[m0:m0 + self.R, self.k]
-            small_rows = ~big
-            self.acc[:real, : col.size][np.ix_(small_rows, dense)] += np.outer(a[small_rows], col[dense])
-            n_small, n_big = int(small_rows.sum()), int(big.sum())
-            counts[self.lane_name] += n_small * int(dense.sum())
-            counts["reg_bits"] += self.act_bits * n_small + 8 * n_big + 36 * n_small * int(dense.sum())
-            self.pending = list(np.flatnonzero(~dense))
-            self.rows_on_outlier_mac = small_rows if self.oa_wbits == 8 else np.ones(real, dtype=bool)
-            for r in np.flatnonzero(big):  # outlier activations: a job each for the outlier-activation unit
+            bigs = np.flatnonzero(big)
+            block = self.acc[:real, : col.size]
+            if bigs.size:  # outlier activations: their rows stay idle in the lanes
+                small_rows = ~big
+                block[np.ix_(small_rows, dense)] += np.outer(a[small_rows], col[dense])
+            else:
+                small_rows = None
+                block += np.outer(a, np.where(dense, col, 0) if n_dense < col.size else col)
+            n_small = real - bigs.size
+            counts[self.lane_name] += n_small * n_dense
+            counts["reg_bits"] += self.act_bits * n_small + 8 * bigs.size + 36 * n_small * n_dense
+            self.pending = list(np.flatnonzero(outl)) if n_dense < col.size else []
+            self.rows_on_outlier_mac = small_rows if self.oa_wbits == 8 else None  # None: every row
+            for r in bigs:  # a job each for the outlier-activation unit
                 todo = list(range(col.size)) if self.oa_wbits == 8 else list(np.flatnonzero(dense))
                 if todo:
                     self.queue.append((m0 + int(r), self.k, n0, todo))
+            if self.pending or n_dense:
+                self._check(block)
         if self.pending:  # each row's outlier MAC takes the same outlier lane this cycle
             lane = self.pending.pop(0)
             sel = self.rows_on_outlier_mac
-            self.acc[:real, lane][sel] += a[sel] * int(col[lane])
-            counts["mac_outlier"] += int(sel.sum())
-            counts["reg_bits"] += 40 * int(sel.sum())
-        if self.acc.min() < _I32[0] or self.acc.max() > _I32[1]:
-            raise OverflowError("OLAccel lane accumulator left int32")
+            if sel is None:
+                self.acc[:real, lane] += a * int(col[lane])
+                served = real
+            else:
+                self.acc[:real, lane][sel] += a[sel] * int(col[lane])
+                served = int(np.count_nonzero(sel))
+            counts["mac_outlier"] += served
+            counts["reg_bits"] += 40 * served
+            self._check(self.acc[:real, lane])
         if not self.pending:  # slice finished: next k, or the item's results leave
             self.k += 1
             if self.k == self.K:
@@ -87,6 +101,11 @@ class _Group:
                 self.k = 0
                 self.items.pop(0)
         return True
+
+    @staticmethod
+    def _check(acc: np.ndarray) -> None:
+        if acc.size and (acc.min() < _I32[0] or acc.max() > _I32[1]):
+            raise OverflowError("OLAccel lane accumulator left int32")
 
     def _outlier_unit_cycle(self, counts: dict[str, int]) -> bool:
         if not self.queue:
