@@ -76,7 +76,7 @@ class _Group:
             self.pending = list(np.flatnonzero(outl)) if n_dense < col.size else []
             self.rows_on_outlier_mac = small_rows if self.oa_wbits == 8 else None  # None: every row
             for r in bigs:  # a job each for the outlier-activation unit
-                todo = list(range(col.size)) if self.oa_wbits == 8 else list(np.flatnonzero(dense))
+                todo = list(range(col.size)) if self.oa_wbits == 8 else [int(v) for v in np.flatnonzero(dense)]
                 if todo:
                     self.queue.append((m0 + int(r), self.k, n0, todo))
             if self.pending or n_dense:
