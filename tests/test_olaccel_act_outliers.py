@@ -169,3 +169,12 @@ def test_run_tiny_counts_every_product_once():
     assert acts["mac_w4a4"] + acts["mac_outlier"] + acts["mac_act_outlier"] == gemm + 4 * bmm
     assert acts["merge_act_outlier"] == acts["mac_act_outlier"]
     assert 0.025 < acts["mac_act_outlier"] / gemm < 0.035  # 3% of the activations, every column of each
+
+
+def test_timing_only_layout_reports_are_byte_identical_and_follow_the_fraction():
+    first = api.run("olaccel", "tiny", functional=False)
+    again = api.run("olaccel", "tiny", functional=False)
+    assert first.to_json() == again.to_json()
+    none = api.run("olaccel", "tiny", functional=False, sets=["compute.act_outlier_fraction=0"])
+    assert "mac_act_outlier" not in none.actions["olaccel"]
+    assert none.cycles <= first.cycles  # the unit only adds cycles (tails) to the lanes'
