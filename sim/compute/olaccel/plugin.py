@@ -21,10 +21,11 @@ class OlaccelKind(ComputeKind):
 
     name = "olaccel"
     config = OlaccelCompute
-    actions = ("mac_w4a8", "mac_outlier", "add_int32", "reg_bits")
+    actions = ("mac_w4a8", "mac_w4a4", "mac_outlier", "mac_act_outlier", "merge_act_outlier", "add_int32", "reg_bits")
     weight_formats: ClassVar[dict[str, str]] = {"olaccel": "native"}
     operand_bits = 4
-    description = "OLAccel outlier-aware lanes (4-bit weights + sparse int8 outliers, int8 activations)"
+    description = ("OLAccel outlier-aware lanes (4-bit weights + sparse int8 outliers; int8 activations, or 4-bit "
+                   "activations with int8 outliers on an outlier-activation unit)")
 
     def min_weight_tile_bytes(self, hw: HardwareConfig) -> int:
         """One slice of every group: ``lanes / 2`` bytes per group."""
