@@ -39,7 +39,8 @@ from sim.compute.base import SUB_TILES, MatrixUnit, WeightTile
 from sim.config.hardware import HardwareConfig
 from sim.errors import SimInputError
 from sim.hw.timing import TileTiming
-from sim.hw.vector import KernelCost, VectorParams, vector_timing
+from sim.hw.vector import KernelCost, VectorParams
+from sim.mapping.memo import TimingMemo
 from sim.mapping.weights import EMBEDDING_TYPES
 from sim.quant.packed import OUTLIER_BYTES as OUTLIER_STORED_BYTES
 from sim.workload.graph import Operator, OperatorGraph
@@ -191,6 +192,7 @@ class Planner:
         self.d = unit
         self.hw = hw
         self.vector = VectorParams(hw.vector.lanes, hw.vector.divider_cycles)
+        self.timing = TimingMemo(unit, self.vector)  # the closed forms of identical tiles, computed once
         self.weights = weights
         self.costs = kernel_costs
         self.consumers: dict[str, list[Operator]] = {}
@@ -402,7 +404,7 @@ class Planner:
         """A weight GEMM: weight chunks stream through the weight buffer; a spilled input streams through the
         activation staging in row pieces; the loop order (weights-outer or activations-outer) is the one that
         moves fewer DRAM bytes."""
-        d = self.d
+        d, tm = self.d, self.timing
         assert op.weight is not None
         src = self.weights[op.weight.name]
         M, K, N = op.m * op.count, op.k, op.n
@@ -456,22 +458,22 @@ class Planner:
             n0, n1 = ni * Nc, min(N, (ni + 1) * Nc)
             k0, k1 = ki * Kc, min(K, (ki + 1) * Kc)
             last_k = ki == nK - 1
-            subs = d.sub_tiles(m1 - m0, n1 - n0)
+            subs = tm.sub_tiles(m1 - m0, n1 - n0)
             out = []
             for si, (sm0, sm1, sn0, sn1) in enumerate(subs):
                 m_rows, n_cols = sm1 - sm0, sn1 - sn0
                 tile = WeightTile(operand, n0 + sn0, n0 + sn1, k0, k1, ki)
                 dict_load = first and si == 0
-                timing = d.weight_gemm_timing(m_rows, k1 - k0, n_cols, tile, first=dict_load)
+                timing = tm.weight_gemm_timing(m_rows, k1 - k0, n_cols, tile, first=dict_load)
                 if ki > 0:  # partial sums of K chunks accumulate in the output buffer
                     timing = timing + TileTiming(0, {"add_int32": m_rows * n_cols})
                 epi = epi_work = None
                 if ep_cost is not None and last_k:
-                    epi = vector_timing(self.vector, ep_cost, m_rows, n_cols)
+                    epi = tm.vector_timing(ep_cost, m_rows, n_cols)
                     epi_work = Work("vector", kernel=ep_cost, rows=m_rows, row_len=n_cols)
                 stores = (self._store(m_rows * n_cols * out_elem, op.name),) if to_dram and last_k else ()
                 w_chunk = int(on[ni, ki]) * n_cols // (n1 - n0)
-                w_reads, a_reads = d.gemm_sram_reads(w_chunk, m_rows, k1 - k0, n_cols, tile)
+                w_reads, a_reads = tm.gemm_sram_reads(w_chunk, m_rows, k1 - k0, n_cols, tile)
                 o_write = m_rows * n_cols * (out_elem if last_k else 4)
                 o_read = m_rows * n_cols * 4 if ki > 0 else 0
                 sram = {"sram.weights": {"write_bytes": w_take if si == 0 else 0, "read_bytes": w_reads},
@@ -528,7 +530,7 @@ class Planner:
                         first = False
         pieces = pieces_w if order == "weights-outer" else pieces_a
         mapping = {"weight_chunk_n": Nc, "weight_chunk_k": Kc, "chunks": nN * nK, "loop_order": order,
-                   "sub_tiles_per_chunk": len(d.sub_tiles(pieces[0], min(N, Nc))),
+                   "sub_tiles_per_chunk": len(tm.sub_tiles(pieces[0], min(N, Nc))),
                    "activation_chunks": len(pieces), "weights_resident": resident and order == "activations-outer",
                    "input_from_dram": bool(a_in_dram), "output_to_dram": to_dram,
                    "fused_epilogue": list(ep_names) + (["requant"] if op.epilogue else []),
@@ -540,7 +542,7 @@ class Planner:
         """Attention matmul: per (batch, head) one step; when an operand comes back from DRAM or the result goes
         to DRAM and does not fit the staging, tiles of rows (and, when one head's second operand alone does
         not fit half the staging, of columns too); both operands are activations."""
-        d = self.d
+        d, tm = self.d, self.timing
         ep_cost, ep_names = self.epilogue_cost(op)
         deps = self.spilled_inputs(op)
         to_dram = self.writes_to_dram(op)
@@ -566,10 +568,10 @@ class Planner:
                         b_part = op.k * nc * act if ri == 0 else 0
                         take = mr * op.k * act + b_part
                         loads = (self._load(take, deps[0]),)
-                    timing = d.dense_timing(mr, op.k, nc)
-                    epi = vector_timing(self.vector, ep_cost, mr, nc) if ep_cost is not None else None
+                    timing = tm.dense_timing(mr, op.k, nc)
+                    epi = tm.vector_timing(ep_cost, mr, nc) if ep_cost is not None else None
                     stores = (self._store(mr * nc * out_elem, op.name),) if to_dram else ()
-                    a_read = d.dense_sram_reads(mr, op.k, nc)
+                    a_read = tm.dense_sram_reads(mr, op.k, nc)
                     out_write = mr * nc * out_elem
                     sram: dict[str, dict[str, int]] = {"sram.activations": {"read_bytes": a_read, "write_bytes": take}}
                     sram.setdefault(dst, {})["write_bytes"] = sram.get(dst, {}).get("write_bytes", 0) + out_write
@@ -630,7 +632,7 @@ class Planner:
             group = []
             for rows in pieces:
                 elems_rows = rows * tables if op.kind == "gather" else rows
-                timing = vector_timing(self.vector, cost, elems_rows, op.row_len)
+                timing = self.timing.vector_timing(cost, elems_rows, op.row_len)
                 loads: list[Transfer] = []
                 if op.kind == "gather":
                     loads += self._gather_loads(rows)
