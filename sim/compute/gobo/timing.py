@@ -138,11 +138,17 @@ def gobo_comparator_stall_cycles(params: GoboTileParams, column_counts: np.ndarr
         ``sum_k max(0, ceil(c_k / outlier_positions_per_cycle) - 1)`` over the last axis: a column with more
         outliers than the comparator matches in one cycle issues ``ceil(c_k / cp)`` cycles later.
     """
+    return gobo_comparator_column_stalls(params, column_counts).sum(axis=-1)
+
+
+def gobo_comparator_column_stalls(params: GoboTileParams, column_counts: np.ndarray | Sequence[int]) -> np.ndarray:
+    """Per index-stream column, the cycles it holds the Gaussian fetch: ``max(0, ceil(c_k / cp) - 1)`` (int64,
+    the shape of ``column_counts``); :func:`gobo_comparator_stall_cycles` is its sum over the last axis."""
     c = np.asarray(column_counts, dtype=np.int64)
     if c.size and c.min() < 0:
         raise ValueError("column outlier counts must be >= 0")
     cp = params.outlier_positions_per_cycle
-    return np.maximum(-(-c // cp) - 1, 0).sum(axis=-1)
+    return np.maximum(-(-c // cp) - 1, 0)
 
 
 def _stalls(params: GoboTileParams, P: int, n_blocks: int, stalls: np.ndarray | Sequence[int] | None,

@@ -10,6 +10,7 @@ from sim.compute.base import MatrixUnit, WeightTile, split_rows
 from sim.compute.gobo.stepper import GoboBlock, GoboMacStepper, GoboTileStepper
 from sim.compute.gobo.timing import (
     GoboTileParams,
+    gobo_comparator_column_stalls,
     gobo_comparator_stall_cycles,
     gobo_mac_blocks_timing,
     gobo_parallel_timing,
@@ -23,11 +24,15 @@ class GoboOutliers:
 
     ``counts[j, c]``: outliers of P-column block j in K chunk c; ``columns[j, k]``: outliers of block j at
     reduction index k (the index-stream column the comparator matches), or None when the comparator matches
-    a whole column per cycle (``outlier_positions_per_cycle >= pes``) and positions cannot stall it.
+    a whole column per cycle (``outlier_positions_per_cycle >= pes``) and positions cannot stall it;
+    ``stall_prefix[j, k]``: the comparator stall cycles of block j's columns ``[0, k)`` (running sums of
+    :func:`gobo_comparator_column_stalls`, so a step's stalls over ``[k0, k1)`` are one subtraction), or None
+    with ``columns``.
     """
 
     counts: np.ndarray
     columns: np.ndarray | None
+    stall_prefix: np.ndarray | None = None
 
 
 class GoboUnit(MatrixUnit):
@@ -65,10 +70,12 @@ class GoboUnit(MatrixUnit):
             return None
         pes = self.params.pes
         counts = np.asarray(source.outlier_counts(pes, chunk_k), dtype=np.int64)  # type: ignore[attr-defined]
-        columns = None
+        columns = prefix = None
         if self.params.outlier_positions_per_cycle < pes:
             columns = np.asarray(source.outlier_counts(pes, 1), dtype=np.int64)  # type: ignore[attr-defined]
-        return GoboOutliers(counts, columns)
+            prefix = np.zeros((columns.shape[0], columns.shape[1] + 1), dtype=np.int64)
+            np.cumsum(gobo_comparator_column_stalls(self.params, columns), axis=1, out=prefix[:, 1:])
+        return GoboOutliers(counts, columns, prefix)
 
     def weight_gemm_timing(self, M: int, K: int, N: int, tile: WeightTile, *, first: bool) -> TileTiming:
         """GOBO-mode GEMM of M rows over the block columns of the tile, with each block's real outlier count.
@@ -86,7 +93,9 @@ class GoboUnit(MatrixUnit):
         mb = ceil_div(M, g.rows_per_pe)
         seq_all = np.repeat(op.counts[nb0:nb1, tile.k_chunk], mb)  # column-major
         stalls = None
-        if op.columns is not None:  # the comparator's stalls over this step's reduction rows [k0, k1)
+        if op.stall_prefix is not None:  # the comparator's stalls over this step's reduction rows [k0, k1)
+            stalls = np.repeat(op.stall_prefix[nb0:nb1, tile.k1] - op.stall_prefix[nb0:nb1, tile.k0], mb)
+        elif op.columns is not None:
             stalls = np.repeat(gobo_comparator_stall_cycles(g, op.columns[nb0:nb1, tile.k0:tile.k1]), mb)
         return gobo_parallel_timing(g, g.rows_per_pe, K, g.pes, seq_all, self.tiles, load_dictionary=first,
                                     comparator_stall_cycles=stalls)
