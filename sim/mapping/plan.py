@@ -558,38 +558,38 @@ class Planner:
         rows = self._pieces(op.m, per_row, cap - b_max, d.m_granule, op.name)
         groups: list[list[Step]] = []
         dst = "sram.outputs" if out_buf == "outputs" else "sram.activations"
-        for _ in range(op.count):
-            group = []
-            for nc in cols:
-                for ri, mr in enumerate(rows):
-                    take = 0
-                    loads: tuple[Transfer, ...] = ()
-                    if deps:
-                        b_part = op.k * nc * act if ri == 0 else 0
-                        take = mr * op.k * act + b_part
-                        loads = (self._load(take, deps[0]),)
-                    timing = tm.dense_timing(mr, op.k, nc)
-                    epi = tm.vector_timing(ep_cost, mr, nc) if ep_cost is not None else None
-                    stores = (self._store(mr * nc * out_elem, op.name),) if to_dram else ()
-                    a_read = tm.dense_sram_reads(mr, op.k, nc)
-                    out_write = mr * nc * out_elem
-                    sram: dict[str, dict[str, int]] = {"sram.activations": {"read_bytes": a_read, "write_bytes": take}}
-                    sram.setdefault(dst, {})["write_bytes"] = sram.get(dst, {}).get("write_bytes", 0) + out_write
-                    if stores:
-                        sram[dst]["read_bytes"] = sram[dst].get("read_bytes", 0) + stores[0].nbytes
-                    ports = {"activations": (a_read, 0 if dst == "sram.outputs" else out_write)}
-                    if dst == "sram.outputs":
-                        ports["outputs"] = (0, out_write)
-                    free = 0
-                    if deps:
-                        free = mr * op.k * act + (op.k * nc * act if ri == len(rows) - 1 else 0)
-                    group.append(Step(op.name, "matrix", timing, macs=mr * op.k * nc, loads=loads, stores=stores,
-                                      stage_take=take, stage_free=free, after=deps if deps else (),
-                                      epilogue=epi, sram=sram, ports=ports, epilogue_ops=ep_names if epi else (),
-                                      work=Work("matmul", mr, op.k, nc),
-                                      epilogue_work=Work("vector", kernel=ep_cost, rows=mr, row_len=nc)
-                                      if ep_cost is not None else None))
-            groups.append(group)
+        # every (batch, head) runs the same steps: built once, the immutable steps shared by the heads' groups
+        group = []
+        for nc in cols:
+            for ri, mr in enumerate(rows):
+                take = 0
+                loads: tuple[Transfer, ...] = ()
+                if deps:
+                    b_part = op.k * nc * act if ri == 0 else 0
+                    take = mr * op.k * act + b_part
+                    loads = (self._load(take, deps[0]),)
+                timing = tm.dense_timing(mr, op.k, nc)
+                epi = tm.vector_timing(ep_cost, mr, nc) if ep_cost is not None else None
+                stores = (self._store(mr * nc * out_elem, op.name),) if to_dram else ()
+                a_read = tm.dense_sram_reads(mr, op.k, nc)
+                out_write = mr * nc * out_elem
+                sram: dict[str, dict[str, int]] = {"sram.activations": {"read_bytes": a_read, "write_bytes": take}}
+                sram.setdefault(dst, {})["write_bytes"] = sram.get(dst, {}).get("write_bytes", 0) + out_write
+                if stores:
+                    sram[dst]["read_bytes"] = sram[dst].get("read_bytes", 0) + stores[0].nbytes
+                ports = {"activations": (a_read, 0 if dst == "sram.outputs" else out_write)}
+                if dst == "sram.outputs":
+                    ports["outputs"] = (0, out_write)
+                free = 0
+                if deps:
+                    free = mr * op.k * act + (op.k * nc * act if ri == len(rows) - 1 else 0)
+                group.append(Step(op.name, "matrix", timing, macs=mr * op.k * nc, loads=loads, stores=stores,
+                                  stage_take=take, stage_free=free, after=deps if deps else (),
+                                  epilogue=epi, sram=sram, ports=ports, epilogue_ops=ep_names if epi else (),
+                                  work=Work("matmul", mr, op.k, nc),
+                                  epilogue_work=Work("vector", kernel=ep_cost, rows=mr, row_len=nc)
+                                  if ep_cost is not None else None))
+        groups += [list(group) for _ in range(op.count)]
         mapping: dict[str, object] = {
                    "per_head_steps": len(rows) * len(cols), "heads": op.count, "input_from_dram": bool(deps),
                    "output_to_dram": to_dram,
@@ -628,35 +628,35 @@ class Planner:
         dst_buf = "sram.outputs" if out_elem == 4 else "sram.activations"
         groups: list[list[Step]] = []
         tables = max(1, op.rows // max(1, w.tokens)) if op.kind == "gather" else 1
-        for _ in range(heads):
-            group = []
-            for rows in pieces:
-                elems_rows = rows * tables if op.kind == "gather" else rows
-                timing = self.timing.vector_timing(cost, elems_rows, op.row_len)
-                loads: list[Transfer] = []
-                if op.kind == "gather":
-                    loads += self._gather_loads(rows)
-                elif deps:
-                    loads.append(self._load(rows * op.row_len * in_elem, deps[0]))
-                take = sum(t.nbytes for t in loads)
-                stores = (self._store(elems_rows * op.row_len * out_elem if op.kind != "gather"
-                                      else rows * op.row_len * out_elem, op.name),) if to_dram else ()
-                read = elems_rows * op.row_len * in_elem
-                write = elems_rows * op.row_len * out_elem
-                sram: dict[str, dict[str, int]] = {src_buf: {"read_bytes": read}}
-                sram.setdefault(dst_buf, {})["write_bytes"] = write
-                if take:
-                    sram.setdefault("sram.activations", {})["write_bytes"] = \
-                        sram.get("sram.activations", {}).get("write_bytes", 0) + take
-                if stores:
-                    sram[dst_buf]["read_bytes"] = sram[dst_buf].get("read_bytes", 0) + stores[0].nbytes
-                ports: dict[str, tuple[int, int]] = {src_buf[5:]: (read, 0)}
-                r0, w0 = ports.get(dst_buf[5:], (0, 0))
-                ports[dst_buf[5:]] = (r0, w0 + write)
-                group.append(Step(op.name, "vector", timing, loads=tuple(loads), stores=stores, stage_take=take,
-                                  stage_free=take, after=deps if deps and loads else (), sram=sram, ports=ports,
-                                  work=Work("vector", kernel=cost, rows=elems_rows, row_len=op.row_len)))
-            groups.append(group)
+        # every head runs the same steps: built once, shared by the heads' groups
+        group = []
+        for rows in pieces:
+            elems_rows = rows * tables if op.kind == "gather" else rows
+            timing = self.timing.vector_timing(cost, elems_rows, op.row_len)
+            loads: list[Transfer] = []
+            if op.kind == "gather":
+                loads += self._gather_loads(rows)
+            elif deps:
+                loads.append(self._load(rows * op.row_len * in_elem, deps[0]))
+            take = sum(t.nbytes for t in loads)
+            stores = (self._store(elems_rows * op.row_len * out_elem if op.kind != "gather"
+                                  else rows * op.row_len * out_elem, op.name),) if to_dram else ()
+            read = elems_rows * op.row_len * in_elem
+            write = elems_rows * op.row_len * out_elem
+            sram: dict[str, dict[str, int]] = {src_buf: {"read_bytes": read}}
+            sram.setdefault(dst_buf, {})["write_bytes"] = write
+            if take:
+                sram.setdefault("sram.activations", {})["write_bytes"] = \
+                    sram.get("sram.activations", {}).get("write_bytes", 0) + take
+            if stores:
+                sram[dst_buf]["read_bytes"] = sram[dst_buf].get("read_bytes", 0) + stores[0].nbytes
+            ports: dict[str, tuple[int, int]] = {src_buf[5:]: (read, 0)}
+            r0, w0 = ports.get(dst_buf[5:], (0, 0))
+            ports[dst_buf[5:]] = (r0, w0 + write)
+            group.append(Step(op.name, "vector", timing, loads=tuple(loads), stores=stores, stage_take=take,
+                              stage_free=take, after=deps if deps and loads else (), sram=sram, ports=ports,
+                              work=Work("vector", kernel=cost, rows=elems_rows, row_len=op.row_len)))
+        groups += [list(group) for _ in range(heads)]
         return OpPlan(op, [s for g in groups for s in g], {
             "unit": "vector", "steps": heads * len(pieces), "kernel": cost.name,
             "input_from_dram": bool(deps) or op.kind == "gather", "output_to_dram": to_dram}, groups=groups)
