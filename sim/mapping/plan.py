@@ -137,9 +137,15 @@ def _ceil(a: int, b: int) -> int:
 
 
 def _elem_grid(N: int, K: int, Nc: int, Kc: int, elem_bytes: float) -> np.ndarray:
-    n_sizes = np.minimum(Nc, N - np.arange(0, N, Nc))
-    k_sizes = np.minimum(Kc, K - np.arange(0, K, Kc))
-    return np.ceil(np.outer(n_sizes, k_sizes) * elem_bytes).astype(np.int64)
+    """Bytes per [n-chunk, k-chunk] of a dense N x K weight cut into Nc x Kc chunks: ``ceil(n * k * elem_bytes)``
+    of each chunk's n x k elements (every chunk is whole but the last row and column of the grid)."""
+    nN, nK = _ceil(N, Nc), _ceil(K, Kc)
+    n_last, k_last = N - (nN - 1) * Nc, K - (nK - 1) * Kc
+    grid = np.full((nN, nK), math.ceil(Nc * Kc * elem_bytes), dtype=np.int64)
+    grid[-1, :] = math.ceil(n_last * Kc * elem_bytes)
+    grid[:, -1] = math.ceil(Nc * k_last * elem_bytes)
+    grid[-1, -1] = math.ceil(n_last * k_last * elem_bytes)
+    return grid
 
 
 def dense_source(N: int, K: int, offchip_elem_bytes: float, onchip_elem_bytes: float) -> WeightSource:

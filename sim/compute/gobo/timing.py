@@ -327,22 +327,17 @@ def gobo_parallel_timing(
         raise ValueError(f"outlier counts must lie in 0..K*P={K * P}")
     stalls = _stalls(params, P, n, comparator_stall_cycles, counts)
     per = -(-n // used)
-    grid = np.full(per * used, -1, dtype=np.int64)
-    grid[:n] = counts
-    grid = grid.reshape(per, used).T  # row t: the blocks of tile t, in issue order (-1: no block)
-    sgrid = np.zeros(per * used, dtype=np.int64)
-    sgrid[:n] = stalls
-    sgrid = sgrid.reshape(per, used).T
-    valid = grid >= 0
-    G = gobo_gaussian_cycles(params, K) + sgrid
-    F = np.where(valid, np.maximum(G, -(-np.maximum(grid, 0) * R // _outlier_rate(params))), 0)
     B = gobo_post_cycles(params, R)
-    nblk = valid.sum(axis=1)
-    if params.double_buffered_bins:
-        later = np.where(valid[:, 1:], np.maximum(F[:, 1:], B), 0).sum(axis=1)
-        cyc = F[:, 0] + later + B
-    else:
-        cyc = F.sum(axis=1) + nblk * B
+    F = np.maximum(gobo_gaussian_cycles(params, K) + stalls, -(-counts * R // _outlier_rate(params)))  # per block
+    # block i runs on tile i % used, so tile t's blocks are t, t + used, ...: the cycles each block adds to its
+    # tile, padded with zeros to whole rounds and summed per column, are the tiles' totals
+    adds = np.zeros(per * used, dtype=np.int64)
+    if params.double_buffered_bins:  # F_0 + sum_{later} max(F_i, B) + B: the first round is each tile's first block
+        adds[:n] = np.maximum(F, B)
+        adds[:used] = F[:used] + B
+    else:  # sum F_i + N_t * B
+        adds[:n] = F + B
+    cyc = adds.reshape(per, used).sum(axis=0)
     dict_cycles = params.effective_dict_load_cycles if load_dictionary else 0
     actions = _blocks_actions(params, R, K, P, int(counts.sum()), n)
     if load_dictionary:
