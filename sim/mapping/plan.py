@@ -466,8 +466,16 @@ class Planner:
             last_k = ki == nK - 1
             subs = tm.sub_tiles(m1 - m0, n1 - n0)
             out = []
+            # a step is fixed by its sub-tile's shape and columns and whether it is the chunk's first or last one:
+            # equal sub-tiles (the middle row blocks of a chunk) share one immutable step
+            made: dict[tuple[int, int, int, bool, bool], Step] = {}
             for si, (sm0, sm1, sn0, sn1) in enumerate(subs):
                 m_rows, n_cols = sm1 - sm0, sn1 - sn0
+                last_sub = si == len(subs) - 1
+                same = made.get((m_rows, sn0, sn1, si == 0, last_sub))
+                if same is not None:
+                    out.append(same)
+                    continue
                 tile = WeightTile(operand, n0 + sn0, n0 + sn1, k0, k1, ki)
                 dict_load = first and si == 0
                 timing = tm.weight_gemm_timing(m_rows, k1 - k0, n_cols, tile, first=dict_load)
@@ -489,7 +497,6 @@ class Planner:
                         "sram.outputs": {"write_bytes": o_write, "read_bytes": o_read
                                          + sum(t.nbytes for t in stores)}}
                 ports = {"weights": (w_reads, 0), "activations": (a_reads, 0), "outputs": (o_read, o_write)}
-                last_sub = si == len(subs) - 1
                 out.append(Step(
                     op.name, "matrix", timing, macs=m_rows * (k1 - k0) * n_cols,
                     loads=tuple(loads) if si == 0 else (), stores=stores,
@@ -499,6 +506,7 @@ class Planner:
                     epilogue=epi, sram=sram, ports=ports, epilogue_ops=ep_names if epi else (),
                     work=Work("weight-gemm", m_rows, k1 - k0, n_cols, tile=tile, first=dict_load, k_accumulate=ki > 0),
                     epilogue_work=epi_work))
+                made[(m_rows, sn0, sn1, si == 0, last_sub)] = out[-1]
             return out
 
         first = True
