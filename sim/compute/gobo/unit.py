@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,31 @@ class GoboOutliers:
     counts: np.ndarray
     columns: np.ndarray | None
     stall_prefix: np.ndarray | None = None
+
+
+# (id of a read-only column-count array, positions per cycle) -> (a weak reference to the array, its running
+# stall sums): a packed tensor hands out the same frozen count array for the same blocking, so the sums are
+# computed once per process for every design with the same PEs and comparator (the points of a sweep)
+_PREFIXES: dict[tuple[int, int], tuple[weakref.ref, np.ndarray]] = {}
+
+
+def _stall_prefix(params: GoboTileParams, columns: np.ndarray) -> np.ndarray:
+    """``prefix[j, k]``: comparator stall cycles of block j's columns ``[0, k)`` (int64, one column more)."""
+    key = (id(columns), params.outlier_positions_per_cycle)
+    hit = _PREFIXES.get(key)
+    if hit is not None and hit[0]() is columns:
+        return hit[1]
+    prefix = np.zeros((columns.shape[0], columns.shape[1] + 1), dtype=np.int64)
+    np.cumsum(gobo_comparator_column_stalls(params, columns), axis=1, out=prefix[:, 1:])
+    if columns.flags.writeable:  # only an immutable array can stand for its sums later
+        return prefix
+    prefix.setflags(write=False)
+    try:
+        ref = weakref.ref(columns, lambda _r, k=key: _PREFIXES.pop(k, None))
+    except TypeError:  # an array that cannot be weakly referenced (a view of a temporary): not remembered
+        return prefix
+    _PREFIXES[key] = (ref, prefix)
+    return prefix
 
 
 class GoboUnit(MatrixUnit):
@@ -73,8 +99,7 @@ class GoboUnit(MatrixUnit):
         columns = prefix = None
         if self.params.outlier_positions_per_cycle < pes:
             columns = np.asarray(source.outlier_counts(pes, 1), dtype=np.int64)  # type: ignore[attr-defined]
-            prefix = np.zeros((columns.shape[0], columns.shape[1] + 1), dtype=np.int64)
-            np.cumsum(gobo_comparator_column_stalls(self.params, columns), axis=1, out=prefix[:, 1:])
+            prefix = _stall_prefix(self.params, columns)
         return GoboOutliers(counts, columns, prefix)
 
     def weight_gemm_timing(self, M: int, K: int, N: int, tile: WeightTile, *, first: bool) -> TileTiming:
