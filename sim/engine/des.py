@@ -270,7 +270,13 @@ class Engine:
         released: list[tuple[int, _Intervals]] = []  # (step, phases) of post processes that released a slot
         trace = self.trace
         ports = self.ports
-        durations = [max(s.compute.cycles, sram_cycles(s, ports)) for s in steps]  # compute or SRAM-port bound
+        known: dict[int, int] = {}  # id(step) -> its duration: the mapper shares equal steps
+        durations = []  # per step: compute or SRAM-port bound
+        for s in steps:
+            dur = known.get(id(s))
+            if dur is None:
+                dur = known[id(s)] = max(s.compute.cycles, sram_cycles(s, ports))
+            durations.append(dur)
 
         def level(name: str, container: simpy.Container, cap: int) -> None:
             if trace:
