@@ -338,11 +338,18 @@ def gobo_parallel_timing(
     else:  # sum F_i + N_t * B
         adds[:n] = F + B
     cyc = adds.reshape(per, used).sum(axis=0)
-    dict_cycles = params.effective_dict_load_cycles if load_dictionary else 0
-    actions = _blocks_actions(params, R, K, P, int(counts.sum()), n)
-    if load_dictionary:
-        actions = merge_actions(actions, {k: v * used for k, v in _dict_actions(params).items()})
-    return TileTiming(dict_cycles + int(cyc.max()), actions)
+    blocks = TileTiming(int(cyc.max()), _blocks_actions(params, R, K, P, int(counts.sum()), n))
+    return blocks + gobo_parallel_dictionary_timing(params, n, tiles) if load_dictionary else blocks
+
+
+def gobo_parallel_dictionary_timing(params: GoboTileParams, n_blocks: int, tiles: int) -> TileTiming:
+    """What loading the tensor's dictionary adds to :func:`gobo_parallel_timing` of ``n_blocks`` blocks on
+    ``tiles`` tiles: the load's cycles before the blocks, and every used tile's dictionary writes (nothing
+    without blocks)."""
+    used = min(int(tiles), int(n_blocks))
+    if used <= 0:
+        return TileTiming(0, {})
+    return TileTiming(params.effective_dict_load_cycles, {k: v * used for k, v in _dict_actions(params).items()})
 
 
 def gobo_peak_macs_per_cycle(params: GoboTileParams, tiles: int) -> int:
