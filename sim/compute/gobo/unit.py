@@ -54,8 +54,11 @@ def _stall_prefix(params: GoboTileParams, columns: np.ndarray) -> np.ndarray:
     if columns.flags.writeable:  # only an immutable array can stand for its sums later
         return prefix
     prefix.setflags(write=False)
+    def forget(_ref: weakref.ref, k: tuple[int, int] = key) -> None:
+        _PREFIXES.pop(k, None)
+
     try:
-        ref = weakref.ref(columns, lambda _r, k=key: _PREFIXES.pop(k, None))
+        ref = weakref.ref(columns, forget)
     except TypeError:  # an array that cannot be weakly referenced (a view of a temporary): not remembered
         return prefix
     _PREFIXES[key] = (ref, prefix)
