@@ -179,3 +179,41 @@ def test_dense_chunk_bytes_equal_the_element_grid() -> None:
         want = np.ceil(np.outer(n_sizes, k_sizes) * eb).astype(np.int64)
         got = _elem_grid(N, K, Nc, Kc, eb)
         assert got.dtype == np.int64 and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("hw", ["gobo", "tpu", "olive"])  # row sub-tiles (gobo), column sub-tiles (tpu ws, olive)
+def test_shared_steps_still_cover_each_gemm_once_and_free_what_they_take(hw: str) -> None:
+    prep = prepare(hw, "tiny")
+    planner, plans, steps = map_steps(prep)
+    for p in plans:
+        if p.op.kind != "gemm" or not p.steps:
+            continue
+        M, K, N = p.op.m * p.op.count, p.op.k, p.op.n
+        cover = np.zeros((K, N), dtype=np.int64)  # rows of A computed per (reduction index, output column)
+        for st in p.steps:
+            w = st.work
+            assert w is not None and w.tile is not None
+            cover[w.tile.k0:w.tile.k1, w.tile.n0:w.tile.n1] += w.m
+        assert (cover == M).all(), p.op.name
+        assert sum(s.weight_take for s in p.steps) == sum(s.weight_free for s in p.steps), p.op.name
+        assert sum(s.stage_take for s in p.steps) == sum(s.stage_free for s in p.steps), p.op.name
+    assert any(len(p.steps) > len({id(s) for s in p.steps}) for p in plans)  # some steps are shared
+
+
+@pytest.mark.parametrize("hw", ["gobo", "tpu"])
+def test_engine_step_durations_are_each_steps_own(hw: str) -> None:
+    from sim.simulate import engine_for
+
+    prep = prepare(hw, "tiny")
+    _, plans, steps = map_steps(prep)
+    res = engine_for(prep, steps).run()
+    want: dict = defaultdict(int)
+    for st in steps:  # the step lasts max(unit cycles, the slowest buffer's port cycles)
+        port = 0
+        for name, (r, w) in st.ports.items():
+            b = prep.hw.buffers[name]
+            port = max(port, -(-(-(-r // b.port_bytes) + -(-w // b.port_bytes)) // b.banks))
+        want[st.op] += max(st.compute.cycles, port)
+    for op, total in want.items():
+        got = res.ops[op].compute_cycles + res.ops[op].stalls["sram_port"]
+        assert got == total, op
