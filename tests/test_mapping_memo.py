@@ -217,3 +217,33 @@ def test_engine_step_durations_are_each_steps_own(hw: str) -> None:
     for op, total in want.items():
         got = res.ops[op].compute_cycles + res.ops[op].stalls["sram_port"]
         assert got == total, op
+
+
+def test_transfer_outcomes_are_remembered_per_chunk_size_and_direction() -> None:
+    from sim.engine.des import Engine
+    from sim.hw.dram import DramModel, dram_spec
+    from sim.mapping.plan import Transfer
+
+    spec = dram_spec("ddr4-3200", channels=2)
+    engine = Engine([], DramModel(spec), 1e9, 1 << 20)
+    for t in (Transfer(4096, False, "embeddings", "scattered", chunk_bytes=64),
+              Transfer(4096, False, "embeddings", "scattered", chunk_bytes=512),
+              Transfer(4096, False, "embeddings", "scattered", chunk_bytes=64),
+              Transfer(4096, True, "outputs"), Transfer(4096, False, "weights"), Transfer(4096, False, "weights")):
+        fresh = Engine([], DramModel(spec), 1e9, 1 << 20)
+        fresh._last_write = engine._last_write  # the same bus direction before it
+        before = dict(engine.dram_actions)
+        assert engine.transfer_cycles(t) == fresh.transfer_cycles(t)
+        assert {k: v - before.get(k, 0) for k, v in engine.dram_actions.items()} == dict(fresh.dram_actions)
+
+
+def test_gobo_first_steps_load_the_dictionary_as_the_stepper_does() -> None:
+    prep = prepare("gobo", "tiny")
+    _, _, steps = map_steps(prep)
+    firsts = [s.work for s in steps if s.work is not None and s.work.kind == "weight-gemm" and s.work.first]
+    assert firsts
+    rng = np.random.default_rng(0)
+    for w in firsts[:3]:
+        ref = prep.unit.reference_weight_gemm(w.m, w.k, w.n, w.tile, first=True, rng=rng)
+        assert prep.unit.weight_gemm_timing(w.m, w.k, w.n, w.tile, first=True).cycles == ref.cycles
+        assert prep.unit.weight_gemm_timing(w.m, w.k, w.n, w.tile, first=False).cycles < ref.cycles
