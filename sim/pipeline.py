@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable
+from contextlib import nullcontext
 
 from sim.config.hardware import HardwareConfig
 from sim.config.loader import to_dict
@@ -17,6 +18,7 @@ from sim.functional.check import functional_check
 from sim.io import check_writable, write_text_atomic
 from sim.prepare import PreparedRun, check_functional_size, prepare, resolve_inputs
 from sim.progress import step
+from sim.quant.synthetic import retain_generated
 from sim.results import OpResult, RunResult
 from sim.simulate import dram_bytes_per_cycle, simulate, simulate_with_engine, trace_document
 from sim.workload.graph import lower
@@ -68,9 +70,12 @@ def run(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.PathLike
     prefill, then one decode step each; a trace shows the prefill), ``decode_samples`` the decode steps
     simulated exactly (:mod:`sim.generation`)."""
     check_writable(trace, "trace")
-    prep = prepare(hw, workload, seq_len=seq_len, batch=batch, sets=sets, weights=weights, gen_tokens=gen_tokens,
-                   decode_samples=decode_samples)
-    return run_prepared(prep, functional=functional, trace=trace)
+    # with the functional pass, the synthetic weights the quantizer generates (cold cache) are the float model's
+    # too: kept for the pass instead of generated twice (same values, see sim.quant.synthetic.retain_generated)
+    with retain_generated() if functional and weights is None else nullcontext():
+        prep = prepare(hw, workload, seq_len=seq_len, batch=batch, sets=sets, weights=weights,
+                       gen_tokens=gen_tokens, decode_samples=decode_samples)
+        return run_prepared(prep, functional=functional, trace=trace)
 
 
 def run_bound(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.PathLike[str] | WorkloadSpec, *,

@@ -7,6 +7,7 @@ import math
 import numpy as np
 import pytest
 
+from sim.quant import synthetic as synth
 from sim.quant.calibration import CALIBRATION
 from sim.quant.checkpoint import load_checkpoint, minilm_path
 from sim.quant.errors import QuantError
@@ -18,6 +19,7 @@ from sim.quant.synthetic import (
     measure_calibration,
     mixture_kurtosis,
     mixture_tail,
+    retain_generated,
     synthetic_tensor,
     synthetic_weights,
 )
@@ -120,3 +122,41 @@ def test_distilbert_and_bad_config() -> None:
         shapes_from_hf_config({"model_type": "gpt2"})
     with pytest.raises(QuantError, match="hidden_size"):
         shapes_from_hf_config({"model_type": "bert", "num_hidden_layers": 2})
+
+
+def test_retain_generated_hands_out_the_same_values_read_only() -> None:
+    name, shape, kind = "encoder.layer.0.intermediate.dense.weight", (64, 32), "ffn1"
+    fresh = synthetic_tensor(name, shape, kind, 3)
+    assert fresh.flags.writeable  # outside a block: a new, writable array each call
+    assert synthetic_tensor(name, shape, kind, 3) is not fresh
+    with retain_generated():
+        first = synthetic_tensor(name, shape, kind, 3)
+        again = synthetic_tensor(name, shape, kind, 3)
+        assert again is first and not first.flags.writeable
+        assert np.array_equal(first, fresh)  # the kept array holds what generating it again gives
+        with pytest.raises(ValueError):
+            first[0, 0] = 1.0  # no consumer can change what another one sees
+        with retain_generated():  # nested: the outer block's arrays stay
+            assert synthetic_tensor(name, shape, kind, 3) is first
+        assert synthetic_tensor(name, shape, kind, 3) is first
+        # any other argument is another tensor: not the kept one
+        others = [synthetic_tensor(name, shape, kind, 4), synthetic_tensor(name, (32, 64), kind, 3),
+                  synthetic_tensor(name, shape, "ffn2", 3), synthetic_tensor(name, shape, kind, 3, std_transfer="none"),
+                  synthetic_tensor("encoder.layer.1.intermediate.dense.weight", shape, kind, 3)]
+        assert all(o is not first for o in others)
+        assert not any(np.array_equal(o.reshape(-1)[:64], first.reshape(-1)[:64]) for o in others)
+    after = synthetic_tensor(name, shape, kind, 3)  # dropped on exit
+    assert after is not first and after.flags.writeable and np.array_equal(after, fresh)
+    assert not synth._RETAINED.arrays and synth._RETAINED.nbytes == 0
+
+
+def test_retain_generated_keeps_at_most_its_byte_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(synth, "RETAIN_BYTES", 64 * 32 * 4)  # room for one 64 x 32 float32 tensor
+    a, b = "encoder.layer.0.attention.self.query.weight", "encoder.layer.0.attention.self.key.weight"
+    with retain_generated():
+        qa = synthetic_tensor(a, (64, 32), "query", 0)
+        kb = synthetic_tensor(b, (64, 32), "key", 0)  # over the budget: generated, not kept
+        assert synthetic_tensor(a, (64, 32), "query", 0) is qa
+        kb2 = synthetic_tensor(b, (64, 32), "key", 0)
+        assert kb2 is not kb and kb.flags.writeable and np.array_equal(kb, kb2)
+        assert synth._RETAINED.nbytes == qa.nbytes

@@ -97,3 +97,34 @@ def test_yaml_memo_returns_independent_copies() -> None:
         files.parse_yaml("a: [", "b.yaml")
     with pytest.raises(Exception, match="b.yaml"):  # errors are never remembered
         files.parse_yaml("a: [", "b.yaml")
+
+
+def test_cold_run_generates_each_synthetic_tensor_once_with_the_same_report(monkeypatch, tmp_path: Path) -> None:
+    """With the functional pass, the float model takes the tensors the quantizer generated (one generation per
+    tensor on a cold cache); the report equals that of a run generating them twice."""
+    from contextlib import nullcontext
+
+    from sim import pipeline
+    from sim.quant import synthetic
+
+    made: list[str] = []
+    real = synthetic._generate
+    monkeypatch.setattr(synthetic, "_generate", lambda name, *a: made.append(name) or real(name, *a))
+
+    def cold_report(cache: str) -> str:
+        monkeypatch.setenv("GOBOSIM_CACHE_DIR", str(tmp_path / cache))
+        fapi.clear_cache()
+        qcache.clear_memo()
+        made.clear()
+        r = pipeline.run("gobo", "tiny").to_dict()
+        r.pop("version", None)
+        return json.dumps(r, sort_keys=True)
+
+    shared = cold_report("a")
+    assert made and len(made) == len(set(made))  # every tensor generated once
+    monkeypatch.setattr(pipeline, "retain_generated", nullcontext)  # as before: quantizer and float model apart
+    twice = cold_report("b")
+    assert len(made) > len(set(made))
+    assert shared == twice
+    fapi.clear_cache()
+    qcache.clear_memo()

@@ -26,8 +26,10 @@ not depend on which other tensors are generated or in what order.
 from __future__ import annotations
 
 import math
+import threading
 import zlib
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -157,11 +159,70 @@ def tensor_std(entry: Mapping[str, float], kind: str, shape: tuple[int, ...], st
     return std
 
 
+#: Bytes of generated tensors :func:`retain_generated` keeps at most (bert-base: 440 MB; a larger model keeps its
+#: first tensors up to this and regenerates the rest).
+RETAIN_BYTES = 1 << 30
+
+
+class _Retained:
+    """The tensors kept by :func:`retain_generated`: (name, shape, kind, seed, std_transfer) -> read-only array."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.depth = 0
+        self.arrays: dict[tuple, np.ndarray] = {}
+        self.nbytes = 0
+
+
+_RETAINED = _Retained()
+
+
+@contextmanager
+def retain_generated() -> Iterator[None]:
+    """Within the block, :func:`synthetic_tensor` keeps what it generates (up to :data:`RETAIN_BYTES`) and returns
+    the same read-only array again for the same arguments instead of generating it again.
+
+    A run with the functional pass generates the synthetic weights twice on a cold cache: tensor by tensor
+    for the GOBO quantizer, then all of them as the float model (calibration, float reference). The values are
+    the same (each tensor depends only on its arguments, see the module docstring), so the second use can take
+    the first one's arrays. Read-only, so that no consumer can change what another one sees. Everything kept is
+    dropped when the outermost block exits."""
+    with _RETAINED.lock:
+        _RETAINED.depth += 1
+    try:
+        yield
+    finally:
+        with _RETAINED.lock:
+            _RETAINED.depth -= 1
+            if _RETAINED.depth == 0:
+                _RETAINED.arrays.clear()
+                _RETAINED.nbytes = 0
+
+
 def synthetic_tensor(name: str, shape: tuple[int, ...], kind: str, seed: int = 0,
                      *, std_transfer: str = "fan_in") -> np.ndarray:
-    """One synthetic float32 tensor (see the module docstring); deterministic in (seed, name)."""
+    """One synthetic float32 tensor (see the module docstring); deterministic in (seed, name).
+
+    Inside :func:`retain_generated` the array may be one generated before for the same arguments (read-only)."""
     if std_transfer not in ("fan_in", "none"):
         raise QuantError(f"std_transfer must be 'fan_in' or 'none', got {std_transfer!r}")
+    key = (name, tuple(int(d) for d in shape), kind, int(seed), std_transfer)
+    if _RETAINED.depth:
+        with _RETAINED.lock:
+            kept = _RETAINED.arrays.get(key)
+        if kept is not None:
+            return kept
+    x = _generate(name, shape, kind, seed, std_transfer)
+    if _RETAINED.depth:
+        with _RETAINED.lock:
+            if _RETAINED.depth and _RETAINED.nbytes + x.nbytes <= RETAIN_BYTES:
+                x.setflags(write=False)
+                _RETAINED.arrays[key] = x
+                _RETAINED.nbytes += x.nbytes
+    return x
+
+
+def _generate(name: str, shape: tuple[int, ...], kind: str, seed: int, std_transfer: str) -> np.ndarray:
     entry = CALIBRATION[calibration_key(name, kind)]
     n = int(math.prod(shape))
     rng = np.random.default_rng([int(seed) & 0xFFFFFFFF, zlib.crc32(name.encode("utf-8"))])
@@ -381,6 +442,6 @@ def synthetic_check(tensors: Mapping[str, np.ndarray], seed: int = 0, threshold:
 
 __all__ = [
     "CALIBRATION_VERSION", "TailFit", "bert_tensor_shapes", "calibration_key", "distilbert_tensor_shapes", "fit_tail",
-    "iter_synthetic_weights", "measure_calibration", "mixture_kurtosis", "mixture_tail", "shapes_of",
-    "shapes_from_hf_config", "synthetic_check", "synthetic_tensor", "synthetic_weights", "tensor_std",
+    "iter_synthetic_weights", "measure_calibration", "mixture_kurtosis", "mixture_tail", "retain_generated",
+    "shapes_of", "shapes_from_hf_config", "synthetic_check", "synthetic_tensor", "synthetic_weights", "tensor_std",
 ]

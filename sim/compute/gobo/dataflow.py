@@ -85,6 +85,12 @@ def gobo_pe_gemm(x: np.ndarray, w: IntegerGobo, *, block_elems: int = GOBO_BLOCK
     nb = max(1, min(n, block_elems // max(1, k * nbins)))
     order = np.argsort(ocol, kind="stable") if ocol.size else ocol
     cs, rs = ocol[order], ok[order]
+    # the outliers grouped by output column (cs sorted): group g covers cs[starts[g]:starts[g + 1]], column ucol[g]
+    starts = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]]) if cs.size else cs
+    ucol = cs[starts]
+    # x at each outlier's reduction index, one row per outlier (contiguous, so the per-column sums below are
+    # reductions over consecutive rows)
+    xo = np.ascontiguousarray(x2.T[rs]) if cs.size else np.zeros((0, mrows), dtype=x2.dtype)
     # The last bin is derived instead of multiplied: the bins partition the inlier weights of a column, so
     # bin_{B-1} = (sum of the inlier activations) - sum_{b < B-1} bin_b, an integer identity; every term and
     # partial sum is an integer of magnitude <= 128 k (a sum over a subset of the k activations), the
@@ -109,8 +115,10 @@ def gobo_pe_gemm(x: np.ndarray, w: IntegerGobo, *, block_elems: int = GOBO_BLOCK
         np.matmul(mk.reshape(-1, k), xt, out=bins[:planes].reshape(-1, mrows))
         if derive:
             inlier_sum = np.repeat(xsum[None, :], n1 - n0, axis=0)  # [j, m]
-            if hi_o > lo_o:  # minus the activations at the column's outlier positions
-                np.subtract.at(inlier_sum, cs[lo_o:hi_o] - n0, xt[rs[lo_o:hi_o]])
+            if hi_o > lo_o:  # minus the activations at the column's outlier positions (int64 sums: exact)
+                g0, g1 = np.searchsorted(starts, lo_o), np.searchsorted(starts, hi_o)
+                osum = np.add.reduceat(xo[lo_o:hi_o], starts[g0:g1] - lo_o, axis=0, dtype=np.int64)
+                inlier_sum[ucol[g0:g1] - n0] -= osum.astype(np.float32)
             bins[nbins - 1] = inlier_sum - bins[:planes].sum(axis=0)
         check_width(bins, bin_width, bin_signed, kernel=kernel, what="bin accumulator")
         max_bin = int(max(abs(float(bins.min())), abs(float(bins.max())))) if bins.size else 0
@@ -129,9 +137,8 @@ def gobo_pe_gemm(x: np.ndarray, w: IntegerGobo, *, block_elems: int = GOBO_BLOCK
         vs = vals[order]
         check_bound(_max_abs(x2) * _max_abs(vs), *GOBO_WIDTHS["outlier product"], kernel=kernel,
                     what="outlier product")
-        contrib = x2[:, rs].astype(np.int64) * vs[None, :]
-        starts = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]])
-        out[:, cs[starts]] += np.add.reduceat(contrib, starts, axis=1)
+        contrib = xo.astype(np.int64) * vs[:, None]  # [outlier, m]
+        out[:, ucol] += np.add.reduceat(contrib, starts, axis=0).T
     check_width(out, *GOBO_WIDTHS["accumulator"], kernel=kernel, what="accumulator")
     return out.reshape(lead + (n,))
 
