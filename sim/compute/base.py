@@ -182,6 +182,33 @@ class Datapath(Protocol):
         ...
 
 
+class ActivationFormat(Protocol):
+    """How a design stores the activations its GEMMs read (the GEMM-input points of the integer pipeline: Q, K,
+    V, context, LayerNorm and GELU outputs, a ViT's patches), where that is not the pipeline's int8.
+
+    The integer encoder requantizes such a point (dyadic rescale) to a wide integer at the format's scale and
+    hands it to :meth:`snap`, which puts it on the format's grid with integer operations only; the values stay
+    in an int8 container (the datapath's declared operand width), their ``bits`` are what the buffers hold.
+    """
+
+    name: str
+    """Short name, reported in the functional notes (e.g. "ovp4")."""
+    key: tuple[Any, ...]
+    """A hashable identity (name and parameters), for caching integer models per format."""
+    bits: int
+    """Stored bits per activation element (4 for OliVe's pairs and OLAccel's dense nibbles)."""
+
+    def calibrate(self, samples: np.ndarray) -> float:
+        """The per-tensor scale of one point from its calibration values (float ``[tokens, width]``, the real
+        tokens of the calibration batch)."""
+        ...
+
+    def snap(self, v: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
+        """Integers ``v`` at the calibrated scale (int64, not yet saturated, last axis the hidden one) -> the
+        format's integers (int64, fitting int8) and counts for the report (e.g. outliers, clipped)."""
+        ...
+
+
 class ComputeKind(abc.ABC):
     """One compute-kind plug-in (see the module docstring). Subclass it and register an instance."""
 
@@ -197,6 +224,9 @@ class ComputeKind(abc.ABC):
     operand_bits: ClassVar[int]
     """Bits of one weight operand as the unit consumes it (what a decompressor produces)."""
     description: ClassVar[str] = ""
+    activation_bits: ClassVar[tuple[int, ...]] = (8,)
+    """Values of ``weights.activation_bits`` the design supports (8: the integer pipeline's int8; a kind with a
+    narrower :meth:`activation_format` lists its width too)."""
 
     # -- configuration ---------------------------------------------------------------------------------
     def peak_macs_per_cycle(self, compute: ComputeConfig) -> int:
@@ -209,6 +239,11 @@ class ComputeKind(abc.ABC):
         if fmt not in self.weight_formats:
             allowed = " or ".join(self.weight_formats)
             yield "weights.format", (f"compute.kind {self.name} computes on {allowed} weights, got '{fmt}'")
+        bits = hw.weights.activation_bits
+        if bits not in self.activation_bits:
+            allowed = " or ".join(str(b) for b in self.activation_bits)
+            yield "weights.activation_bits", (f"compute.kind {self.name} computes on {allowed}-bit activations, "
+                                              f"got {bits}")
 
     @abc.abstractmethod
     def min_weight_tile_bytes(self, hw: HardwareConfig) -> int:
@@ -248,6 +283,10 @@ class ComputeKind(abc.ABC):
 
     def default_datapath(self) -> Datapath | None:
         """The datapath used for this kind's native weight format when no design is given (``encode``)."""
+        return None
+
+    def activation_format(self, hw: HardwareConfig) -> ActivationFormat | None:
+        """The design's GEMM-input activation format, or None: the integer pipeline's int8 (max-abs scales)."""
         return None
 
     def functional_notes(self, hw: HardwareConfig) -> list[str]:

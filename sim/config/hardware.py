@@ -97,6 +97,10 @@ class WeightSpec:
                    "TernaryBERT's choice for the layers' weights)", choices=("row", "tensor"))
     bcq_bits: int = spec_field(3, doc="bcq format: binary planes per weight (q), each with a per-row scale", ge=1,
                                le=8)
+    activation_bits: int = spec_field(
+        8, doc="bits of a stored GEMM-input activation (8: int8; 4: the design's 4-bit activation format, OliVe's "
+               "OVP pairs or OLAccel's 4-bit dense + int8 outliers; only kinds that declare one accept 4)",
+        choices=(4, 8))
 
 
 @dataclass(frozen=True, kw_only=True)

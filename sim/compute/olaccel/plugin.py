@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from sim.compute.base import ComputeConfig, ComputeKind
+from sim.compute.base import ActivationFormat, ComputeConfig, ComputeKind
 from sim.compute.olaccel.config import OlaccelCompute
 from sim.compute.olaccel.cost import olaccel_estimator
-from sim.compute.olaccel.dataflow import OlaccelDatapath
+from sim.compute.olaccel.dataflow import OlaccelActivations, OlaccelDatapath
 from sim.compute.olaccel.unit import OlaccelUnit
 
 if TYPE_CHECKING:
@@ -24,7 +24,8 @@ class OlaccelKind(ComputeKind):
     actions = ("mac_w4a8", "mac_outlier", "add_int32", "reg_bits")
     weight_formats: ClassVar[dict[str, str]] = {"olaccel": "native"}
     operand_bits = 4
-    description = "OLAccel outlier-aware lanes (4-bit weights + sparse int8 outliers, int8 activations)"
+    description = "OLAccel outlier-aware lanes (4-bit weights + sparse int8 outliers; 4-bit + int8 outlier or int8 activations)"
+    activation_bits = (4, 8)
 
     def min_weight_tile_bytes(self, hw: HardwareConfig) -> int:
         """One slice of every group: ``lanes / 2`` bytes per group."""
@@ -52,8 +53,12 @@ class OlaccelKind(ComputeKind):
         return self.replace(compute, groups=max(1, size))
 
     def datapath(self, hw: HardwareConfig) -> OlaccelDatapath:
-        """Dense lanes + outlier MACs."""
-        return OlaccelDatapath()
+        """Dense lanes + outlier MACs (+ the outlier activations' products under ``activation_bits: 4``)."""
+        return OlaccelDatapath(hw.weights.activation_bits)
+
+    def activation_format(self, hw: HardwareConfig) -> ActivationFormat | None:
+        """4-bit dense activations with int8 outlier activations under ``activation_bits: 4``."""
+        return OlaccelActivations() if hw.weights.activation_bits == 4 else None
 
     def default_datapath(self) -> OlaccelDatapath:
         """The OLAccel format's reference datapath."""
@@ -61,9 +66,17 @@ class OlaccelKind(ComputeKind):
 
     def functional_notes(self, hw: HardwareConfig) -> list[str]:
         """What the functional model uses."""
-        return ["weights: 4-bit dense + sparse int8 outliers (3% per output channel); activations int8 (the integer "
-                "pipeline's), so OLAccel's 4-bit activations with high-precision outlier activations are not "
-                "modelled; embedding tables int8 per channel; attention matmuls as two nibble passes"]
+        common = "weights: 4-bit dense + sparse int8 outliers (3% per output channel); embedding tables int8 per channel"
+        if hw.weights.activation_bits == 4:
+            return [common, "activations: 4-bit dense (-7..7) at every GEMM input, one scale per tensor = the "
+                    "calibration batch's 97% quantile of |x| / 7.5 (as the weights), the larger ones outlier "
+                    "activations kept as int8 at the same scale (clipped to +-127), snapped integer-only after the "
+                    "dyadic requantization; linears: dense lanes, weight-outlier MACs and the outlier activations' "
+                    "products computed apart and merged; GELU output symmetric",
+                    "attention: Q, K, V in the same format, softmax probabilities kept uint8 (I-BERT's 8-bit "
+                    "softmax); attention matmuls as two nibble passes"]
+        return [common, "activations: int8 (the integer pipeline's; weights.activation_bits: 4 selects OLAccel's "
+                "4-bit activations with int8 outlier activations); attention matmuls as two nibble passes"]
 
 
 KIND = OlaccelKind()
