@@ -226,7 +226,7 @@ class ComputeKind(abc.ABC):
     description: ClassVar[str] = ""
     activation_bits: ClassVar[tuple[int, ...]] = (8,)
     """Values of ``weights.activation_bits`` the design supports (8: the integer pipeline's int8; a kind with a
-    narrower :meth:`activation_format` lists its width too)."""
+    narrower :meth:`activation_format` lists its width too); checked by ``HardwareConfig.check``."""
 
     # -- configuration ---------------------------------------------------------------------------------
     def peak_macs_per_cycle(self, compute: ComputeConfig) -> int:
@@ -239,11 +239,6 @@ class ComputeKind(abc.ABC):
         if fmt not in self.weight_formats:
             allowed = " or ".join(self.weight_formats)
             yield "weights.format", (f"compute.kind {self.name} computes on {allowed} weights, got '{fmt}'")
-        bits = hw.weights.activation_bits
-        if bits not in self.activation_bits:
-            allowed = " or ".join(str(b) for b in self.activation_bits)
-            yield "weights.activation_bits", (f"compute.kind {self.name} computes on {allowed}-bit activations, "
-                                              f"got {bits}")
 
     @abc.abstractmethod
     def min_weight_tile_bytes(self, hw: HardwareConfig) -> int:

@@ -126,7 +126,12 @@ class HardwareConfig:
             if name not in self.buffers:
                 defined = ", ".join(sorted(self.buffers)) or "none"
                 yield "buffers", f"must define buffer '{name}' (defined: {defined})"
-        yield from get_kind(self.compute.kind).check(self)
+        kind = get_kind(self.compute.kind)
+        yield from kind.check(self)
+        if self.weights.activation_bits not in kind.activation_bits:
+            allowed = " or ".join(str(b) for b in kind.activation_bits)
+            yield "weights.activation_bits", (f"compute.kind {kind.name} computes on {allowed}-bit activations, "
+                                              f"got {self.weights.activation_bits}")
         yield from self._check_bank_cycle()
         wb = self.buffers.get("weights")
         if wb is not None:
