@@ -191,12 +191,20 @@ class ActivationFormat(Protocol):
     in an int8 container (the datapath's declared operand width), their ``bits`` are what the buffers hold.
     """
 
-    name: str
-    """Short name, reported in the functional notes (e.g. "ovp4")."""
-    key: tuple[Any, ...]
-    """A hashable identity (name and parameters), for caching integer models per format."""
-    bits: int
-    """Stored bits per activation element (4 for OliVe's pairs and OLAccel's dense nibbles)."""
+    @property
+    def name(self) -> str:
+        """Short name, reported in the functional notes (e.g. "ovp4")."""
+        ...
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """A hashable identity (name and parameters), for caching integer models per format."""
+        ...
+
+    @property
+    def bits(self) -> int:
+        """Stored bits per activation element (4 for OliVe's pairs and OLAccel's dense nibbles)."""
+        ...
 
     def calibrate(self, samples: np.ndarray) -> float:
         """The per-tensor scale of one point from its calibration values (float ``[tokens, width]``, the real

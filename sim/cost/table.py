@@ -51,8 +51,8 @@ class EntrySpec:
     allow_zero: bool = False
 
 
-ENERGY_OPS = ("add_int8", "add_int16", "add_int32", "mul_int4x4", "mul_int4x8", "mul_int8", "mul_int16", "mul_int32", "mul_int8x16",
-              "mul_int8x32", "mac_int8_acc32", "add_fp16", "mul_fp16", "add_fp32", "mul_fp32",
+ENERGY_OPS = ("add_int8", "add_int16", "add_int32", "mul_int4x4", "mul_int4x8", "mul_int8", "mul_int16", "mul_int32",
+              "mul_int8x16", "mul_int8x32", "mac_int8_acc32", "add_fp16", "mul_fp16", "add_fp32", "mul_fp32",
               "fma_fp16_acc32", "fma_fp32", "shift_int32", "cmp_int32", "logic_int32", "clz_int32")
 AREA_UNITS = ENERGY_OPS + ("decoder_index",)
 LOGIC_KINDS = ("systolic", "gobo", "tensorcore", "olive", "olaccel", "vector", "decompressor", "converter", "other")

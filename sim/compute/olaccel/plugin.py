@@ -24,7 +24,7 @@ class OlaccelKind(ComputeKind):
     actions = ("mac_w4a8", "mac_outlier", "add_int32", "reg_bits")
     weight_formats: ClassVar[dict[str, str]] = {"olaccel": "native"}
     operand_bits = 4
-    description = "OLAccel outlier-aware lanes (4-bit weights + sparse int8 outliers; 4-bit + int8 outlier or int8 activations)"
+    description = "OLAccel outlier-aware lanes (4-bit weights and activations, each with sparse int8 outliers)"
     activation_bits = (4, 8)
 
     def min_weight_tile_bytes(self, hw: HardwareConfig) -> int:
@@ -66,7 +66,8 @@ class OlaccelKind(ComputeKind):
 
     def functional_notes(self, hw: HardwareConfig) -> list[str]:
         """What the functional model uses."""
-        common = "weights: 4-bit dense + sparse int8 outliers (3% per output channel); embedding tables int8 per channel"
+        common = ("weights: 4-bit dense + sparse int8 outliers (3% per output channel); embedding tables int8 per "
+                  "channel")
         if hw.weights.activation_bits == 4:
             return [common, "activations: 4-bit dense (-7..7) at every GEMM input, one scale per tensor = the "
                     "calibration batch's 97% quantile of |x| / 7.5 (as the weights), the larger ones outlier "

@@ -1,9 +1,9 @@
 """The OliVe compute kind as a plug-in (registered by :mod:`sim.compute.registry`).
 
 A systolic variant with its own weight format rather than a ``systolic`` option: the PEs (4-bit x 8-bit with an
-outlier shifter, or 4-bit x 4-bit with both operands' shifters under OVP activations), the edge decoders, the packed on-chip weights and the two-pass attention matmuls change the
-cost, the mapping's weight bytes and the functional datapath; the fold timing is the systolic array's
-(:mod:`.timing`).
+outlier shifter, or 4-bit x 4-bit with both operands' shifts under OVP activations), the edge decoders, the
+packed on-chip weights and the two-pass attention matmuls change the cost, the mapping's weight bytes and the
+functional datapath; the fold timing is the systolic array's (:mod:`.timing`).
 """
 
 from __future__ import annotations
