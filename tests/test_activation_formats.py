@@ -200,3 +200,19 @@ def test_activation_bits_bad_values_one_line_exit_2(capsys, hw, value, expect):
     assert main(["validate", "--hw", hw, "--set", f"weights.activation_bits={value}"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and expect in err
+
+
+@pytest.mark.parametrize("hw", ["olive", "olaccel"])
+def test_functional_pass_vit_with_4bit_activations(hw):
+    """A ViT (patches and the classifier input are GEMM inputs too) on the 4-bit-activation presets."""
+    from pathlib import Path
+
+    from sim.functional.check import functional_check
+    from sim.prepare import prepare
+    from sim.workload.loader import load_workload
+
+    data = Path(__file__).parent / "data" / "vit_tiny"
+    r = functional_check(prepare(load_hardware(hw), load_workload(data / "config.json"),
+                                 weights=data / "model.safetensors")).to_dict()
+    assert r["checked"] is True and r["mismatches"] == [] and r["gemms"] == 14
+    assert 0.9 < r["cosine_vs_float"] < 1.0
