@@ -64,6 +64,7 @@ def test_ovp_snap_matches_the_float_quantizer_except_double_rounding():
     q = olive.quantize_activations(x)
     s = float(q.scales[0])
     v = np.rint(x / s).astype(np.int64)  # the dyadic rescale's integer at the same scale
+    assert OvpActivations().calibrate(x) == s  # the calibration is the float quantizer's scale search
     snapped, counts = OvpActivations().snap(v)
     diff = snapped != q.ints
     assert counts["outliers"] == int((np.abs(snapped) > 7).sum())
@@ -84,6 +85,9 @@ def test_olaccel_snap_matches_the_float_quantizer_at_the_same_scale():
     snapped, counts = fmt.snap(np.rint(x / float(q.scales[0])).astype(np.int64))
     np.testing.assert_array_equal(snapped, q.ints)
     assert counts["outliers"] == q.outliers and counts["clipped"] == q.clipped >= 1
+    assert counts["elements"] == x.size
+    _, edge = fmt.snap(np.array([127, -127, 128, -200, 7, -8]))
+    assert edge == {"elements": 6, "outliers": 5, "clipped": 2}
 
 
 def _olive_lin(rng: np.random.Generator, n: int, k: int) -> SimpleNamespace:
@@ -118,10 +122,30 @@ def test_olive_w4a4_datapath_is_bit_exact_and_a_corrupt_decoder_is_caught(monkey
         d[..., 1::2] = np.where(hi == olive.MARKER, -8, d[..., 1::2])
         return d
 
+    assert OliveDatapath(16, 4).key != OliveDatapath(16, 8).key  # integer models are cached per datapath
+
+    def bad_encode(q):  # an encoder that flips the low bit of every pair's first code
+        return (olive.encode_pairs(q) ^ 1).astype(np.uint8)
+
+    with monkeypatch.context() as m:  # only the activation path uses the encoder
+        m.setattr(olive_df, "encode_pairs", bad_encode)
+        assert not np.array_equal(dp.linear(x, lin, 8)[0], int_gemm(x, lin.matrix_nk().T, in_bits=8))
+        assert not np.array_equal(dp.bmm(q, kt, 8, pair_axes=(-1, -2)), int_gemm(q, kt, in_bits=8))
+        assert not np.array_equal(dp.bmm(p, v, 9, pair_axes=(None, -1)), int_gemm(p, v, in_bits=9))
+
     monkeypatch.setattr(olive_df, "decode_codes", bad_decode)
     assert not np.array_equal(pair_roundtrip(x), x)
     bad, _ = dp.linear(x, lin, 8)
     assert not np.array_equal(bad, int_gemm(x, lin.matrix_nk().T, in_bits=8))
+
+
+def test_olive_w4a4_odd_reduction_length():
+    rng = np.random.default_rng(6)
+    x, _ = OvpActivations().snap(rng.integers(-40, 41, size=(4, 33)))
+    np.testing.assert_array_equal(pair_roundtrip(x), x)
+    lin = _olive_lin(rng, 5, 33)
+    out, _ = OliveDatapath(rows=8, act_bits=4).linear(x, lin, 8)
+    np.testing.assert_array_equal(out, int_gemm(x, lin.matrix_nk().T, in_bits=8))
 
 
 def test_olive_w4a8_datapath_unchanged_by_the_activation_option():
@@ -130,6 +154,9 @@ def test_olive_w4a8_datapath_unchanged_by_the_activation_option():
     lin = _olive_lin(rng, 6, 32)
     out, _ = OliveDatapath(rows=8).linear(x, lin, 8)
     np.testing.assert_array_equal(out, int_gemm(x, lin.matrix_nk().T, in_bits=8))
+    p = rng.integers(128, 256, size=(2, 7, 12))  # uint8 probabilities above 127 stream as 9-bit operands
+    v = rng.integers(-128, 128, size=(2, 12, 5))
+    np.testing.assert_array_equal(OliveDatapath(rows=8).bmm(p, v, 9), int_gemm(p, v, in_bits=9))
 
 
 def test_olaccel_w4a4_datapath_is_bit_exact_and_a_dropped_outlier_term_is_caught(monkeypatch):
@@ -140,7 +167,7 @@ def test_olaccel_w4a4_datapath_is_bit_exact_and_a_dropped_outlier_term_is_caught
     assert (np.abs(x) > 7).any()
     dp = OlaccelDatapath(act_bits=4)
     out, how = dp.linear(x, lin, 8)
-    assert how.endswith("+outlier-activations")
+    assert how.endswith("+outlier-activations") and out.dtype == np.int64
     np.testing.assert_array_equal(out, int_gemm(x, lin.matrix_nk().T, in_bits=8))
 
     real = olaccel_df.split_activations
@@ -216,3 +243,37 @@ def test_functional_pass_vit_with_4bit_activations(hw):
                                  weights=data / "model.safetensors")).to_dict()
     assert r["checked"] is True and r["mismatches"] == [] and r["gemms"] == 14
     assert 0.9 < r["cosine_vs_float"] < 1.0
+
+
+def test_int8_weight_fallback_paths_with_4bit_activations():
+    """A linear without packed 4-bit weights (not quantized by the format) runs on the nibble passes."""
+    rng = np.random.default_rng(7)
+    w = rng.integers(-128, 128, size=(6, 20))
+    plain = SimpleNamespace(matrix_nk=lambda: w, in_bits=8)
+    x = _ovp_acts(rng, (3, 20))
+    out, how = OliveDatapath(rows=8, act_bits=4).linear(x, plain, 8)
+    assert "int8 weight" in how
+    np.testing.assert_array_equal(out, int_gemm(x, w.T, in_bits=8))
+    xo, _ = OlaccelActivations().snap(rng.integers(-60, 61, size=(3, 20)))
+    out, how = OlaccelDatapath(act_bits=4).linear(xo, plain, 8)
+    assert "int8 weight" in how
+    np.testing.assert_array_equal(out, int_gemm(xo, w.T, in_bits=8))
+    assert OlaccelDatapath(4).key != OlaccelDatapath(8).key
+
+
+def test_merged_accumulators_are_checked_at_32_bits():
+    """Each nibble pass fits int32 but the merged sum does not: the merge's own width check raises."""
+    from sim.kernels.widths import IntegerOverflowError
+
+    k = 140_000
+    a = np.full((1, k), 127)
+    b = np.full((k, 1), 127)
+    with pytest.raises(IntegerOverflowError, match="merged nibble accumulator"):
+        OliveDatapath(rows=k, act_bits=8).bmm(a, b, 8)
+    with pytest.raises(IntegerOverflowError, match="merged nibble accumulator"):
+        OlaccelDatapath(act_bits=4).bmm(a, b, 8)
+    p = np.full((1, k), 255)
+    v = np.full((k, 2), 96)
+    v[:, 1] = 0  # an outlier and its victim, paired along the last axis
+    with pytest.raises(IntegerOverflowError, match="merged nibble accumulator"):
+        OliveDatapath(rows=k, act_bits=4).bmm(p, v, 9, pair_axes=(None, -1))
