@@ -277,3 +277,16 @@ def test_merged_accumulators_are_checked_at_32_bits():
     v[:, 1] = 0  # an outlier and its victim, paired along the last axis
     with pytest.raises(IntegerOverflowError, match="merged nibble accumulator"):
         OliveDatapath(rows=k, act_bits=4).bmm(p, v, 9, pair_axes=(None, -1))
+
+
+@pytest.mark.parametrize("hw", ["olive", "olaccel"])
+def test_decoder_pass_of_a_4bit_activation_preset_runs_int8_activations(hw):
+    """The decoder pipeline has no activation formats: it runs the design's int8-activation datapath (the
+    output as before 4-bit activations existed) and says so."""
+    from sim.functional.decoder_check import decoder_functional_check
+    from sim.prepare import prepare
+
+    rep = decoder_functional_check(prepare(hw, "tiny-gpt"))
+    assert rep is not None and rep.checked is True and rep.mismatches == []
+    assert rep.output_sha256 == "69c7044d2e04c66b3f57b1553f2db30323c53e2786cd3072481338413c4f829c"
+    assert any(n.startswith("decoder pass: activations int8") for n in rep.notes)

@@ -14,6 +14,8 @@ no integer kernels here: the pass returns None and the run report says why in it
 
 from __future__ import annotations
 
+import dataclasses
+
 import hashlib
 from typing import Any
 
@@ -64,6 +66,12 @@ def decoder_functional_check(prep: PreparedRun, result: RunResult | None = None)
     ref = decoder_forward(w, dims, all_ids, dtype=np.float32).hidden.astype(np.float64)
     base: dict[str, Any] = {"checked": None, "exact": False, "kernels": hw_cfg.vector.kernels,
                             "weights_source": prep.weights_source, "input": desc}
+    int8_note = None
+    if prep.kind.activation_format(hw_cfg) is not None:
+        # the decoder pipeline has no activation formats: its GEMM inputs are int8, on the design's int8 datapath
+        hw_cfg = dataclasses.replace(hw_cfg, weights=dataclasses.replace(hw_cfg.weights, activation_bits=8))
+        int8_note = (f"decoder pass: activations int8 (weights.activation_bits {prep.hw.weights.activation_bits} "
+                     f"applies to the encoder pipeline only)")
     datapath = prep.kind.datapath(hw_cfg)
     if datapath is None:
         wf = w
@@ -97,6 +105,8 @@ def decoder_functional_check(prep: PreparedRun, result: RunResult | None = None)
     q_all = np.ascontiguousarray(np.concatenate(q_parts, axis=1), dtype=np.int8)
     st = run.stats
     notes = prep.kind.functional_notes(hw_cfg)
+    if int8_note is not None:
+        notes.append(int8_note)
     if dec.qw.fallback:
         notes.append(f"not GOBO-quantized in the model, run as int8: {', '.join(dec.qw.fallback)}")
     notes.append(f"prefill of {wl.seq_len} tokens, then {gen.shape[1]} decode steps with the integer KV cache; the "
