@@ -58,14 +58,14 @@ CASES: list[tuple[Any, ...]] = [
 
 
 def design_activations(fmt: str, bits: int) -> tuple[Any, Any]:
-    """(datapath, activation format) of the preset ``hwconfigs/<fmt>.yaml`` with ``weights.activation_bits`` =
+    """(datapath, activation format) of the preset ``hwconfigs/<fmt>.yaml`` with ``compute.act_bits`` =
     ``bits``; ``("default", None)`` for 8 (the format's default datapath, int8 activations)."""
     if bits == 8:
         return "default", None
     from sim.compute.registry import get_kind
     from sim.config.loader import load_hardware
 
-    hw = load_hardware(fmt, [f"weights.activation_bits={bits}"])
+    hw = load_hardware(fmt, [f"compute.act_bits={bits}"])
     kind = get_kind(hw.compute.kind)
     return kind.datapath(hw), kind.activation_format(hw)
 

@@ -68,6 +68,10 @@ PACKAGES: dict[str, dict[str, list[str]]] = {
                   "tests/test_hw_tensorcore.py", "tests/test_plugin_toy.py", "tests/test_functional_dataflow.py",
                   "tests/test_cost_energy.py", "tests/test_compute_mutants.py"],
     },
+    "sim/compute/olaccel": {
+        "mutate": ["sim/compute/olaccel/timing.py"],
+        "tests": ["tests/test_hw_olaccel.py", "tests/test_olaccel_act_outliers.py"],
+    },
     "sim/compute/activations": {
         "mutate": ["sim/compute/olive/dataflow.py", "sim/compute/olaccel/dataflow.py"],
         "tests": ["tests/test_activation_formats.py", "tests/test_hw_olive.py", "tests/test_hw_olaccel.py"],

@@ -182,7 +182,7 @@ def test_olaccel_w4a4_datapath_is_bit_exact_and_a_dropped_outlier_term_is_caught
 
 
 #: sha256 of the functional pass's int8 output on `tiny` before 4-bit activations existed (W4A8 for olive and
-#: olaccel, i.e. weights.activation_bits 8): the option must not move them.
+#: olaccel, i.e. compute.act_bits 8): the option must not move them.
 BEFORE = {
     "gobo": "e3afff8751950420b03be01956ed82b4b578d38feb099b96d5a491a2d6db988a",
     "tpu": "af48422df42d9fccb97df2b842235dce37434d7a05f2182c9d8c36d345bb24a4",
@@ -197,7 +197,7 @@ def test_int8_activation_outputs_unchanged(hw):
     from sim.prepare import prepare
     from sim.workload.loader import load_workload
 
-    cfg = load_hardware(hw, ["weights.activation_bits=8"])
+    cfg = load_hardware(hw, ["compute.act_bits=8"] if hw in ("olive", "olaccel") else [])
     r = functional_check(prepare(cfg, load_workload("tiny"))).to_dict()
     assert r["checked"] is True and r["output_sha256"] == BEFORE[hw]
 
@@ -209,7 +209,7 @@ def test_functional_pass_with_4bit_activations(hw, name):
     from sim.workload.loader import load_workload
 
     cfg = load_hardware(hw)
-    assert cfg.weights.activation_bits == 4  # the presets: the papers' 4-bit activations
+    assert cfg.compute.act_bits == 4  # the presets: the papers' 4-bit activations
     assert get_kind(hw).activation_format(cfg).name == name
     r = functional_check(prepare(cfg, load_workload("tiny"))).to_dict()
     assert r["checked"] is True and r["mismatches"] == [] and r["gemms_checked"] >= 13
@@ -219,12 +219,12 @@ def test_functional_pass_with_4bit_activations(hw, name):
 
 
 @pytest.mark.parametrize("hw,value,expect", [
-    ("tpu", "4", "compute.kind systolic computes on 8-bit activations, got 4"),
-    ("olive", "6", "weights.activation_bits"),
-    ("olaccel", "four", "weights.activation_bits"),
+    ("tpu", "4", "compute.act_bits"),
+    ("olive", "6", "compute.act_bits: must be one of 4, 8, got 6"),
+    ("olaccel", "four", "compute.act_bits"),
 ])
 def test_activation_bits_bad_values_one_line_exit_2(capsys, hw, value, expect):
-    assert main(["validate", "--hw", hw, "--set", f"weights.activation_bits={value}"]) == 2
+    assert main(["validate", "--hw", hw, "--set", f"compute.act_bits={value}"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and expect in err
 

@@ -100,7 +100,7 @@ def test_datapath_matches_reference_and_catches_a_bad_outlier():
 
 
 def test_run_and_compare_tiny():
-    r = api.run("olaccel", "tiny")
+    r = api.run("olaccel", "tiny", sets=["compute.act_bits=8"])  # the W4A8 lanes (the preset's 4-bit: test_olaccel_*)
     f = r.functional
     assert f is not None and f.checked is True and f.engine == "olaccel" and f.mode == "olaccel"
     acts = r.actions["olaccel"]

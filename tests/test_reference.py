@@ -41,9 +41,10 @@ def test_engine_equals_reference_randomized(design, seed):
 
 def test_spilling_case_is_exercised():
     """The randomized cases reach spills, slot waits and SRAM-port stalls (so the equality above means
-    something for them)."""
+    something for them). Seeds 0 and 2 reach every counter in ~3 s (seed 2 alone does); seed 4 of range(6)
+    is a 400k-cycle case that takes ~40 s and is left to bench/bench_reference.py."""
     seen = {"spilled_loads": 0, "sram_port": 0, "dram_write": 0, "vector_busy": 0, "dram_read": 0}
-    for seed in range(6):
+    for seed in (0, 2):
         out = compare_case(random_case(seed, "tpu"))
         if out is None:
             continue

@@ -185,9 +185,11 @@ def test_ctrl_c_stops_cleanly_and_keeps_finished_rows(tmp_path):
     path = write(tmp_path, spec)
     out = tmp_path / "out"
     env = dict(os.environ, PYTHONPATH=str(REPO))
+    # SIGINT back to its default in the child: a test run started in the background of a non-interactive shell
+    # inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler (a user's Ctrl-C always has one)
     proc = subprocess.Popen([sys.executable, "-m", "sim", "sweep", str(path), "--out", str(out), "--workers", "2"],
                             env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            text=True)
+                            text=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and not ((out / "results.csv").exists()
                                                and (out / "results.csv").read_text().count("\n") >= 3):

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
@@ -78,6 +78,26 @@ def split_rows(M: int, N: int, granule: int) -> list[tuple[int, int, int, int]]:
     """Up to :data:`SUB_TILES` steps ``(m0, m1, 0, N)`` along M, each a whole number of ``granule`` rows."""
     per = max(granule, ceil_div(ceil_div(M, SUB_TILES), granule) * granule)
     return [(m0, min(M, m0 + per), 0, N) for m0 in range(0, M, per)]
+
+
+def stepped_tiles(M: int, N: int, rows: int, cols: int, tiles: int,
+                  make: Callable[[int, int], Any], run: Callable[[list[Any]], Any]) -> TileTiming:
+    """A step on ``tiles`` independent tiles, stepped per tile: the ``rows x cols`` output blocks (column-major:
+    every row block of a column block, then the next column block) are dealt round-robin to the tiles,
+    ``make(rows, cols)`` builds a block's operands (its real rows and columns), ``run(blocks)`` steps one tile
+    through its blocks and returns a result with ``cycles`` and ``actions``. The step ends with its slowest
+    tile; actions are summed over the tiles. (Only the dealing is shared: each kind's stepper is its own.)"""
+    blocks = [(r0, c0) for c0 in range(0, N, cols) for r0 in range(0, M, rows)]
+    per_tile: list[list[Any]] = [[] for _ in range(min(tiles, len(blocks)))]
+    for i, (r0, c0) in enumerate(blocks):
+        per_tile[i % tiles].append(make(min(rows, M - r0), min(cols, N - c0)))
+    cycles, actions = 0, dict[str, int]()
+    for seq in per_tile:
+        res = run(seq)
+        cycles = max(cycles, res.cycles)
+        for k, v in res.actions.items():
+            actions[k] = actions.get(k, 0) + v
+    return TileTiming(cycles, actions)
 
 
 def split_cols(M: int, N: int, granule: int) -> list[tuple[int, int, int, int]]:
@@ -232,9 +252,6 @@ class ComputeKind(abc.ABC):
     operand_bits: ClassVar[int]
     """Bits of one weight operand as the unit consumes it (what a decompressor produces)."""
     description: ClassVar[str] = ""
-    activation_bits: ClassVar[tuple[int, ...]] = (8,)
-    """Values of ``weights.activation_bits`` the design supports (8: the integer pipeline's int8; a kind with a
-    narrower :meth:`activation_format` lists its width too); checked by ``HardwareConfig.check``."""
 
     # -- configuration ---------------------------------------------------------------------------------
     def peak_macs_per_cycle(self, compute: ComputeConfig) -> int:
@@ -289,8 +306,14 @@ class ComputeKind(abc.ABC):
         return None
 
     def activation_format(self, hw: HardwareConfig) -> ActivationFormat | None:
-        """The design's GEMM-input activation format, or None: the integer pipeline's int8 (max-abs scales)."""
+        """The design's GEMM-input activation format, or None: the integer pipeline's int8 (max-abs scales). A
+        kind with one selects it in its own compute section (OliVe, OLAccel: ``compute.act_bits``)."""
         return None
+
+    def datapath_int8_activations(self, hw: HardwareConfig) -> Datapath | None:
+        """The datapath with int8 activations, for a pipeline that has no activation formats (the decoder
+        pass). Default: :meth:`datapath` (a kind without an activation format)."""
+        return self.datapath(hw)
 
     def functional_notes(self, hw: HardwareConfig) -> list[str]:
         """What the functional pass approximates for this design (reported in ``functional.notes``)."""

@@ -97,10 +97,6 @@ class WeightSpec:
                    "TernaryBERT's choice for the layers' weights)", choices=("row", "tensor"))
     bcq_bits: int = spec_field(3, doc="bcq format: binary planes per weight (q), each with a per-row scale", ge=1,
                                le=8)
-    activation_bits: int = spec_field(
-        8, doc="bits of a stored GEMM-input activation (8: int8; 4: the design's 4-bit activation format, OliVe's "
-               "OVP pairs or OLAccel's 4-bit dense + int8 outliers; only kinds that declare one accept 4)",
-        choices=(4, 8))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -126,12 +122,7 @@ class HardwareConfig:
             if name not in self.buffers:
                 defined = ", ".join(sorted(self.buffers)) or "none"
                 yield "buffers", f"must define buffer '{name}' (defined: {defined})"
-        kind = get_kind(self.compute.kind)
-        yield from kind.check(self)
-        if self.weights.activation_bits not in kind.activation_bits:
-            allowed = " or ".join(str(b) for b in kind.activation_bits)
-            yield "weights.activation_bits", (f"compute.kind {kind.name} computes on {allowed}-bit activations, "
-                                              f"got {self.weights.activation_bits}")
+        yield from get_kind(self.compute.kind).check(self)
         yield from self._check_bank_cycle()
         wb = self.buffers.get("weights")
         if wb is not None:

@@ -21,12 +21,12 @@ design                            functional model
 ``compute.kind: biqgemm``         sums of activation groups (BiQGEMM), attention BMMs on int8 planes
 ``weights.format: olive``,        4-bit OVP weights (per output channel) decoded from their packed pairs
 ``compute.kind: olive``           at the array edge, folds accumulated in int32; 4-bit OVP activations
-                                  (``weights.activation_bits: 4``, the preset) encoded into pair bytes and
+                                  (``compute.act_bits: 4``, the preset) encoded into pair bytes and
                                   decoded at the array edge, or int8; attention BMMs on decoded OVP pairs
                                   (Q K^T) and nibble passes (P V; int8: both)
 ``weights.format: olaccel``,      4-bit weights with sparse int8 outliers: dense nibbles on the lanes, the
 ``compute.kind: olaccel``         outlier list on the outlier MACs; 4-bit dense activations with int8
-                                  outlier activations computed apart and merged (``activation_bits: 4``, the
+                                  outlier activations computed apart and merged (``compute.act_bits: 4``, the
                                   preset), or int8; attention BMMs as two nibble passes
 ``weights.format: fp16``          the float model with every GEMM operand rounded to fp16 and fp32
 (tensor core)                     accumulation: not integer, so ``checked`` is None and ``exact`` False

@@ -14,8 +14,6 @@ no integer kernels here: the pass returns None and the run report says why in it
 
 from __future__ import annotations
 
-import dataclasses
-
 import hashlib
 from typing import Any
 
@@ -69,10 +67,8 @@ def decoder_functional_check(prep: PreparedRun, result: RunResult | None = None)
     int8_note = None
     if prep.kind.activation_format(hw_cfg) is not None:
         # the decoder pipeline has no activation formats: its GEMM inputs are int8, on the design's int8 datapath
-        hw_cfg = dataclasses.replace(hw_cfg, weights=dataclasses.replace(hw_cfg.weights, activation_bits=8))
-        int8_note = (f"decoder pass: activations int8 (weights.activation_bits {prep.hw.weights.activation_bits} "
-                     f"applies to the encoder pipeline only)")
-    datapath = prep.kind.datapath(hw_cfg)
+        int8_note = "decoder pass: activations int8 (the design's 4-bit activation format applies to encoders only)"
+    datapath = prep.kind.datapath_int8_activations(hw_cfg)
     if datapath is None:
         wf = w
         if fmt == "gobo" and qmodel is not None:

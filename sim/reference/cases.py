@@ -39,7 +39,11 @@ _COMPUTE = {
     "olive": lambda r: [f"compute.rows={r.choice([4, 8, 16, 64])}", f"compute.cols={r.choice([4, 8, 16, 64])}",
                         f"compute.fold_schedule={r.choice(['preload-overlap', 'serial', 'pipelined', 'scalesim'])}"],
     "olaccel": lambda r: [f"compute.groups={r.choice([1, 4, 64])}", f"compute.lanes={r.choice([2, 4, 16])}",
-                          f"compute.rows={r.choice([1, 2, 4])}", f"compute.pipeline_cycles={r.choice([0, 2])}"],
+                          f"compute.rows={r.choice([1, 2, 4])}", f"compute.pipeline_cycles={r.choice([0, 2])}",
+                          f"compute.act_bits={r.choice([4, 8])}",
+                          f"compute.act_outlier_fraction={r.choice([0.03, 0.25])}",
+                          f"compute.act_outlier_macs={r.choice([1, 4])}",
+                          f"compute.act_outlier_weight_bits={r.choice([4, 8])}"],
 }
 _COMPUTE["ternary"] = lambda r: [f"compute.tiles={r.choice([1, 2, 4, 16])}",
                                  f"compute.pes_per_tile={r.choice([4, 8, 64])}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.compute.base import MatrixUnit, WeightTile, split_rows
+from sim.compute.base import MatrixUnit, WeightTile, split_rows, stepped_tiles
 from sim.compute.biqgemm.stepper import BiqBlock, BiqgemmTileStepper
 from sim.compute.biqgemm.timing import BiqgemmParams, biqgemm_gemm_timing, biqgemm_serial_timing
 from sim.hw.timing import TileTiming, ceil_div
@@ -47,26 +47,17 @@ class BiqgemmUnit(MatrixUnit):
 
     def _reference(self, M: int, K: int, N: int, rng: np.random.Generator, serial: bool) -> TileTiming:
         p = self.params
-        blocks = [(r0, c0) for c0 in range(0, N, p.lanes) for r0 in range(0, M, p.rows)]
-        per_tile: list[list[BiqBlock]] = [[] for _ in range(min(p.tiles, len(blocks)))]
-        for i, (r0, c0) in enumerate(blocks):
-            rows, cols = min(p.rows, M - r0), min(p.lanes, N - c0)
+
+        def make(rows: int, cols: int) -> BiqBlock:
             x = rng.integers(-128, 128, size=(rows, K), dtype=np.int64)
             if serial:
                 planes = serial_planes(rng.integers(-128, 128, size=(K, cols), dtype=np.int64))
-                blk = BiqBlock(x, planes, np.repeat(SERIAL_COEF[:, None], cols, axis=1), halve=True)
-            else:
-                signs = np.where(rng.integers(0, 2, size=(p.planes, K, cols)) == 1, 1, -1).astype(np.int64)
-                blk = BiqBlock(x, signs, rng.integers(-127, 128, size=(p.planes, cols), dtype=np.int64))
-            per_tile[i % p.tiles].append(blk)
+                return BiqBlock(x, planes, np.repeat(SERIAL_COEF[:, None], cols, axis=1), halve=True)
+            signs = np.where(rng.integers(0, 2, size=(p.planes, K, cols)) == 1, 1, -1).astype(np.int64)
+            return BiqBlock(x, signs, rng.integers(-127, 128, size=(p.planes, cols), dtype=np.int64))
+
         stepper = BiqgemmTileStepper(p, "shift_int32" if serial else "mul_int8x32")
-        cycles, actions = 0, dict[str, int]()
-        for seq in per_tile:
-            res = stepper.run(seq)
-            cycles = max(cycles, res.cycles)
-            for k, v in res.actions.items():
-                actions[k] = actions.get(k, 0) + v
-        return TileTiming(cycles, actions)
+        return stepped_tiles(M, N, p.rows, p.lanes, p.tiles, make, stepper.run)
 
     def reference_dense(self, M: int, K: int, N: int, rng: np.random.Generator) -> TileTiming:
         """The tiles stepped cycle by cycle on random int8 operands (attention mode)."""

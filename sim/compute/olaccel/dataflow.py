@@ -6,8 +6,8 @@ int8 values) added into its lane's accumulator; every accumulator is checked aga
 for bit with :func:`sim.kernels.gemm.int_gemm` on the quantizer's own integers. Attention matmuls: two nibble
 passes of the 4-bit weight port, merged per output.
 
-Activations: int8 (``weights.activation_bits: 8``), or OLAccel's 4-bit activations (:class:`OlaccelActivations`,
-``activation_bits: 4``): dense values in [-7, 7] on the 4-bit lanes, and the few larger ones (outlier
+Activations: int8 (``compute.act_bits: 8``), or OLAccel's 4-bit activations (:class:`OlaccelActivations`,
+``compute.act_bits: 4``): dense values in [-7, 7] on the 4-bit lanes, and the few larger ones (outlier
 activations, int8 at the same scale) taken out of the lanes and computed apart: each outlier activation
 times its whole weight row (dense nibbles and weight outliers), added into the outputs of its token. The three
 partial sums (dense lanes, weight-outlier MACs, activation-outlier products) are merged per output; a
@@ -60,9 +60,12 @@ class OlaccelActivations:
         return (self.name, self.bits, self.outlier_fraction)
 
     def calibrate(self, samples: np.ndarray) -> float:
-        """The quantile scale of the calibration values (one float32 scale)."""
-        q = quantize_activations(np.asarray(samples, dtype=np.float64), outlier_fraction=self.outlier_fraction)
-        return float(q.scales[0])
+        """The quantile scale of the calibration values (one float32 scale); with every value an outlier
+        (``outlier_fraction`` 1) the int8 range covers the largest value."""
+        x = np.asarray(samples, dtype=np.float64)
+        if self.outlier_fraction >= 1.0:
+            return float(np.float32(max(float(np.abs(x).max()), 1e-12) / OUTLIER_MAX))
+        return float(quantize_activations(x, outlier_fraction=self.outlier_fraction).scales[0])
 
     def snap(self, v: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
         """Integers at the scale -> dense [-7, 7] or int8 outliers (clipped); counts elements, outliers, clipped."""

@@ -21,11 +21,11 @@ class OlaccelKind(ComputeKind):
 
     name = "olaccel"
     config = OlaccelCompute
-    actions = ("mac_w4a8", "mac_outlier", "add_int32", "reg_bits")
+    actions = ("mac_w4a8", "mac_w4a4", "mac_outlier", "mac_act_outlier", "merge_act_outlier", "add_int32", "reg_bits")
     weight_formats: ClassVar[dict[str, str]] = {"olaccel": "native"}
     operand_bits = 4
-    description = "OLAccel outlier-aware lanes (4-bit weights and activations, each with sparse int8 outliers)"
-    activation_bits = (4, 8)
+    description = ("OLAccel outlier-aware lanes (4-bit weights + sparse int8 outliers; int8 activations, or 4-bit "
+                   "activations with int8 outliers on an outlier-activation unit)")
 
     def min_weight_tile_bytes(self, hw: HardwareConfig) -> int:
         """One slice of every group: ``lanes / 2`` bytes per group."""
@@ -53,12 +53,21 @@ class OlaccelKind(ComputeKind):
         return self.replace(compute, groups=max(1, size))
 
     def datapath(self, hw: HardwareConfig) -> OlaccelDatapath:
-        """Dense lanes + outlier MACs (+ the outlier activations' products under ``activation_bits: 4``)."""
-        return OlaccelDatapath(hw.weights.activation_bits)
+        """Dense lanes + outlier MACs (+ the outlier activations' products under ``compute.act_bits: 4``)."""
+        c = hw.compute
+        assert isinstance(c, OlaccelCompute)
+        return OlaccelDatapath(c.act_bits)
+
+    def datapath_int8_activations(self, hw: HardwareConfig) -> OlaccelDatapath:
+        """The lanes with int8 activations (W4A8), for a pipeline without activation formats."""
+        return OlaccelDatapath(8)
 
     def activation_format(self, hw: HardwareConfig) -> ActivationFormat | None:
-        """4-bit dense activations with int8 outlier activations under ``activation_bits: 4``."""
-        return OlaccelActivations() if hw.weights.activation_bits == 4 else None
+        """4-bit dense activations with int8 outlier activations under ``compute.act_bits: 4`` (the calibrated
+        outlier share is ``compute.act_outlier_fraction``, the same the timing spreads)."""
+        c = hw.compute
+        assert isinstance(c, OlaccelCompute)
+        return OlaccelActivations(c.act_outlier_fraction) if c.act_bits == 4 else None
 
     def default_datapath(self) -> OlaccelDatapath:
         """The OLAccel format's reference datapath."""
@@ -68,15 +77,18 @@ class OlaccelKind(ComputeKind):
         """What the functional model uses."""
         common = ("weights: 4-bit dense + sparse int8 outliers (3% per output channel); embedding tables int8 per "
                   "channel")
-        if hw.weights.activation_bits == 4:
+        c = hw.compute
+        assert isinstance(c, OlaccelCompute)
+        if c.act_bits == 4:
             return [common, "activations: 4-bit dense (-7..7) at every GEMM input, one scale per tensor = the "
-                    "calibration batch's 97% quantile of |x| / 7.5 (as the weights), the larger ones outlier "
+                    f"calibration batch's {100 * (1 - c.act_outlier_fraction):g}% quantile of |x| / 7.5 (as the "
+                    "weights; compute.act_outlier_fraction), the larger ones outlier "
                     "activations kept as int8 at the same scale (clipped to +-127), snapped integer-only after the "
                     "dyadic requantization; linears: dense lanes, weight-outlier MACs and the outlier activations' "
                     "products computed apart and merged; GELU output symmetric",
                     "attention: Q, K, V in the same format, softmax probabilities kept uint8 (I-BERT's 8-bit "
                     "softmax); attention matmuls as two nibble passes"]
-        return [common, "activations: int8 (the integer pipeline's; weights.activation_bits: 4 selects OLAccel's "
+        return [common, "activations: int8 (the integer pipeline's; compute.act_bits: 4 selects OLAccel's "
                 "4-bit activations with int8 outlier activations); attention matmuls as two nibble passes"]
 
 

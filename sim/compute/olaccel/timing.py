@@ -23,15 +23,49 @@ activation loaded: ``M * K`` per block).
 
 Dense matmuls (attention, both operands int8): the 4-bit weight port takes the second operand in two nibbles
 (``b = 16 hi + lo``), two passes with no outliers, ``M * N`` merging adds.
+
+With 4-bit activations (``act_bits: 4``, OLAccel's) the lanes are 4-bit x 4-bit and a few activations are
+outliers (int8). An outlier activation's lane row is idle in the dense lanes (its dense slot is 0); its products
+with the block's weights run on the group's outlier-activation unit (``macs`` multipliers: one outlier
+activation a cycle, times up to ``macs`` weights of the block, so ``ceil(p / macs)`` cycles for ``p`` products).
+With an 8-bit unit weight operand ``p`` is the block's width and the rows' outlier-weight MACs skip the outlier
+activation's row; with a 4-bit one the outlier weights' products stay on the outlier-weight MACs (then int8 x
+int8) and ``p`` is the block's width less the slice's outlier weights. The unit takes each slice's operands as
+the lanes read it (no extra SRAM read) and works through a queue in order: it can start a slice's products in
+the cycle the lanes read the slice, never earlier, and both units add into the partial sums (OLAccel: pipelined
+partial-sum updates). With ``T_s`` the cycle slice ``s`` of a group is read (the group's lane cycles before it)
+and ``D_s`` its outlier-activation cycles, the unit's last product issues at ``max_s (T_s + D_s + ... + D_last) - 1``:
+
+    group end(g) = max(sum_s lane(s), max_s (T_s + sum_{s' >= s} D_s'))
+    step cycles  = max over groups of group end + pipeline_cycles
+
+Actions: ``mac_w4a4`` (lane products: neither operand an outlier), ``mac_outlier`` (outlier-weight MAC products),
+``mac_act_outlier`` (outlier-activation unit products), ``merge_act_outlier`` (one int32 add of such a product
+into its partial sum), ``add_int32`` as above, ``reg_bits`` (36 per lane product, 40 per outlier-weight
+product, ``weight_bits + 32`` per outlier-activation product, per block 4 per dense activation and 8 per
+outlier activation loaded). Attention with 4-bit lanes: both int8 operands in nibbles, four passes with no
+outliers, ``3 M N`` merging adds.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 
 from sim.hw.timing import TileTiming, ceil_div
 
-__all__ = ["olaccel_dense_timing", "olaccel_gemm_timing"]
+__all__ = ["ActOutlierUnit", "olaccel_dense_a4_timing", "olaccel_dense_timing", "olaccel_gemm_a4_timing",
+           "olaccel_gemm_timing"]
+
+
+@dataclass(frozen=True)
+class ActOutlierUnit:
+    """A group's outlier-activation unit: ``macs`` products per cycle (of one outlier activation), weight operand
+    ``weight_bits`` (8: it takes outlier weights too; 4: it takes the 4-bit weights only)."""
+
+    macs: int
+    weight_bits: int
 
 
 def _deal_max(item_cycles: np.ndarray, groups: int) -> int:
@@ -66,3 +100,60 @@ def olaccel_dense_timing(groups: int, lanes: int, rows: int, pipeline: int, M: i
     acts = {"mac_w4a8": 2 * M * K * N, "add_int32": M * N,
             "reg_bits": 2 * (36 * M * K * N + 8 * M * K * blocks)}
     return TileTiming(2 * one_pass, acts)
+
+
+def olaccel_gemm_a4_timing(groups: int, lanes: int, rows: int, pipeline: int, counts: np.ndarray, n_cols: int,
+                           act_mask: np.ndarray, unit: ActOutlierUnit, continues: bool) -> TileTiming:
+    """One weight GEMM step on 4-bit x 4-bit lanes; ``counts[j, k]`` as :func:`olaccel_gemm_timing`,
+    ``act_mask`` (bool ``[M, K]``) where the step's outlier activations are."""
+    c = np.asarray(counts, dtype=np.int64)
+    a = np.asarray(act_mask, dtype=bool)
+    blocks, K = c.shape
+    M = a.shape[0]
+    passes = ceil_div(M, rows)
+    pad_m = passes * rows - M
+    per_pass = np.concatenate([a, np.zeros((pad_m, K), dtype=bool)]).reshape(passes, rows, K).sum(axis=1)
+    width = np.full(blocks, lanes, dtype=np.int64)
+    width[-1] = n_cols - lanes * (blocks - 1)
+    prods = width[:, None] - (c if unit.weight_bits == 4 else 0)  # per outlier activation of the slice (j, k)
+    oa_cycles = -(-prods // unit.macs)
+    # per item (j, p) and k: lane cycles and outlier-activation cycles, item i = j * passes + p
+    lane = np.broadcast_to(np.maximum(1, c)[:, None, :], (blocks, passes, K)).reshape(-1, K)
+    busy = (oa_cycles[:, None, :] * per_pass[None, :, :]).reshape(-1, K)
+    items = lane.shape[0]
+    per_group = ceil_div(items, groups)
+    pad = per_group * groups - items
+    zeros = np.zeros((pad, K), dtype=np.int64)
+    # group g's items in order: g, g + groups, ... -> one row of slices per group
+    lane_g = np.concatenate([lane, zeros]).reshape(per_group, groups, K).transpose(1, 0, 2).reshape(groups, -1)
+    busy_g = np.concatenate([busy, zeros]).reshape(per_group, groups, K).transpose(1, 0, 2).reshape(groups, -1)
+    read_at = np.cumsum(lane_g, axis=1) - lane_g
+    backlog = np.cumsum(busy_g[:, ::-1], axis=1)[:, ::-1]
+    end = np.maximum(lane_g.sum(axis=1), (read_at + backlog).max(axis=1, initial=0))
+    cycles = int(end.max(initial=0)) + pipeline
+    act_k = a.sum(axis=0).astype(np.int64)
+    w_k = c.sum(axis=0)
+    n_act = int(act_k.sum())
+    lane_products = int(((M - act_k) * (n_cols - w_k)).sum())
+    if unit.weight_bits == 8:
+        w_products = int(((M - act_k) * w_k).sum())
+        oa_products = n_act * n_cols
+    else:
+        w_products = M * int(w_k.sum())
+        oa_products = int((act_k * (n_cols - w_k)).sum())
+    acts = {"mac_w4a4": lane_products, "mac_outlier": w_products, "mac_act_outlier": oa_products,
+            "merge_act_outlier": oa_products, "add_int32": M * n_cols if continues else 0,
+            "reg_bits": 36 * lane_products + 40 * w_products + (unit.weight_bits + 32) * oa_products
+            + blocks * (4 * (M * K - n_act) + 8 * n_act)}
+    return TileTiming(cycles, acts)
+
+
+def olaccel_dense_a4_timing(groups: int, lanes: int, rows: int, pipeline: int, M: int, K: int, N: int) -> TileTiming:
+    """A matmul of two int8 operands on 4-bit x 4-bit lanes: both operands in nibbles, four passes, every slice one
+    cycle, three merging adds per output."""
+    blocks = ceil_div(N, lanes)
+    items = blocks * ceil_div(M, rows)
+    one_pass = ceil_div(items, groups) * K + pipeline
+    acts = {"mac_w4a4": 4 * M * K * N, "add_int32": 3 * M * N,
+            "reg_bits": 4 * (36 * M * K * N + 4 * M * K * blocks)}
+    return TileTiming(4 * one_pass, acts)

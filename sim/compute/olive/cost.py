@@ -1,13 +1,13 @@
 """Area and energy of the OliVe array, bottom-up from the technology table's units (see docs/hw/olive.md).
 
-One PE, int8 activations (``weights.activation_bits: 8``): a 4-bit x 8-bit multiplier (``mul_int4x8``; the
+One PE, int8 activations (``compute.act_bits: 8``): a 4-bit x 8-bit multiplier (``mul_int4x8``; the
 decoded weight is a 4-bit integer, or an outlier's 2-bit mantissa), the outlier shifter (the 12-bit product
 shifted left by 0, 2, 3, 4 or 5 into the accumulator: 3 levels of 17 two-input muxes, priced as ``shift_int32``
 (5 levels of 32) times 51/160, the mux-count ratio), the int32 accumulate adder, and registers: the decoded
 weight (4-bit value + 3-bit shift, doubled for the shadow bank under preload-overlap and pipelined schedules),
 the forwarded int8 activation, the 32-bit partial sum.
 
-One PE, 4-bit OVP activations (``activation_bits: 4``): both operands are decoded OVP values (a 4-bit integer
+One PE, 4-bit OVP activations (``compute.act_bits: 4``): both operands are decoded OVP values (a 4-bit integer
 or an outlier's mantissa, and a shift of 0, 2, 3, 4 or 5), so the PE is a 4-bit x 4-bit multiplier
 (``mul_int4x4``), a 3-bit adder of the two shift amounts (0..10; priced as 3/8 of ``add_int8``) and one shifter
 of the 8-bit product by 0..10 into the accumulator (4 levels of 18 two-input muxes: 72/160 of
@@ -49,7 +49,9 @@ DECODED_ACT_BITS = 4 + 3
 
 
 def _ovp_acts(hw: HardwareConfig) -> bool:
-    return hw.weights.activation_bits == 4
+    c = hw.compute
+    assert isinstance(c, OliveCompute)
+    return c.act_bits == 4
 
 
 def olive_pe_parts_um2(c: OliveCompute, t: Tech, act_bits: int = 8) -> dict[str, float]:
@@ -92,7 +94,7 @@ def olive_estimator(hw: HardwareConfig, t: Tech) -> ComponentModel:
              "decode_pairs": "energy.add_int8 per pair (assumed: two 4-bit marker compares + a mantissa/shift "
                              "select, taken as one 8-bit add)"}
     decoders = c.cols + (c.rows // 2 if a4 else 0)
-    blocks = [("pe", c.rows * c.cols, olive_pe_parts_um2(c, t, hw.weights.activation_bits)),
+    blocks = [("pe", c.rows * c.cols, olive_pe_parts_um2(c, t, c.act_bits)),
               ("decoders", decoders, {"pair_decoder": t.area_um2("decoder_index")}),
               ("accumulators", c.cols, {"adders": t.area_um2("add_int32")})]
     return logic_model("olive", "compute", t, energies, basis, blocks)

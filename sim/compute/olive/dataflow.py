@@ -7,7 +7,7 @@ rows in int32 (:func:`sim.compute.systolic.dataflow.systolic_gemm`, every runnin
 it is checked against (:func:`sim.kernels.gemm.int_gemm`) takes the quantizer's own integers, not the
 decoder's, so a decoder or packing error shows as a mismatch.
 
-Activations: int8 (W4A8, ``weights.activation_bits: 8``), or OVP pairs (W4A4, :class:`OvpActivations`): then
+Activations: int8 (W4A8, ``compute.act_bits: 8``), or OVP pairs (W4A4, :class:`OvpActivations`): then
 every activation operand the integer pipeline snapped onto the OVP grid is packed by the pair encoder
 (:func:`sim.quant.olive.encode_pairs`, one byte per pair, as the activations are written back) and rebuilt by
 the decoders at the array's left (streamed) or top (stationary) edge; the PEs multiply the two decoded

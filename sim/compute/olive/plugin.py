@@ -33,7 +33,6 @@ class OliveKind(ComputeKind):
     weight_formats: ClassVar[dict[str, str]] = {"olive": "native"}
     operand_bits = 4
     description = "OliVe outlier-victim pair array (4-bit OVP weights x 4-bit OVP or int8 activations)"
-    activation_bits = (4, 8)
 
     def check(self, hw: HardwareConfig) -> Checks:
         """OVP weights; an even PE row count; the output buffer holds one int32 row of the array."""
@@ -88,11 +87,19 @@ class OliveKind(ComputeKind):
         """GEMMs on the decoded pairs, fold by fold."""
         c = hw.compute
         assert isinstance(c, OliveCompute)
-        return OliveDatapath(c.rows, hw.weights.activation_bits)
+        return OliveDatapath(c.rows, c.act_bits)
+
+    def datapath_int8_activations(self, hw: HardwareConfig) -> OliveDatapath:
+        """The array with int8 activations (W4A8), for a pipeline without activation formats."""
+        c = hw.compute
+        assert isinstance(c, OliveCompute)
+        return OliveDatapath(c.rows, 8)
 
     def activation_format(self, hw: HardwareConfig) -> ActivationFormat | None:
-        """OVP activations (one scale per tensor, pairs along the hidden axis) under ``activation_bits: 4``."""
-        return OvpActivations() if hw.weights.activation_bits == 4 else None
+        """OVP activations (one scale per tensor, pairs along the hidden axis) under ``compute.act_bits: 4``."""
+        c = hw.compute
+        assert isinstance(c, OliveCompute)
+        return OvpActivations() if c.act_bits == 4 else None
 
     def default_datapath(self) -> OliveDatapath:
         """The OVP format's reference datapath without a design: a 64-row array."""
@@ -102,7 +109,9 @@ class OliveKind(ComputeKind):
         """What the functional model uses."""
         common = ("weights: 4-bit OVP pairs, one scale per output channel; embedding tables int8 per channel "
                   "(the embedding sum and residual stream are 22-bit integers as in the integer pipeline)")
-        if hw.weights.activation_bits == 4:
+        c = hw.compute
+        assert isinstance(c, OliveCompute)
+        if c.act_bits == 4:
             return [common, "activations: 4-bit OVP (OliVe's activation quantization) at every GEMM input (Q, K, V, "
                     "context, LayerNorm and GELU outputs), one scale per tensor from the OVP scale search on the "
                     "calibration batch, pairs along the hidden axis, snapped integer-only after the dyadic "
@@ -111,7 +120,7 @@ class OliveKind(ComputeKind):
                     "attention: Q K^T on OVP x OVP in one pass; softmax probabilities kept uint8 (I-BERT's "
                     "8-bit softmax), P V as two unsigned nibble passes of P against OVP V"]
         return [common, "activations: int8 (the integer pipeline's calibrated per-tensor max-abs scales; "
-                "weights.activation_bits: 4 selects OliVe's 4-bit OVP activations); attention matmuls as two "
+                "compute.act_bits: 4 selects OliVe's 4-bit OVP activations); attention matmuls as two "
                 "nibble passes of the 4-bit weight port"]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.compute.base import MatrixUnit, WeightTile, split_rows
+from sim.compute.base import MatrixUnit, WeightTile, split_rows, stepped_tiles
 from sim.compute.ternary.stepper import TernaryTileStepper
 from sim.compute.ternary.timing import TernaryParams, ternary_gemm_timing, ternary_serial_timing
 from sim.hw.timing import TileTiming, ceil_div
@@ -36,22 +36,15 @@ class TernaryUnit(MatrixUnit):
 
     def _reference(self, M: int, K: int, N: int, rng: np.random.Generator, serial: bool) -> TileTiming:
         p = self.params
-        blocks = [(r0, c0) for c0 in range(0, N, p.pes) for r0 in range(0, M, p.rows)]
-        per_tile: list[list[tuple[np.ndarray, np.ndarray]]] = [[] for _ in range(min(p.tiles, len(blocks)))]
-        for i, (r0, c0) in enumerate(blocks):
-            rows, cols = min(p.rows, M - r0), min(p.pes, N - c0)
+
+        def make(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
             x = rng.integers(-128, 128, size=(rows, K), dtype=np.int64)
             w = (rng.integers(-128, 128, size=(K, cols), dtype=np.int64) if serial
                  else rng.integers(-1, 2, size=(K, cols), dtype=np.int64))
-            per_tile[i % p.tiles].append((x, w))
+            return x, w
+
         stepper = TernaryTileStepper(p)
-        cycles, actions = 0, dict[str, int]()
-        for seq in per_tile:
-            res = stepper.run_serial(seq) if serial else stepper.run(seq)
-            cycles = max(cycles, res.cycles)
-            for k, v in res.actions.items():
-                actions[k] = actions.get(k, 0) + v
-        return TileTiming(cycles, actions)
+        return stepped_tiles(M, N, p.rows, p.pes, p.tiles, make, stepper.run_serial if serial else stepper.run)
 
     def reference_dense(self, M: int, K: int, N: int, rng: np.random.Generator) -> TileTiming:
         """The tiles stepped cycle by cycle, bit-serial, on random int8 operands."""
