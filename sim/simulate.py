@@ -13,7 +13,7 @@ import dataclasses
 import functools
 import hashlib
 import json
-from collections import defaultdict
+import weakref
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -29,6 +29,7 @@ from sim.mapping.plan import Planner, Step
 from sim.prepare import PreparedRun
 from sim.quant.cache import ArrayStore
 from sim.quant.errors import QuantError
+from sim.quant.model import QuantizedModel
 from sim.results import OpResult, RunResult
 
 __all__ = ["count_actions", "dram_bytes_per_cycle", "engine_for", "map_steps", "simulate", "simulate_steps",
@@ -47,14 +48,19 @@ Counts = dict[str, dict[str, int]]
 def count_actions(steps: list[Step], unit: str) -> tuple[Counts, dict[str, Counts]]:
     """(run totals, per operator) component -> action -> count over the mapper's steps (DRAM excluded: the
     engine counts it per transfer). ``unit`` names the matrix unit's component."""
-    totals: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    per_op: dict[str, dict[str, dict[str, int]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(int)))
+    # The same action mapping counted again for the same operator and component (the mapper shares one
+    # immutable timing among identical tiles) only raises its multiplicity; the distinct mappings are then
+    # added once each, times it, in the order first seen: integer sums with every key inserted where it first
+    # occurs, so the same dicts (values and key order) as adding step by step.
+    seen: dict[tuple[str, str, int], list] = {}  # (op, comp, id(acts)) -> [op, comp, acts, times], first-seen order
 
     def count(op: str, comp: str, acts: Mapping[str, int]) -> None:
-        bucket, total = per_op[op][comp], totals[comp]
-        for k, v in acts.items():
-            bucket[k] += v
-            total[k] += v
+        key = (op, comp, id(acts))
+        entry = seen.get(key)
+        if entry is None:
+            seen[key] = [op, comp, acts, 1]
+        else:
+            entry[3] += 1
 
     for st in steps:
         count(st.op, unit if st.unit == "matrix" else "vector", st.compute.actions)
@@ -62,12 +68,23 @@ def count_actions(steps: list[Step], unit: str) -> tuple[Counts, dict[str, Count
             count(st.op, "vector", st.epilogue.actions)
         for comp, acts in st.sram.items():
             count(st.op, comp, acts)
-        decoded = sum(t.decode_weights for t in st.loads)
+        decoded = converted = 0
+        for t in st.loads:
+            decoded += t.decode_weights
+            converted += t.convert_values
         if decoded:
             count(st.op, "decompressor", {"dict_read": decoded, "weights_out": decoded})
-        converted = sum(t.convert_values for t in st.loads)
         if converted:
             count(st.op, "converter", {"fp32_to_int": converted})
+    totals: dict[str, dict[str, int]] = {}
+    per_op: dict[str, dict[str, dict[str, int]]] = {}
+    for op, comp, acts, times in seen.values():
+        ob = per_op.setdefault(op, {}).setdefault(comp, {})
+        tb = totals.setdefault(comp, {})
+        for k, v in acts.items():
+            add = v * times
+            ob[k] = ob.get(k, 0) + add
+            tb[k] = tb.get(k, 0) + add
     run_totals = {c: {k: int(v) for k, v in a.items() if v} for c, a in totals.items()}
     ops = {o: {c: {k: int(v) for k, v in a.items() if v} for c, a in comps.items()} for o, comps in per_op.items()}
     return run_totals, ops
@@ -202,7 +219,7 @@ def simulate_steps(prep: PreparedRun, *, trace: bool = False) -> tuple[RunResult
     stall_total = {r: sum(o.stall_breakdown_cycles.get(r, 0) for o in ops) for r in STALL_REASONS}
     notes = []
     if prep.qmodel is not None:
-        rep = prep.qmodel.report()
+        rep = _quant_summary(prep.qmodel)
         notes.append(f"GOBO weights: {rep['bits_per_weight']:.3f} bits/weight "
                      f"({'checkpoint' if prep.checkpoint is not None else 'seeded synthetic weights'}), "
                      f"outlier fraction {rep['outlier_fraction']:.5f}")
@@ -217,6 +234,20 @@ def simulate_steps(prep: PreparedRun, *, trace: bool = False) -> tuple[RunResult
         notes=notes, events=res.events, weights_source=prep.weights_source,
         mapping_overhead_cycles=sum(o.mapping_overhead_cycles for o in ops))
     return price_run(result, hw_cfg), res, steps
+
+
+_QUANT_SUMMARY: weakref.WeakKeyDictionary[QuantizedModel, dict[str, float]] = weakref.WeakKeyDictionary()
+
+
+def _quant_summary(qmodel: QuantizedModel) -> dict[str, float]:
+    """The two figures of a quantized model's report the run's notes state, computed once per (immutable)
+    quantized model object: every sweep point on the same weights shares the in-process model."""
+    known = _QUANT_SUMMARY.get(qmodel)
+    if known is None:
+        rep = qmodel.report()
+        known = _QUANT_SUMMARY[qmodel] = {"bits_per_weight": float(rep["bits_per_weight"]),  # type: ignore[arg-type]
+                                          "outlier_fraction": float(rep["outlier_fraction"])}  # type: ignore[arg-type]
+    return known
 
 
 def trace_document(prep: PreparedRun, result: RunResult, res: EngineResult) -> dict:

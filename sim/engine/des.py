@@ -40,6 +40,7 @@ from sim.hw.dram import DramModel, Pattern
 from sim.mapping.plan import Step, Transfer
 
 STALL_REASONS = ("dram_read", "buffer_full", "vector_busy", "dram_write", "sram_port")
+_DRAM_COUNTS = ("bursts", "activations", "read_bytes", "write_bytes")  # the DRAM actions counted per transfer
 
 
 @dataclass
@@ -209,22 +210,29 @@ class Engine:
         self.busy = {"matrix": 0, "vector": 0, "dram": 0}
         self.spans: list[Span] = []
         self.counters: list[tuple[str, int, int]] = []
+        self._transfers: dict[tuple[Any, ...], tuple[int, tuple[int, ...]]] = {}
 
     # -- DRAM ------------------------------------------------------------------------------------
     def transfer_cycles(self, t: Transfer) -> int:
         """Cycles of one DRAM transfer (and its counts), given the previous transfer's direction; the on-chip
         decompressor and the fp32-to-integer converter on the way in may set a longer time."""
-        pattern: Pattern = "scattered" if t.pattern == "scattered" else "stream"
-        chunk = t.chunk_bytes
-        spec = self.dram_model.spec
-        if pattern == "scattered" and chunk is not None and chunk > spec.channels * spec.row_bytes:
-            pattern, chunk = "stream", None  # one chunk spanning whole rows: a stream from a row boundary
-        res = self.dram_model.transfer(t.nbytes, write=t.write, pattern=pattern, chunk_bytes=chunk,
-                                       prev_write=self._last_write)
+        key = (t.nbytes, t.write, t.pattern, t.chunk_bytes, self._last_write)
+        known = self._transfers.get(key)  # the same transfer after the same direction: the same outcome
+        if known is None:
+            pattern: Pattern = "scattered" if t.pattern == "scattered" else "stream"
+            chunk = t.chunk_bytes
+            spec = self.dram_model.spec
+            if pattern == "scattered" and chunk is not None and chunk > spec.channels * spec.row_bytes:
+                pattern, chunk = "stream", None  # one chunk spanning whole rows: a stream from a row boundary
+            res = self.dram_model.transfer(t.nbytes, write=t.write, pattern=pattern, chunk_bytes=chunk,
+                                           prev_write=self._last_write)
+            known = self._transfers[key] = (math.ceil(res.time_ns * self.clock_hz / 1e9 - 1e-9),
+                                            tuple(int(getattr(res, name)) for name in _DRAM_COUNTS))
         self._last_write = t.write
-        for name in ("bursts", "activations", "read_bytes", "write_bytes"):
-            self.dram_actions[name] += int(getattr(res, name))
-        cycles = math.ceil(res.time_ns * self.clock_hz / 1e9 - 1e-9)
+        cycles, counts = known
+        actions = self.dram_actions
+        for name, value in zip(_DRAM_COUNTS, counts, strict=True):
+            actions[name] += value
         if t.decode_weights and self.decompress_per_cycle:
             cycles = max(cycles, -(-t.decode_weights // self.decompress_per_cycle))
         if t.convert_values and self.convert_per_cycle:
@@ -261,6 +269,14 @@ class Engine:
                 last_store[s.op].append(i)
         released: list[tuple[int, _Intervals]] = []  # (step, phases) of post processes that released a slot
         trace = self.trace
+        ports = self.ports
+        known: dict[int, int] = {}  # id(step) -> its duration: the mapper shares equal steps
+        durations = []  # per step: compute or SRAM-port bound
+        for s in steps:
+            dur = known.get(id(s))
+            if dur is None:
+                dur = known[id(s)] = max(s.compute.cycles, sram_cycles(s, ports))
+            durations.append(dur)
 
         def level(name: str, container: simpy.Container, cap: int) -> None:
             if trace:
@@ -274,8 +290,9 @@ class Engine:
             start = int(env.now)
             yield env.timeout(cycles)
             arb.release("dram")
-            self._span("dram", op, "store" if t.write else "load", start, int(env.now), what=t.what,
-                       bytes=t.nbytes, tensor=t.tensor, step=key[0], pattern=t.pattern)
+            if trace:
+                self._span("dram", op, "store" if t.write else "load", start, int(env.now), what=t.what,
+                           bytes=t.nbytes, tensor=t.tensor, step=key[0], pattern=t.pattern)
             st = stats[op]
             if t.write:
                 st.dram_write_bytes += t.nbytes
@@ -290,13 +307,15 @@ class Engine:
                         raise ValueError(f"{step.op}: a {step.weight_take}-byte weight chunk exceeds the "
                                          f"{self.capacity}-byte weight buffer")
                     yield wbuf.get(step.weight_take)
-                    level("weights", wbuf, self.capacity)
+                    if trace:
+                        level("weights", wbuf, self.capacity)
                 if step.stage_take:
                     if step.stage_take > stage_cap:
                         raise ValueError(f"{step.op}: a {step.stage_take}-byte activation load exceeds the "
                                          f"{stage_cap}-byte staging half of the activation buffer")
                     yield stage.get(step.stage_take)
-                    level("activations", stage, stage_cap)
+                    if trace:
+                        level("activations", stage, stage_cap)
                 loader_phases.add(t0, int(env.now), "buffer_full")
                 for k in waits.get(i, ()):
                     if not stored[k].triggered:
@@ -321,8 +340,9 @@ class Engine:
                 yield env.timeout(step.epilogue.cycles)
                 arb.release("vector")
                 phases.add(t0, int(env.now), "vector_busy")
-                self._span("vector", step.op, "epilogue", start, int(env.now), ops=",".join(step.epilogue_ops),
-                           step=i)
+                if trace:
+                    self._span("vector", step.op, "epilogue", start, int(env.now), ops=",".join(step.epilogue_ops),
+                               step=i)
             for t in step.stores:
                 t0 = int(env.now)
                 yield from transfer(t, (i, 1), step.op)
@@ -376,7 +396,7 @@ class Engine:
                     st.stalls["vector_busy"] += int(env.now) - t0
                     self._stalls(step.op, [(t0, int(env.now), "vector_busy")], i)
                 unit_cycles = step.compute.cycles
-                duration = max(unit_cycles, sram_cycles(step, self.ports))
+                duration = durations[i]
                 start = int(env.now)
                 self.busy["matrix" if step.unit == "matrix" else "vector"] += unit_cycles
                 yield env.timeout(duration)
@@ -384,11 +404,12 @@ class Engine:
                     arb.release("vector")
                 st.compute_cycles += unit_cycles
                 st.stalls["sram_port"] += duration - unit_cycles
-                track = "compute" if step.unit == "matrix" else "vector"
-                self._span(track, step.op, "compute", start, start + unit_cycles, step=i)
-                self._span("executor", step.op, "compute", start, start + unit_cycles, step=i)
-                if duration > unit_cycles:
-                    self._span("executor", step.op, "sram_port", start + unit_cycles, start + duration, step=i)
+                if trace:
+                    track = "compute" if step.unit == "matrix" else "vector"
+                    self._span(track, step.op, "compute", start, start + unit_cycles, step=i)
+                    self._span("executor", step.op, "compute", start, start + unit_cycles, step=i)
+                    if duration > unit_cycles:
+                        self._span("executor", step.op, "sram_port", start + unit_cycles, start + duration, step=i)
                 if trace:  # each buffer's ports are busy for their own share of the step (from its start)
                     for name, (r, w) in step.ports.items():
                         p = self.ports.get(name)
@@ -397,10 +418,12 @@ class Engine:
                                    write_bytes=w, step=i)
                 if step.weight_free:
                     yield wbuf.put(step.weight_free)
-                    level("weights", wbuf, self.capacity)
+                    if trace:
+                        level("weights", wbuf, self.capacity)
                 if step.stage_free:
                     yield stage.put(step.stage_free)
-                    level("activations", stage, stage_cap)
+                    if trace:
+                        level("activations", stage, stage_cap)
                 if step.epilogue is not None or step.stores:
                     phases = _Intervals()
                     pending.append((env.process(post(i, step, slot_req, phases)), phases))
@@ -419,5 +442,7 @@ class Engine:
     def _stalls(self, op: str, pieces: list[tuple[int, int, str]], step: int) -> None:
         """Record the executor's waiting intervals, each with its reason (trace only); ``step``: the index of
         the step the executor waits to start (at an operator boundary: the operator's last step)."""
+        if not self.trace:
+            return
         for a, b, label in pieces:
             self._span("executor", op, label, a, b, step=step)

@@ -39,7 +39,8 @@ from sim.compute.base import SUB_TILES, MatrixUnit, WeightTile
 from sim.config.hardware import HardwareConfig
 from sim.errors import SimInputError
 from sim.hw.timing import TileTiming
-from sim.hw.vector import KernelCost, VectorParams, vector_timing
+from sim.hw.vector import KernelCost, VectorParams
+from sim.mapping.memo import TimingMemo
 from sim.mapping.weights import EMBEDDING_TYPES
 from sim.quant.packed import OUTLIER_BYTES as OUTLIER_STORED_BYTES
 from sim.workload.graph import Operator, OperatorGraph
@@ -136,9 +137,15 @@ def _ceil(a: int, b: int) -> int:
 
 
 def _elem_grid(N: int, K: int, Nc: int, Kc: int, elem_bytes: float) -> np.ndarray:
-    n_sizes = np.minimum(Nc, N - np.arange(0, N, Nc))
-    k_sizes = np.minimum(Kc, K - np.arange(0, K, Kc))
-    return np.ceil(np.outer(n_sizes, k_sizes) * elem_bytes).astype(np.int64)
+    """Bytes per [n-chunk, k-chunk] of a dense N x K weight cut into Nc x Kc chunks: ``ceil(n * k * elem_bytes)``
+    of each chunk's n x k elements (every chunk is whole but the last row and column of the grid)."""
+    nN, nK = _ceil(N, Nc), _ceil(K, Kc)
+    n_last, k_last = N - (nN - 1) * Nc, K - (nK - 1) * Kc
+    grid = np.full((nN, nK), math.ceil(Nc * Kc * elem_bytes), dtype=np.int64)
+    grid[-1, :] = math.ceil(n_last * Kc * elem_bytes)
+    grid[:, -1] = math.ceil(Nc * k_last * elem_bytes)
+    grid[-1, -1] = math.ceil(n_last * k_last * elem_bytes)
+    return grid
 
 
 def dense_source(N: int, K: int, offchip_elem_bytes: float, onchip_elem_bytes: float) -> WeightSource:
@@ -191,6 +198,7 @@ class Planner:
         self.d = unit
         self.hw = hw
         self.vector = VectorParams(hw.vector.lanes, hw.vector.divider_cycles)
+        self.timing = TimingMemo(unit, self.vector)  # the closed forms of identical tiles, computed once
         self.weights = weights
         self.costs = kernel_costs
         self.consumers: dict[str, list[Operator]] = {}
@@ -402,7 +410,7 @@ class Planner:
         """A weight GEMM: weight chunks stream through the weight buffer; a spilled input streams through the
         activation staging in row pieces; the loop order (weights-outer or activations-outer) is the one that
         moves fewer DRAM bytes."""
-        d = self.d
+        d, tm = self.d, self.timing
         assert op.weight is not None
         src = self.weights[op.weight.name]
         M, K, N = op.m * op.count, op.k, op.n
@@ -456,22 +464,30 @@ class Planner:
             n0, n1 = ni * Nc, min(N, (ni + 1) * Nc)
             k0, k1 = ki * Kc, min(K, (ki + 1) * Kc)
             last_k = ki == nK - 1
-            subs = d.sub_tiles(m1 - m0, n1 - n0)
+            subs = tm.sub_tiles(m1 - m0, n1 - n0)
             out = []
+            # a step is fixed by its sub-tile's shape and columns and whether it is the chunk's first or last one:
+            # equal sub-tiles (the middle row blocks of a chunk) share one immutable step
+            made: dict[tuple[int, int, int, bool, bool], Step] = {}
             for si, (sm0, sm1, sn0, sn1) in enumerate(subs):
                 m_rows, n_cols = sm1 - sm0, sn1 - sn0
+                last_sub = si == len(subs) - 1
+                same = made.get((m_rows, sn0, sn1, si == 0, last_sub))
+                if same is not None:
+                    out.append(same)
+                    continue
                 tile = WeightTile(operand, n0 + sn0, n0 + sn1, k0, k1, ki)
                 dict_load = first and si == 0
-                timing = d.weight_gemm_timing(m_rows, k1 - k0, n_cols, tile, first=dict_load)
+                timing = tm.weight_gemm_timing(m_rows, k1 - k0, n_cols, tile, first=dict_load)
                 if ki > 0:  # partial sums of K chunks accumulate in the output buffer
                     timing = timing + TileTiming(0, {"add_int32": m_rows * n_cols})
                 epi = epi_work = None
                 if ep_cost is not None and last_k:
-                    epi = vector_timing(self.vector, ep_cost, m_rows, n_cols)
+                    epi = tm.vector_timing(ep_cost, m_rows, n_cols)
                     epi_work = Work("vector", kernel=ep_cost, rows=m_rows, row_len=n_cols)
                 stores = (self._store(m_rows * n_cols * out_elem, op.name),) if to_dram and last_k else ()
                 w_chunk = int(on[ni, ki]) * n_cols // (n1 - n0)
-                w_reads, a_reads = d.gemm_sram_reads(w_chunk, m_rows, k1 - k0, n_cols, tile)
+                w_reads, a_reads = tm.gemm_sram_reads(w_chunk, m_rows, k1 - k0, n_cols, tile)
                 o_write = m_rows * n_cols * (out_elem if last_k else 4)
                 o_read = m_rows * n_cols * 4 if ki > 0 else 0
                 sram = {"sram.weights": {"write_bytes": w_take if si == 0 else 0, "read_bytes": w_reads},
@@ -481,7 +497,6 @@ class Planner:
                         "sram.outputs": {"write_bytes": o_write, "read_bytes": o_read
                                          + sum(t.nbytes for t in stores)}}
                 ports = {"weights": (w_reads, 0), "activations": (a_reads, 0), "outputs": (o_read, o_write)}
-                last_sub = si == len(subs) - 1
                 out.append(Step(
                     op.name, "matrix", timing, macs=m_rows * (k1 - k0) * n_cols,
                     loads=tuple(loads) if si == 0 else (), stores=stores,
@@ -491,6 +506,7 @@ class Planner:
                     epilogue=epi, sram=sram, ports=ports, epilogue_ops=ep_names if epi else (),
                     work=Work("weight-gemm", m_rows, k1 - k0, n_cols, tile=tile, first=dict_load, k_accumulate=ki > 0),
                     epilogue_work=epi_work))
+                made[(m_rows, sn0, sn1, si == 0, last_sub)] = out[-1]
             return out
 
         first = True
@@ -528,7 +544,7 @@ class Planner:
                         first = False
         pieces = pieces_w if order == "weights-outer" else pieces_a
         mapping = {"weight_chunk_n": Nc, "weight_chunk_k": Kc, "chunks": nN * nK, "loop_order": order,
-                   "sub_tiles_per_chunk": len(d.sub_tiles(pieces[0], min(N, Nc))),
+                   "sub_tiles_per_chunk": len(tm.sub_tiles(pieces[0], min(N, Nc))),
                    "activation_chunks": len(pieces), "weights_resident": resident and order == "activations-outer",
                    "input_from_dram": bool(a_in_dram), "output_to_dram": to_dram,
                    "fused_epilogue": list(ep_names) + (["requant"] if op.epilogue else []),
@@ -540,7 +556,7 @@ class Planner:
         """Attention matmul: per (batch, head) one step; when an operand comes back from DRAM or the result goes
         to DRAM and does not fit the staging, tiles of rows (and, when one head's second operand alone does
         not fit half the staging, of columns too); both operands are activations."""
-        d = self.d
+        d, tm = self.d, self.timing
         ep_cost, ep_names = self.epilogue_cost(op)
         deps = self.spilled_inputs(op)
         to_dram = self.writes_to_dram(op)
@@ -556,38 +572,38 @@ class Planner:
         rows = self._pieces(op.m, per_row, cap - b_max, d.m_granule, op.name)
         groups: list[list[Step]] = []
         dst = "sram.outputs" if out_buf == "outputs" else "sram.activations"
-        for _ in range(op.count):
-            group = []
-            for nc in cols:
-                for ri, mr in enumerate(rows):
-                    take = 0
-                    loads: tuple[Transfer, ...] = ()
-                    if deps:
-                        b_part = op.k * nc * act if ri == 0 else 0
-                        take = mr * op.k * act + b_part
-                        loads = (self._load(take, deps[0]),)
-                    timing = d.dense_timing(mr, op.k, nc)
-                    epi = vector_timing(self.vector, ep_cost, mr, nc) if ep_cost is not None else None
-                    stores = (self._store(mr * nc * out_elem, op.name),) if to_dram else ()
-                    a_read = d.dense_sram_reads(mr, op.k, nc)
-                    out_write = mr * nc * out_elem
-                    sram: dict[str, dict[str, int]] = {"sram.activations": {"read_bytes": a_read, "write_bytes": take}}
-                    sram.setdefault(dst, {})["write_bytes"] = sram.get(dst, {}).get("write_bytes", 0) + out_write
-                    if stores:
-                        sram[dst]["read_bytes"] = sram[dst].get("read_bytes", 0) + stores[0].nbytes
-                    ports = {"activations": (a_read, 0 if dst == "sram.outputs" else out_write)}
-                    if dst == "sram.outputs":
-                        ports["outputs"] = (0, out_write)
-                    free = 0
-                    if deps:
-                        free = mr * op.k * act + (op.k * nc * act if ri == len(rows) - 1 else 0)
-                    group.append(Step(op.name, "matrix", timing, macs=mr * op.k * nc, loads=loads, stores=stores,
-                                      stage_take=take, stage_free=free, after=deps if deps else (),
-                                      epilogue=epi, sram=sram, ports=ports, epilogue_ops=ep_names if epi else (),
-                                      work=Work("matmul", mr, op.k, nc),
-                                      epilogue_work=Work("vector", kernel=ep_cost, rows=mr, row_len=nc)
-                                      if ep_cost is not None else None))
-            groups.append(group)
+        # every (batch, head) runs the same steps: built once, the immutable steps shared by the heads' groups
+        group = []
+        for nc in cols:
+            for ri, mr in enumerate(rows):
+                take = 0
+                loads: tuple[Transfer, ...] = ()
+                if deps:
+                    b_part = op.k * nc * act if ri == 0 else 0
+                    take = mr * op.k * act + b_part
+                    loads = (self._load(take, deps[0]),)
+                timing = tm.dense_timing(mr, op.k, nc)
+                epi = tm.vector_timing(ep_cost, mr, nc) if ep_cost is not None else None
+                stores = (self._store(mr * nc * out_elem, op.name),) if to_dram else ()
+                a_read = tm.dense_sram_reads(mr, op.k, nc)
+                out_write = mr * nc * out_elem
+                sram: dict[str, dict[str, int]] = {"sram.activations": {"read_bytes": a_read, "write_bytes": take}}
+                sram.setdefault(dst, {})["write_bytes"] = sram.get(dst, {}).get("write_bytes", 0) + out_write
+                if stores:
+                    sram[dst]["read_bytes"] = sram[dst].get("read_bytes", 0) + stores[0].nbytes
+                ports = {"activations": (a_read, 0 if dst == "sram.outputs" else out_write)}
+                if dst == "sram.outputs":
+                    ports["outputs"] = (0, out_write)
+                free = 0
+                if deps:
+                    free = mr * op.k * act + (op.k * nc * act if ri == len(rows) - 1 else 0)
+                group.append(Step(op.name, "matrix", timing, macs=mr * op.k * nc, loads=loads, stores=stores,
+                                  stage_take=take, stage_free=free, after=deps if deps else (),
+                                  epilogue=epi, sram=sram, ports=ports, epilogue_ops=ep_names if epi else (),
+                                  work=Work("matmul", mr, op.k, nc),
+                                  epilogue_work=Work("vector", kernel=ep_cost, rows=mr, row_len=nc)
+                                  if ep_cost is not None else None))
+        groups += [list(group) for _ in range(op.count)]
         mapping: dict[str, object] = {
                    "per_head_steps": len(rows) * len(cols), "heads": op.count, "input_from_dram": bool(deps),
                    "output_to_dram": to_dram,
@@ -626,35 +642,35 @@ class Planner:
         dst_buf = "sram.outputs" if out_elem == 4 else "sram.activations"
         groups: list[list[Step]] = []
         tables = max(1, op.rows // max(1, w.tokens)) if op.kind == "gather" else 1
-        for _ in range(heads):
-            group = []
-            for rows in pieces:
-                elems_rows = rows * tables if op.kind == "gather" else rows
-                timing = vector_timing(self.vector, cost, elems_rows, op.row_len)
-                loads: list[Transfer] = []
-                if op.kind == "gather":
-                    loads += self._gather_loads(rows)
-                elif deps:
-                    loads.append(self._load(rows * op.row_len * in_elem, deps[0]))
-                take = sum(t.nbytes for t in loads)
-                stores = (self._store(elems_rows * op.row_len * out_elem if op.kind != "gather"
-                                      else rows * op.row_len * out_elem, op.name),) if to_dram else ()
-                read = elems_rows * op.row_len * in_elem
-                write = elems_rows * op.row_len * out_elem
-                sram: dict[str, dict[str, int]] = {src_buf: {"read_bytes": read}}
-                sram.setdefault(dst_buf, {})["write_bytes"] = write
-                if take:
-                    sram.setdefault("sram.activations", {})["write_bytes"] = \
-                        sram.get("sram.activations", {}).get("write_bytes", 0) + take
-                if stores:
-                    sram[dst_buf]["read_bytes"] = sram[dst_buf].get("read_bytes", 0) + stores[0].nbytes
-                ports: dict[str, tuple[int, int]] = {src_buf[5:]: (read, 0)}
-                r0, w0 = ports.get(dst_buf[5:], (0, 0))
-                ports[dst_buf[5:]] = (r0, w0 + write)
-                group.append(Step(op.name, "vector", timing, loads=tuple(loads), stores=stores, stage_take=take,
-                                  stage_free=take, after=deps if deps and loads else (), sram=sram, ports=ports,
-                                  work=Work("vector", kernel=cost, rows=elems_rows, row_len=op.row_len)))
-            groups.append(group)
+        # every head runs the same steps: built once, shared by the heads' groups
+        group = []
+        for rows in pieces:
+            elems_rows = rows * tables if op.kind == "gather" else rows
+            timing = self.timing.vector_timing(cost, elems_rows, op.row_len)
+            loads: list[Transfer] = []
+            if op.kind == "gather":
+                loads += self._gather_loads(rows)
+            elif deps:
+                loads.append(self._load(rows * op.row_len * in_elem, deps[0]))
+            take = sum(t.nbytes for t in loads)
+            stores = (self._store(elems_rows * op.row_len * out_elem if op.kind != "gather"
+                                  else rows * op.row_len * out_elem, op.name),) if to_dram else ()
+            read = elems_rows * op.row_len * in_elem
+            write = elems_rows * op.row_len * out_elem
+            sram: dict[str, dict[str, int]] = {src_buf: {"read_bytes": read}}
+            sram.setdefault(dst_buf, {})["write_bytes"] = write
+            if take:
+                sram.setdefault("sram.activations", {})["write_bytes"] = \
+                    sram.get("sram.activations", {}).get("write_bytes", 0) + take
+            if stores:
+                sram[dst_buf]["read_bytes"] = sram[dst_buf].get("read_bytes", 0) + stores[0].nbytes
+            ports: dict[str, tuple[int, int]] = {src_buf[5:]: (read, 0)}
+            r0, w0 = ports.get(dst_buf[5:], (0, 0))
+            ports[dst_buf[5:]] = (r0, w0 + write)
+            group.append(Step(op.name, "vector", timing, loads=tuple(loads), stores=stores, stage_take=take,
+                              stage_free=take, after=deps if deps and loads else (), sram=sram, ports=ports,
+                              work=Work("vector", kernel=cost, rows=elems_rows, row_len=op.row_len)))
+        groups += [list(group) for _ in range(heads)]
         return OpPlan(op, [s for g in groups for s in g], {
             "unit": "vector", "steps": heads * len(pieces), "kernel": cost.name,
             "input_from_dram": bool(deps) or op.kind == "gather", "output_to_dram": to_dram}, groups=groups)

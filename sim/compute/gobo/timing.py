@@ -138,11 +138,17 @@ def gobo_comparator_stall_cycles(params: GoboTileParams, column_counts: np.ndarr
         ``sum_k max(0, ceil(c_k / outlier_positions_per_cycle) - 1)`` over the last axis: a column with more
         outliers than the comparator matches in one cycle issues ``ceil(c_k / cp)`` cycles later.
     """
+    return gobo_comparator_column_stalls(params, column_counts).sum(axis=-1)
+
+
+def gobo_comparator_column_stalls(params: GoboTileParams, column_counts: np.ndarray | Sequence[int]) -> np.ndarray:
+    """Per index-stream column, the cycles it holds the Gaussian fetch: ``max(0, ceil(c_k / cp) - 1)`` (int64,
+    the shape of ``column_counts``); :func:`gobo_comparator_stall_cycles` is its sum over the last axis."""
     c = np.asarray(column_counts, dtype=np.int64)
     if c.size and c.min() < 0:
         raise ValueError("column outlier counts must be >= 0")
     cp = params.outlier_positions_per_cycle
-    return np.maximum(-(-c // cp) - 1, 0).sum(axis=-1)
+    return np.maximum(-(-c // cp) - 1, 0)
 
 
 def _stalls(params: GoboTileParams, P: int, n_blocks: int, stalls: np.ndarray | Sequence[int] | None,
@@ -321,27 +327,29 @@ def gobo_parallel_timing(
         raise ValueError(f"outlier counts must lie in 0..K*P={K * P}")
     stalls = _stalls(params, P, n, comparator_stall_cycles, counts)
     per = -(-n // used)
-    grid = np.full(per * used, -1, dtype=np.int64)
-    grid[:n] = counts
-    grid = grid.reshape(per, used).T  # row t: the blocks of tile t, in issue order (-1: no block)
-    sgrid = np.zeros(per * used, dtype=np.int64)
-    sgrid[:n] = stalls
-    sgrid = sgrid.reshape(per, used).T
-    valid = grid >= 0
-    G = gobo_gaussian_cycles(params, K) + sgrid
-    F = np.where(valid, np.maximum(G, -(-np.maximum(grid, 0) * R // _outlier_rate(params))), 0)
     B = gobo_post_cycles(params, R)
-    nblk = valid.sum(axis=1)
-    if params.double_buffered_bins:
-        later = np.where(valid[:, 1:], np.maximum(F[:, 1:], B), 0).sum(axis=1)
-        cyc = F[:, 0] + later + B
-    else:
-        cyc = F.sum(axis=1) + nblk * B
-    dict_cycles = params.effective_dict_load_cycles if load_dictionary else 0
-    actions = _blocks_actions(params, R, K, P, int(counts.sum()), n)
-    if load_dictionary:
-        actions = merge_actions(actions, {k: v * used for k, v in _dict_actions(params).items()})
-    return TileTiming(dict_cycles + int(cyc.max()), actions)
+    F = np.maximum(gobo_gaussian_cycles(params, K) + stalls, -(-counts * R // _outlier_rate(params)))  # per block
+    # block i runs on tile i % used, so tile t's blocks are t, t + used, ...: the cycles each block adds to its
+    # tile, padded with zeros to whole rounds and summed per column, are the tiles' totals
+    adds = np.zeros(per * used, dtype=np.int64)
+    if params.double_buffered_bins:  # F_0 + sum_{later} max(F_i, B) + B: the first round is each tile's first block
+        adds[:n] = np.maximum(F, B)
+        adds[:used] = F[:used] + B
+    else:  # sum F_i + N_t * B
+        adds[:n] = F + B
+    cyc = adds.reshape(per, used).sum(axis=0)
+    blocks = TileTiming(int(cyc.max()), _blocks_actions(params, R, K, P, int(counts.sum()), n))
+    return blocks + gobo_parallel_dictionary_timing(params, n, tiles) if load_dictionary else blocks
+
+
+def gobo_parallel_dictionary_timing(params: GoboTileParams, n_blocks: int, tiles: int) -> TileTiming:
+    """What loading the tensor's dictionary adds to :func:`gobo_parallel_timing` of ``n_blocks`` blocks on
+    ``tiles`` tiles: the load's cycles before the blocks, and every used tile's dictionary writes (nothing
+    without blocks)."""
+    used = min(int(tiles), int(n_blocks))
+    if used <= 0:
+        return TileTiming(0, {})
+    return TileTiming(params.effective_dict_load_cycles, {k: v * used for k, v in _dict_actions(params).items()})
 
 
 def gobo_peak_macs_per_cycle(params: GoboTileParams, tiles: int) -> int:

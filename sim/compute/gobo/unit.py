@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -10,8 +11,10 @@ from sim.compute.base import MatrixUnit, WeightTile, split_rows
 from sim.compute.gobo.stepper import GoboBlock, GoboMacStepper, GoboTileStepper
 from sim.compute.gobo.timing import (
     GoboTileParams,
+    gobo_comparator_column_stalls,
     gobo_comparator_stall_cycles,
     gobo_mac_blocks_timing,
+    gobo_parallel_dictionary_timing,
     gobo_parallel_timing,
 )
 from sim.hw.timing import TileTiming, ceil_div
@@ -23,11 +26,43 @@ class GoboOutliers:
 
     ``counts[j, c]``: outliers of P-column block j in K chunk c; ``columns[j, k]``: outliers of block j at
     reduction index k (the index-stream column the comparator matches), or None when the comparator matches
-    a whole column per cycle (``outlier_positions_per_cycle >= pes``) and positions cannot stall it.
+    a whole column per cycle (``outlier_positions_per_cycle >= pes``) and positions cannot stall it;
+    ``stall_prefix[j, k]``: the comparator stall cycles of block j's columns ``[0, k)`` (running sums of
+    :func:`gobo_comparator_column_stalls`, so a step's stalls over ``[k0, k1)`` are one subtraction), or None
+    with ``columns``.
     """
 
     counts: np.ndarray
     columns: np.ndarray | None
+    stall_prefix: np.ndarray | None = None
+
+
+# (id of a read-only column-count array, positions per cycle) -> (a weak reference to the array, its running
+# stall sums): a packed tensor hands out the same frozen count array for the same blocking, so the sums are
+# computed once per process for every design with the same PEs and comparator (the points of a sweep)
+_PREFIXES: dict[tuple[int, int], tuple[weakref.ref, np.ndarray]] = {}
+
+
+def _stall_prefix(params: GoboTileParams, columns: np.ndarray) -> np.ndarray:
+    """``prefix[j, k]``: comparator stall cycles of block j's columns ``[0, k)`` (int64, one column more)."""
+    key = (id(columns), params.outlier_positions_per_cycle)
+    hit = _PREFIXES.get(key)
+    if hit is not None and hit[0]() is columns:
+        return hit[1]
+    prefix = np.zeros((columns.shape[0], columns.shape[1] + 1), dtype=np.int64)
+    np.cumsum(gobo_comparator_column_stalls(params, columns), axis=1, out=prefix[:, 1:])
+    if columns.flags.writeable:  # only an immutable array can stand for its sums later
+        return prefix
+    prefix.setflags(write=False)
+    def forget(_ref: weakref.ref, k: tuple[int, int] = key) -> None:
+        _PREFIXES.pop(k, None)
+
+    try:
+        ref = weakref.ref(columns, forget)
+    except TypeError:  # an array that cannot be weakly referenced (a view of a temporary): not remembered
+        return prefix
+    _PREFIXES[key] = (ref, prefix)
+    return prefix
 
 
 class GoboUnit(MatrixUnit):
@@ -46,6 +81,8 @@ class GoboUnit(MatrixUnit):
         self.n_granule = params.pes
         self.m_granule = params.rows_per_pe
         self.chunk_wave = params.pes * tiles
+        # (rows, K, N, operand id, tile fields) -> (operand, (the blocks' timing without the dictionary, blocks))
+        self._blocks: dict[tuple[int, ...], tuple[GoboOutliers, tuple[TileTiming, int]]] = {}
 
     def dense_timing(self, M: int, K: int, N: int) -> TileTiming:
         """Attention matmul on the GOBO PEs' multipliers: blocks of R rows x P columns over the tiles."""
@@ -65,10 +102,11 @@ class GoboUnit(MatrixUnit):
             return None
         pes = self.params.pes
         counts = np.asarray(source.outlier_counts(pes, chunk_k), dtype=np.int64)  # type: ignore[attr-defined]
-        columns = None
+        columns = prefix = None
         if self.params.outlier_positions_per_cycle < pes:
             columns = np.asarray(source.outlier_counts(pes, 1), dtype=np.int64)  # type: ignore[attr-defined]
-        return GoboOutliers(counts, columns)
+            prefix = _stall_prefix(self.params, columns)
+        return GoboOutliers(counts, columns, prefix)
 
     def weight_gemm_timing(self, M: int, K: int, N: int, tile: WeightTile, *, first: bool) -> TileTiming:
         """GOBO-mode GEMM of M rows over the block columns of the tile, with each block's real outlier count.
@@ -82,14 +120,27 @@ class GoboUnit(MatrixUnit):
             return self.dense_timing(M, K, N)
         assert isinstance(op, GoboOutliers)
         g = self.params
+        # the tensor's first step is the same blocks after the dictionary load: the blocks' timing is computed
+        # once per (tile, rows) and the load added (gobo_parallel_timing with load_dictionary, by construction)
+        key = (M, K, N, id(op), tile.n0, tile.n1, tile.k0, tile.k1, tile.k_chunk)
+        hit = self._blocks.get(key)
+        if hit is None or hit[0] is not op:
+            hit = self._blocks[key] = (op, self._blocks_timing(M, K, tile, op))
+        blocks, n_blocks = hit[1]
+        return blocks + gobo_parallel_dictionary_timing(g, n_blocks, self.tiles) if first else blocks
+
+    def _blocks_timing(self, M: int, K: int, tile: WeightTile, op: GoboOutliers) -> tuple[TileTiming, int]:
+        g = self.params
         nb0, nb1 = tile.n0 // g.pes, ceil_div(tile.n1, g.pes)
         mb = ceil_div(M, g.rows_per_pe)
         seq_all = np.repeat(op.counts[nb0:nb1, tile.k_chunk], mb)  # column-major
         stalls = None
-        if op.columns is not None:  # the comparator's stalls over this step's reduction rows [k0, k1)
+        if op.stall_prefix is not None:  # the comparator's stalls over this step's reduction rows [k0, k1)
+            stalls = np.repeat(op.stall_prefix[nb0:nb1, tile.k1] - op.stall_prefix[nb0:nb1, tile.k0], mb)
+        elif op.columns is not None:
             stalls = np.repeat(gobo_comparator_stall_cycles(g, op.columns[nb0:nb1, tile.k0:tile.k1]), mb)
-        return gobo_parallel_timing(g, g.rows_per_pe, K, g.pes, seq_all, self.tiles, load_dictionary=first,
-                                    comparator_stall_cycles=stalls)
+        return gobo_parallel_timing(g, g.rows_per_pe, K, g.pes, seq_all, self.tiles,
+                                    comparator_stall_cycles=stalls), int(seq_all.size)
 
     # -- per-cycle reference (written apart from the closed forms above: it deals the blocks itself) --------
     def _deal(self, n_blocks: int) -> list[list[int]]:
