@@ -62,8 +62,12 @@ def accuracy_of(hw: str) -> tuple[float | None, str]:
                             "olaccel": {"outlier_fraction": DEFAULT_OUTLIER_FRACTION}}.get(fmt, {})
     for r in _read(ROOT / "bench" / "results" / "format_accuracy.json").get("results", []):
         if r["format"] == fmt and r["embeddings"] is None and all(r["options"].get(k) == v for k, v in want.items()):
+            act_bits = getattr(cfg.compute, "act_bits", 8)  # the design's activation width (W4A4 / W4A8)
+            if "integer_hidden_cosine_mean" in r and r.get("integer_activation_bits", 8) != act_bits:
+                continue
             if "integer_hidden_cosine_mean" in r:
-                return float(r["integer_hidden_cosine_mean"]), f"{r['integer_mode']} integer model"
+                bits = r.get("integer_activation_bits", 8)
+                return float(r["integer_hidden_cosine_mean"]), f"{r['integer_mode']} integer model, A{bits}"
             return float(r["weights_only_hidden_cosine_mean"]), f"{r['case']}, weights only"
     return None, f"{fmt} (not measured)"
 

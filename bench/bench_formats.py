@@ -8,7 +8,10 @@ For each case of :data:`CASES` (one line per format variant; a new format of ``s
 line): every encoder FC weight and the pooler quantized with the format's quantizer, dequantized, and the float
 model run with them on the 8 golden sentences of ``tests/data/minilm_golden.json`` ("weights only": float
 activations), and, where the case names an integer mode of the functional pipeline, the bit-accurate integer
-model (int8 activations, I-BERT kernels, the format's datapath, every GEMM checked against ``int_gemm``).
+model (int8 activations, I-BERT kernels, the format's datapath, every GEMM checked against ``int_gemm``); a
+case with activation bits 4 runs that integer model with the design's 4-bit activation format instead (the
+preset ``hwconfigs/<format>.yaml``'s ``activation_format`` and datapath: OliVe's OVP pairs, OLAccel's 4-bit
+dense + int8 outlier activations), the W4A4 rows next to the W4A8 ones.
 Metrics against the float64 model: the last hidden state's cosine per sentence over its real tokens (mean, min)
 and the sentence embedding's (mean pooling + L2 norm) cosine (mean, min). Embedding cases: ``ternary-row``
 (the word embedding TWN-ternarized per row, TernaryBERT's choice), ``bcq-mixed`` (the word embedding in
@@ -35,8 +38,9 @@ except ImportError:  # running from a checkout without installing
 
 OUT = ROOT / "bench" / "results" / "format_accuracy.json"
 
-#: (label, format of sim.quant.formats, its options, embedding treatment or None, integer mode or None)
-CASES: list[tuple[str, str, dict[str, Any], str | None, str | None]] = [
+#: (label, format of sim.quant.formats, its options, embedding treatment or None, integer mode or None[, activation
+#: bits of the integer model: 8 if not given, 4 = the design's 4-bit activation format])
+CASES: list[tuple[Any, ...]] = [
     ("gobo 3-bit", "gobo", {"bits": 3}, None, "gobo3"),
     ("gobo 4-bit", "gobo", {"bits": 4}, None, "gobo4"),
     ("ternary, per row", "ternary", {"granularity": "row"}, None, "ternary"),
@@ -48,7 +52,22 @@ CASES: list[tuple[str, str, dict[str, Any], str | None, str | None]] = [
     ("bcq 3-bit + mixed-bit word embedding", "bcq", {"bits": 3}, "bcq-mixed", None),
     ("olive, 4-bit outlier-victim pairs", "olive", {}, None, "olive"),
     ("olaccel, 4-bit + 3% int8 outliers", "olaccel", {"outlier_fraction": 0.03}, None, "olaccel"),
+    ("olive, W4A4 (4-bit OVP activations)", "olive", {}, None, "olive", 4),
+    ("olaccel, W4A4 (4-bit + int8 outlier activations)", "olaccel", {"outlier_fraction": 0.03}, None, "olaccel", 4),
 ]
+
+
+def design_activations(fmt: str, bits: int) -> tuple[Any, Any]:
+    """(datapath, activation format) of the preset ``hwconfigs/<fmt>.yaml`` with ``compute.act_bits`` =
+    ``bits``; ``("default", None)`` for 8 (the format's default datapath, int8 activations)."""
+    if bits == 8:
+        return "default", None
+    from sim.compute.registry import get_kind
+    from sim.config.loader import load_hardware
+
+    hw = load_hardware(fmt, [f"compute.act_bits={bits}"])
+    kind = get_kind(hw.compute.kind)
+    return kind.datapath(hw), kind.activation_format(hw)
 
 FC_SUFFIXES = ("attention.self.query.weight", "attention.self.key.weight", "attention.self.value.weight",
                "attention.output.dense.weight", "intermediate.dense.weight", "output.dense.weight",
@@ -102,7 +121,8 @@ def main() -> int:
                 "embedding_cosine_mean": float(ec.mean()), "embedding_cosine_min": float(ec.min())}
 
     rows = []
-    for label, fmt, opts, emb, mode in CASES:
+    for label, fmt, opts, emb, mode, *more in CASES:
+        act_bits = int(more[0]) if more else 8
         t0 = time.time()
         tensors = dict(w.tensors)
         qbytes = qweights = 0
@@ -124,9 +144,11 @@ def main() -> int:
                                    bert_forward(FloatWeights(tensors, w.source), dims, ids, mask)
                                    .last_hidden_state).items()}}
         if mode is not None:
-            enc = api.integer_encoder(wl, path, mode, "ibert")
+            datapath, act_format = design_activations(fmt, act_bits)
+            enc = api.integer_encoder(wl, path, mode, "ibert", datapath=datapath, act_format=act_format)
             res = enc.forward(ids, mask, check=True)
-            row.update({"integer_mode": mode, "integer_engine": getattr(enc.datapath, "name", "int_gemm"), "checked": bool(res.stats.all_equal),
+            row.update({"integer_mode": mode, "integer_activation_bits": act_bits,
+                        "integer_activation_counts": dict(res.stats.activations), "integer_engine": getattr(enc.datapath, "name", "int_gemm"), "checked": bool(res.stats.all_equal),
                         "gemms_checked": res.stats.checked,
                         **{f"integer_{k}": v for k, v in metrics(res.hidden).items()}})
         row["seconds"] = round(time.time() - t0, 1)

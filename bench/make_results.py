@@ -334,9 +334,10 @@ def format_accuracy_section() -> str:
         emb = f"{r['embedding_bits_per_weight']:.2f}" if r.get("embedding_bits_per_weight") else "fp32"
         rows.append([r["case"], f"{r['fc_bits_per_weight']:.2f}", emb, f(r, "weights_only_hidden_cosine_mean"),
                      f(r, "weights_only_embedding_cosine_mean"), r.get("integer_mode", "-"),
+                     r.get("integer_activation_bits", 8) if r.get("integer_mode") else "-",
                      f(r, "integer_hidden_cosine_mean"), f(r, "integer_embedding_cosine_mean"), r.get("checked", "-")])
     head = ["format", "FC bits/weight (packed)", "word-embedding bits/weight", "hidden cos, weights only",
-            "sentence-embedding cos, weights only", "integer mode", "hidden cos, integer", "sentence-embedding cos, "
+            "sentence-embedding cos, weights only", "integer mode", "activation bits", "hidden cos, integer", "sentence-embedding cos, "
             "integer", "GEMMs == reference"]
     return (f"{data.get('sentences', '?')} sentences, {data.get('model', '')}; mixed-bit embedding frequencies: "
             f"{data.get('frequencies', '')}\n\n" + _table(head, rows))

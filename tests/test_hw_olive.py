@@ -28,7 +28,7 @@ def _heavy(rng: np.random.Generator, shape: tuple[int, int], frac: float = 0.01)
 def test_hand_encoded_pairs():
     # scale 1 per row (alpha forced by a row whose 3-sigma bound sets it): check codes by hand instead
     q = np.array([[3, -7, 0, 24, -96, 0, 5, -1]], dtype=np.int16)
-    pairs = olive._encode(q)
+    pairs = olive.encode_pairs(q)
     assert [int(b) for b in pairs[0]] == [0x3 | (0x9 << 4), 0x8 | (0x3 << 4), 0xF | (0x8 << 4), 0x5 | (0xF << 4)]
     np.testing.assert_array_equal(olive.decode_codes(pairs), q)
 

@@ -202,6 +202,41 @@ class Datapath(Protocol):
         ...
 
 
+class ActivationFormat(Protocol):
+    """How a design stores the activations its GEMMs read (the GEMM-input points of the integer pipeline: Q, K,
+    V, context, LayerNorm and GELU outputs, a ViT's patches), where that is not the pipeline's int8.
+
+    The integer encoder requantizes such a point (dyadic rescale) to a wide integer at the format's scale and
+    hands it to :meth:`snap`, which puts it on the format's grid with integer operations only; the values stay
+    in an int8 container (the datapath's declared operand width), their ``bits`` are what the buffers hold.
+    """
+
+    @property
+    def name(self) -> str:
+        """Short name, reported in the functional notes (e.g. "ovp4")."""
+        ...
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """A hashable identity (name and parameters), for caching integer models per format."""
+        ...
+
+    @property
+    def bits(self) -> int:
+        """Stored bits per activation element (4 for OliVe's pairs and OLAccel's dense nibbles)."""
+        ...
+
+    def calibrate(self, samples: np.ndarray) -> float:
+        """The per-tensor scale of one point from its calibration values (float ``[tokens, width]``, the real
+        tokens of the calibration batch)."""
+        ...
+
+    def snap(self, v: np.ndarray) -> tuple[np.ndarray, dict[str, int]]:
+        """Integers ``v`` at the calibrated scale (int64, not yet saturated, last axis the hidden one) -> the
+        format's integers (int64, fitting int8) and counts for the report (e.g. outliers, clipped)."""
+        ...
+
+
 class ComputeKind(abc.ABC):
     """One compute-kind plug-in (see the module docstring). Subclass it and register an instance."""
 
@@ -269,6 +304,16 @@ class ComputeKind(abc.ABC):
     def default_datapath(self) -> Datapath | None:
         """The datapath used for this kind's native weight format when no design is given (``encode``)."""
         return None
+
+    def activation_format(self, hw: HardwareConfig) -> ActivationFormat | None:
+        """The design's GEMM-input activation format, or None: the integer pipeline's int8 (max-abs scales). A
+        kind with one selects it in its own compute section (OliVe, OLAccel: ``compute.act_bits``)."""
+        return None
+
+    def datapath_int8_activations(self, hw: HardwareConfig) -> Datapath | None:
+        """The datapath with int8 activations, for a pipeline that has no activation formats (the decoder
+        pass). Default: :meth:`datapath` (a kind without an activation format)."""
+        return self.datapath(hw)
 
     def functional_notes(self, hw: HardwareConfig) -> list[str]:
         """What the functional pass approximates for this design (reported in ``functional.notes``)."""

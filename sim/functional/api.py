@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim.compute.base import Datapath
+from sim.compute.base import ActivationFormat, Datapath
 from sim.errors import SimInputError
 from sim.progress import step
 from sim.quant import GoboParams, QuantizedModel
@@ -146,13 +146,16 @@ def calibration_batch(wl: WorkloadSpec, weights: str | os.PathLike[str] | None) 
 
 def integer_encoder(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, mode: str, nonlinear: str | None = None,
                     *, seed: int = 0, qmodel: object | None = None,
-                    datapath: Datapath | None | str = "default") -> IntegerEncoder:
+                    datapath: Datapath | None | str = "default",
+                    act_format: ActivationFormat | None = None) -> IntegerEncoder:
     """The calibrated integer model for a mode ("int8", "gobo3", "gobo4"), built once and cached.
 
     ``qmodel``: a GOBO-quantized model to use instead of quantizing here (a design's own model); with it any
     "gobo{bits}" mode (bits 2..8, the model's own) is accepted. ``datapath``: the GEMM datapath (a design's;
     None: the reference kernel; "default": the format's own, :func:`~.model.default_datapath`).
-    ``nonlinear``: "ibert" or "ivit"; None: the family's (:func:`default_nonlinear`).
+    ``nonlinear``: "ibert" or "ivit"; None: the family's (:func:`default_nonlinear`). ``act_format``: the
+    design's GEMM-input activation format (its plug-in's :meth:`~sim.compute.base.ComputeKind.activation_format`;
+    None: int8).
     """
     if nonlinear is None:
         nonlinear = default_nonlinear(wl)
@@ -164,7 +167,7 @@ def integer_encoder(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, mo
         raise SimInputError(f"nonlinear must be one of {', '.join(NONLINEAR_SETS)}, got {nonlinear!r}")
     dp_key = datapath if isinstance(datapath, str) else (None if datapath is None else datapath.key)
     key = (_weights_key(weights, seed), _wl_key(wl), mode, nonlinear, dp_key,
-           id(qmodel) if qmodel is not None else None)
+           id(qmodel) if qmodel is not None else None, None if act_format is None else act_format.key)
     if key in _INT:
         _INT.move_to_end(key)
         return _INT[key][0]
@@ -177,7 +180,7 @@ def integer_encoder(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, mo
         qm = qmodel if qmodel is not None else gobo_model(wl, weights, int(mode[4:]), seed)
     # the disk cache's entry layout is the BERT family's int8/GOBO model; a ViT and the other weight formats
     # are calibrated in each process
-    cacheable = not dims.is_vit and fmt in ("int8", "gobo")
+    cacheable = not dims.is_vit and fmt in ("int8", "gobo") and act_format is None
     disk_key = fcache.entry_key("integer-model", {
         "weights": fcache.weights_identity(None if weights is None else os.fspath(weights), seed),
         "dims": vars(dims), "mode": mode, "nonlinear": nonlinear, "calibration": desc,
@@ -187,7 +190,7 @@ def integer_encoder(wl: WorkloadSpec, weights: str | os.PathLike[str] | None, mo
         w = float_weights(wl, weights, seed)
         with step("calibrate"):
             enc = build_integer_encoder(dims, w, fmt, ids, mask, qmodel=qm, nonlinear=nonlinear, datapath=datapath,
-                                        calib_source=desc)
+                                        calib_source=desc, act_format=act_format)
         if disk_key is not None:
             fcache.store_arrays(disk_key, fcache.encoder_to_arrays(enc.qw, enc.w, enc.cal, enc.smooth))
     _put(_INT, key, (enc, qmodel), CACHE_ENTRIES)  # holding qmodel keeps its id from being reused

@@ -13,6 +13,12 @@ them (a percentile) hurts accuracy more than the coarser step costs. The widths 
 inputs, 16 for the GELU input, 22 for the residual sums that feed LayerNorm, as I-BERT's
 ``QuantAct(22)``) leave the residual stream fine-grained where the outliers matter.
 
+Activation formats (a design's 4-bit GEMM inputs, :class:`sim.compute.base.ActivationFormat`): the same
+forward also keeps the real tokens' values at the GEMM-input points (:data:`FORMAT_POINTS`) when asked
+(``Calibration(keep_samples=True)``); :meth:`Calibration.with_format` hands each point's values to the format's
+own calibration (OliVe: the OVP scale search; OLAccel: a high quantile of ``|x|``) and records the scales
+in ``format_scales``. The max-abs statistics are unchanged, so the other designs' scales do not move.
+
 Calibration batches (stated per run in the results): for a checkpoint with a ``vocab.txt`` beside it,
 :data:`CALIBRATION_SENTENCES` tokenized by the model's own tokenizer (distinct from the test sentences);
 otherwise seeded random token ids (:func:`random_token_batch`); for a ViT, seeded random images
@@ -26,7 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 __all__ = ["Calibration", "CALIBRATION_SENTENCES", "random_token_batch", "random_image_batch", "ACTIVATION_BITS",
-           "CHANNEL_POINTS", "WIDE_HEADROOM"]
+           "CHANNEL_POINTS", "WIDE_HEADROOM", "FORMAT_POINTS", "is_format_point"]
 
 #: Range multiplier of the wide (>= 16-bit) points: inputs outside the calibration batch's range (seen up
 #: to 1.5x on all-MiniLM-L6-v2's residual sums) must not saturate, and 2 bits of 16-22 cost nothing.
@@ -34,6 +40,16 @@ WIDE_HEADROOM = 4.0
 
 #: Points whose per-channel max |value| is also recorded (LayerNorm outputs, GELU output): smoothing uses them.
 CHANNEL_POINTS = ("ln", "ln_attn", "ln_ffn", "gelu", "final")
+
+#: Suffixes of the GEMM-input points an activation format applies to (``ln*``: every LayerNorm output that
+#: feeds a GEMM; ``final``: a ViT's final LayerNorm, the classifier's input).
+FORMAT_POINTS = ("q", "k", "v", "ctx", "gelu", "pixels", "ln", "ln_attn", "ln_ffn", "final")
+
+
+def is_format_point(name: str) -> bool:
+    """True for a GEMM-input point (``emb.ln``, ``L3.q``, ``head.final``, ...): see :data:`FORMAT_POINTS`."""
+    return name.split(".", 1)[-1] in FORMAT_POINTS
+
 
 #: Width (bits, signed) of each quantized activation point (the suffix after ``L{i}.`` / ``emb.``).
 ACTIVATION_BITS = {
@@ -85,6 +101,13 @@ class Calibration:
     source: str = ""
     minv: dict[str, float] = field(default_factory=dict)
     maxv: dict[str, float] = field(default_factory=dict)
+    format_scales: dict[str, float] = field(default_factory=dict)
+    """Per-tensor scale of each GEMM-input point under an activation format (empty: int8 max-abs)."""
+    format_key: tuple | None = None
+    """The activation format's key these scales belong to."""
+    keep_samples: bool = False
+    """Keep the real tokens' values at the :data:`FORMAT_POINTS` (for :meth:`with_format`)."""
+    samples: dict[str, list[np.ndarray]] = field(default_factory=dict, repr=False)
 
     def observe(self, name: str, value: np.ndarray, mask: np.ndarray) -> None:
         """Record ``max |value|`` over the tokens where ``mask`` is 1 (``value`` is ``[batch, seq, ...]``),
@@ -99,6 +122,8 @@ class Calibration:
         if rsel.size:
             self.minv[name] = min(self.minv.get(name, 0.0), float(rsel.min()))
             self.maxv[name] = max(self.maxv.get(name, 0.0), float(rsel.max()))
+        if self.keep_samples and is_format_point(name) and rsel.size:
+            self.samples.setdefault(name, []).append(np.asarray(rsel, dtype=np.float32).reshape(-1, v.shape[-1]))
         if name.split(".", 1)[1] in CHANNEL_POINTS and sel.size:
             ch = sel.reshape(-1, v.shape[-1]).max(axis=0)
             old = self.channel_maxabs.get(name)
@@ -116,6 +141,22 @@ class Calibration:
             out.minv.pop(name, None)  # the smoothed range is only known in max-abs form
             out.maxv.pop(name, None)
         return out
+
+    def with_format(self, fmt: object) -> Calibration:
+        """A copy whose GEMM-input points carry ``fmt``'s scales (``fmt.calibrate`` on each point's kept values;
+        needs ``keep_samples``); the samples are not copied."""
+        if not self.samples:
+            raise ValueError("an activation format needs the calibration values: observe with keep_samples=True")
+        scales = {name: float(fmt.calibrate(np.concatenate(parts, axis=0)))  # type: ignore[attr-defined]
+                  for name, parts in self.samples.items()}
+        return Calibration(dict(self.maxabs), dict(self.channel_maxabs), self.source, dict(self.minv),
+                           dict(self.maxv), scales, fmt.key)  # type: ignore[attr-defined]
+
+    def format_scale(self, name: str) -> float:
+        """The activation format's scale of GEMM-input point ``name``."""
+        if name not in self.format_scales:
+            raise KeyError(f"no activation-format calibration for {name!r}")
+        return self.format_scales[name]
 
     def asymmetric(self, name: str, bits: int = 8) -> tuple[float, int]:
         """``(scale, zero_point)`` of an asymmetric signed ``bits``-bit quantization of the observed range

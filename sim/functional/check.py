@@ -20,11 +20,14 @@ design                            functional model
 ``weights.format: bcq``,          q-plane binary-coded weights, weight GEMMs through lookup tables of partial
 ``compute.kind: biqgemm``         sums of activation groups (BiQGEMM), attention BMMs on int8 planes
 ``weights.format: olive``,        4-bit OVP weights (per output channel) decoded from their packed pairs
-``compute.kind: olive``           at the array edge, folds accumulated in int32; int8 activations;
-                                  attention BMMs as two nibble passes
+``compute.kind: olive``           at the array edge, folds accumulated in int32; 4-bit OVP activations
+                                  (``compute.act_bits: 4``, the preset) encoded into pair bytes and
+                                  decoded at the array edge, or int8; attention BMMs on decoded OVP pairs
+                                  (Q K^T) and nibble passes (P V; int8: both)
 ``weights.format: olaccel``,      4-bit weights with sparse int8 outliers: dense nibbles on the lanes, the
-``compute.kind: olaccel``         outlier list on the outlier MACs; int8 activations; attention BMMs as two
-                                  nibble passes
+``compute.kind: olaccel``         outlier list on the outlier MACs; 4-bit dense activations with int8
+                                  outlier activations computed apart and merged (``compute.act_bits: 4``, the
+                                  preset), or int8; attention BMMs as two nibble passes
 ``weights.format: fp16``          the float model with every GEMM operand rounded to fp16 and fp32
 (tensor core)                     accumulation: not integer, so ``checked`` is None and ``exact`` False
 ``weights.format: gobo``,         the GOBO-dequantized weights through the same fp16 model
@@ -64,10 +67,20 @@ from .metrics import cosine, max_abs_error
 from .reference import bert_forward, vit_forward
 from .weights import FloatWeights
 
-__all__ = ["functional_check", "INPUT_SEED"]
+__all__ = ["functional_check", "INPUT_SEED", "activation_note"]
 
 #: Seed of the functional pass's input token ids.
 INPUT_SEED = 0
+
+
+def activation_note(name: str, counts: dict[str, int]) -> str:
+    """One line of what an activation format counted over the functional input's forward."""
+    n = max(1, counts.get("elements", 0))
+    line = (f"{name} activations on this input: {counts.get('elements', 0)} GEMM-input values, "
+            f"{counts.get('outliers', 0)} outliers ({100.0 * counts.get('outliers', 0) / n:.2f}%)")
+    if "clipped" in counts:
+        line += f", {counts['clipped']} clipped"
+    return line
 
 
 def _input(wl) -> tuple[np.ndarray, str]:
@@ -169,10 +182,13 @@ def functional_check(prep: PreparedRun) -> FunctionalReport:
         mode = "int8"
     engine = datapath.name
     notes = prep.kind.functional_notes(hw_cfg)
+    act_format = prep.kind.activation_format(hw_cfg)
     enc = integer_encoder(wl, weights, mode, kernels, seed=seed, qmodel=qmodel if fmt == "gobo" else None,
-                          datapath=datapath)
+                          datapath=datapath, act_format=act_format)
     res = enc.forward(ids, mask, check=True)
     st = res.stats
+    if act_format is not None:
+        notes.append(activation_note(act_format.name, st.activations))
     if enc.qw.fallback:
         notes.append(f"not GOBO-quantized in the model, run as int8: {', '.join(enc.qw.fallback)}")
     _, _, cal_desc = calibration_batch(wl, weights)

@@ -64,7 +64,11 @@ def decoder_functional_check(prep: PreparedRun, result: RunResult | None = None)
     ref = decoder_forward(w, dims, all_ids, dtype=np.float32).hidden.astype(np.float64)
     base: dict[str, Any] = {"checked": None, "exact": False, "kernels": hw_cfg.vector.kernels,
                             "weights_source": prep.weights_source, "input": desc}
-    datapath = prep.kind.datapath(hw_cfg)
+    int8_note = None
+    if prep.kind.activation_format(hw_cfg) is not None:
+        # the decoder pipeline has no activation formats: its GEMM inputs are int8, on the design's int8 datapath
+        int8_note = "decoder pass: activations int8 (the design's 4-bit activation format applies to encoders only)"
+    datapath = prep.kind.datapath_int8_activations(hw_cfg)
     if datapath is None:
         wf = w
         if fmt == "gobo" and qmodel is not None:
@@ -97,6 +101,8 @@ def decoder_functional_check(prep: PreparedRun, result: RunResult | None = None)
     q_all = np.ascontiguousarray(np.concatenate(q_parts, axis=1), dtype=np.int8)
     st = run.stats
     notes = prep.kind.functional_notes(hw_cfg)
+    if int8_note is not None:
+        notes.append(int8_note)
     if dec.qw.fallback:
         notes.append(f"not GOBO-quantized in the model, run as int8: {', '.join(dec.qw.fallback)}")
     notes.append(f"prefill of {wl.seq_len} tokens, then {gen.shape[1]} decode steps with the integer KV cache; the "

@@ -27,13 +27,15 @@ __all__ = ["GemmRunner", "GemmStats"]
 class GemmStats:
     """Counts over one forward: ``gemms`` (weight GEMMs), ``bmms`` (attention BMM calls, each covering all
     heads), ``checked`` (datapath results compared with ``int_gemm``), ``mismatches`` (names of those
-    that differed), ``dataflow`` (name -> how it was computed, for the first layer only)."""
+    that differed), ``dataflow`` (name -> how it was computed, for the first layer only), ``activations``
+    (what an activation format counted over the forward: elements, outliers, clipped; empty for int8)."""
 
     gemms: int = 0
     bmms: int = 0
     checked: int = 0
     mismatches: list[str] = field(default_factory=list)
     dataflow: dict[str, str] = field(default_factory=dict)
+    activations: dict[str, int] = field(default_factory=dict)
 
     @property
     def all_equal(self) -> bool:
@@ -70,10 +72,18 @@ class GemmRunner:
             self._compare(name, out, int_gemm(x, lin.matrix_nk().T, in_bits=ib))
         return out
 
-    def bmm(self, a: np.ndarray, b: np.ndarray, name: str, *, in_bits: int = 8) -> np.ndarray:
-        """Batched ``a @ b`` of activations (attention); int64."""
+    def bmm(self, a: np.ndarray, b: np.ndarray, name: str, *, in_bits: int = 8,
+            pair_axes: tuple[int | None, int | None] = (None, None)) -> np.ndarray:
+        """Batched ``a @ b`` of activations (attention); int64. ``pair_axes``: per operand, the axis along which
+        it is in the design's paired activation format (None: not in it); passed to the datapath only when
+        one is given (only the datapaths of kinds with an activation format take it)."""
         self.stats.bmms += 1
-        out = self.datapath.bmm(a, b, in_bits) if self.datapath is not None else None
+        if self.datapath is None:
+            out = None
+        elif pair_axes != (None, None):
+            out = self.datapath.bmm(a, b, in_bits, pair_axes=pair_axes)  # type: ignore[call-arg]
+        else:
+            out = self.datapath.bmm(a, b, in_bits)
         if out is None:
             return int_gemm(a, b, in_bits=in_bits).astype(np.int64)
         if self.check:

@@ -63,6 +63,15 @@ head              final ``LN(x)`` -> int8 at ``s_final`` (the output, all tokens
 Smoothing of a ViT (int8): each LayerNorm's output is divided by ``t`` and the GEMMs it feeds (Q/K/V, FFN1,
 the classifier) absorb it; the residual stream is never smoothed, so nothing multiplies back.
 
+Activation formats (``act_format``, a design's :class:`~sim.compute.base.ActivationFormat`: OliVe's OVP
+pairs, OLAccel's 4-bit dense + int8 outliers): at every GEMM-input point (:data:`GEMM_INPUT_POINTS`, the
+classifier input of a ViT too) the value is requantized (dyadic) to a 32-bit integer at the format's
+calibrated scale (``Calibration.format_scales``; LayerNorm: its 16-bit output at that scale; a ViT's
+patches: ``rint(x / s)``) and the format's ``snap`` puts it on the grid with integer operations only; the
+GELU output is then symmetric (no zero point). The snapped values fit int8; what the formats count
+(outliers, clipped values) is summed over the forward into ``GemmStats.activations``. Without a format
+the code path is the int8 one above, unchanged.
+
 All float work is scale bookkeeping (dyadic multipliers, kernel constants), done once per tensor.
 """
 
@@ -75,12 +84,12 @@ from typing import Any
 
 import numpy as np
 
-from sim.compute.base import Datapath
+from sim.compute.base import ActivationFormat, Datapath
 from sim.kernels import ibert, ivit
 from sim.kernels.dyadic import rescale
 from sim.kernels.widths import check_width, saturate
 
-from .calibration import Calibration
+from .calibration import Calibration, is_format_point
 from .dims import EncoderDims
 from .gemmrun import GemmRunner, GemmStats
 from .qweights import QuantizedWeights
@@ -130,13 +139,16 @@ class IntegerEncoder:
     8 is the designs' int8; wider values are for error studies and need ``datapath=None`` or a
     datapath declared that wide). ``softmax_bits``: unsigned probability width (8). ``smooth``: smoothing
     factors per point (:mod:`.smoothing`; the weights in ``qw`` must already absorb them). ``asym_gelu``:
-    asymmetric (zero-point) int8 for the GELU output where its calibrated range is known.
+    asymmetric (zero-point) int8 for the GELU output where its calibrated range is known (not under a format).
+    ``act_format``: the design's GEMM-input activation format (None: int8); ``cal`` must then carry its scales
+    (:meth:`~.calibration.Calibration.with_format`).
     """
 
     def __init__(self, dims: EncoderDims, w: FloatWeights, qw: QuantizedWeights, cal: Calibration, *,
                  nonlinear: str = "ibert", datapath: Datapath | None = None,
                  act_bits: int | dict[str, int] = 8, softmax_bits: int = 8,
-                 smooth: dict[str, np.ndarray] | None = None, asym_gelu: bool = True) -> None:
+                 smooth: dict[str, np.ndarray] | None = None, asym_gelu: bool = True,
+                 act_format: ActivationFormat | None = None) -> None:
         if nonlinear not in NONLINEAR_SETS:
             raise ValueError(f"nonlinear must be one of {NONLINEAR_SETS}, got {nonlinear!r}")
         self.dims = dims
@@ -153,7 +165,11 @@ class IntegerEncoder:
         self.act_bits = max(self.bits.values())
         self.softmax_bits = int(softmax_bits)
         self.smooth = dict(smooth or {})
-        self.asym_gelu = bool(asym_gelu)
+        self.act_format = act_format
+        if act_format is not None and cal.format_key != act_format.key:
+            raise ValueError(f"the calibration carries no scales of activation format {act_format.name!r}")
+        self.asym_gelu = bool(asym_gelu) and act_format is None
+        self._counts: dict[str, int] = {}
         self._bias: dict[tuple[str, float, int], np.ndarray] = {}
         self._trace: dict[str, np.ndarray] | None = None
 
@@ -183,8 +199,26 @@ class IntegerEncoder:
         g = self.w[f"{prefix}.weight"]
         b = self.w[f"{prefix}.bias"]
         kern = ibert.int_layernorm if self.nonlinear == "ibert" else ivit.int_layernorm
+        if self.act_format is not None:  # 16-bit at the format's scale, then onto its grid
+            wide, _ = kern(q, s, g, b, 16, out_scale=out_scale, in_bits=RESIDUAL_BITS)
+            return self._snap(wide)
         out, _ = kern(q, s, g, b, self.bits["ln"], out_scale=out_scale, in_bits=RESIDUAL_BITS)
         return out
+
+    def _snap(self, v: np.ndarray) -> np.ndarray:
+        """Integers at a format point's scale -> the format's grid (integer-only); the counts are summed."""
+        assert self.act_format is not None
+        q, counts = self.act_format.snap(v)
+        for k, n in counts.items():
+            self._counts[k] = self._counts.get(k, 0) + int(n)
+        return q
+
+    def _requant(self, acc: np.ndarray, s_acc: Any, s_out: float, name: str) -> np.ndarray:
+        """Accumulators at ``s_acc`` -> the GEMM-input point ``name`` at ``s_out``: int8 (saturating dyadic
+        rescale), or under a format the 32-bit dyadic rescale snapped onto the format's grid."""
+        if self.act_format is None:
+            return rescale(acc, s_acc, s_out, self._bits(name))
+        return self._snap(rescale(acc, s_acc, s_out, 32))
 
     def _t(self, name: str) -> np.ndarray | float:
         """Smoothing factor of a point (``x = x_smoothed * t`` per channel), 1.0 where not smoothed."""
@@ -195,7 +229,11 @@ class IntegerEncoder:
         return self.bits["ln" if suffix.startswith("ln") else suffix]
 
     def _scale(self, name: str) -> float:
-        """Scale of a GEMM-input activation point (``self.bits`` wide)."""
+        """Scale of a GEMM-input activation point (``self.bits`` wide; the format's where there is one)."""
+        if self.act_format is not None and is_format_point(name):
+            return self.cal.format_scale(name)
+        if name == "head.final":
+            return self.cal.scale(name, self.bits["ln"])
         return self.cal.scale(name, self._bits(name))
 
     # ---- building blocks ---------------------------------------------------------------------------
@@ -247,19 +285,23 @@ class IntegerEncoder:
         for part in ("query", "key", "value"):
             acc, s_acc = self._linear(run, x2, s_x, f"{pre}.attention.self.{part}")
             s8 = self._scale(f"{L}.{part[0]}")
-            q8 = rescale(acc, s_acc, s8, self._bits(f"{L}.{part[0]}"))
+            q8 = self._requant(acc, s_acc, s8, f"{L}.{part[0]}")
             self._record(f"{L}.{part[0]}", q8, s8)
             heads.append(q8.reshape(b, s, nh, hd).transpose(0, 2, 1, 3))
             scales.append(s8)
         qh, kh, vh = heads
         s_q, s_k, s_v = scales
-        scores = run.bmm(qh, kh.transpose(0, 1, 3, 2), f"{L}.qk", in_bits=max(self.bits["q"], self.bits["k"]))
+        fmt = self.act_format is not None  # Q, K, V paired along the head dimension (K^T: along its rows)
+        scores = run.bmm(qh, kh.transpose(0, 1, 3, 2), f"{L}.qk", in_bits=max(self.bits["q"], self.bits["k"]),
+                         pair_axes=(-1, -2) if fmt else (None, None))
         scores = np.where(mask[:, None, None, :].astype(bool), scores, MASKED_SCORE)
         probs, s_p = self._softmax(scores, s_q * s_k / math.sqrt(hd))
         # uint8 probabilities x int8 values: both fit a signed 9-bit operand
-        ctx = run.bmm(probs, vh, f"{L}.av", in_bits=max(self.bits["v"], self.softmax_bits + 1))
+        ctx = run.bmm(probs, vh, f"{L}.av", in_bits=max(self.bits["v"], self.softmax_bits + 1),
+                      pair_axes=(None, -1) if fmt else (None, None))
         s_ctx = self._scale(f"{L}.ctx")
-        ctx8 = rescale(ctx, s_p * s_v, s_ctx, self.bits["ctx"]).transpose(0, 2, 1, 3).reshape(-1, h)
+        ctx_t = np.ascontiguousarray(ctx.transpose(0, 2, 1, 3)).reshape(-1, h)
+        ctx8 = self._requant(ctx_t, s_p * s_v, s_ctx, f"{L}.ctx")
         self._record(f"{L}.ctx", ctx8, s_ctx)
         return self._linear(run, ctx8, s_ctx, f"{pre}.attention.output.dense")
 
@@ -275,6 +317,11 @@ class IntegerEncoder:
         self._record(f"{L}.ffn1", f16, s_f16)
         g, s_g = self._gelu(f16, s_f16)
         gb = self.bits["gelu"]
+        if self.act_format is not None:  # symmetric, on the format's grid
+            s_g8 = self._scale(f"{L}.gelu")
+            g8 = self._snap(rescale(g, s_g / self._t(f"{L}.gelu"), s_g8, 32))
+            self._record(f"{L}.gelu", g8, s_g8)
+            return self._linear(run, g8, s_g8, f"{pre}.output.dense")
         if self.asym_gelu and f"{L}.gelu" in self.cal.maxv:
             s_g8, zp = c.asymmetric(f"{L}.gelu", gb)  # GELU >= -0.17: spend the int8 range on [min, max]
         else:
@@ -341,7 +388,10 @@ class IntegerEncoder:
         patches = patchify(np.asarray(pixel_values, dtype=np.float64), d.patch_size)
         b, n, k = patches.shape
         s_px = self._scale("emb.pixels")
-        q_px = saturate(np.rint(patches / s_px).astype(np.int64), self.bits["pixels"], True)
+        if self.act_format is not None:
+            q_px = self._snap(np.rint(patches / s_px).astype(np.int64))
+        else:
+            q_px = saturate(np.rint(patches / s_px).astype(np.int64), self.bits["pixels"], True)
         self._record("emb.pixels", q_px.reshape(-1, k), s_px)
         acc, s_acc = self._linear(run, q_px.reshape(-1, k), s_px, "embeddings.patch_embeddings.projection")
         s_e = self.cal.scale("emb.sum")
@@ -370,6 +420,7 @@ class IntegerEncoder:
         mask = np.ones_like(ids) if attention_mask is None else np.asarray(attention_mask, dtype=np.int64)
         tt = np.zeros_like(ids) if token_type_ids is None else np.asarray(token_type_ids, dtype=np.int64)
         run = GemmRunner(self.datapath, check=check, act_bits=self.act_bits)
+        self._counts = run.stats.activations
         emb = self._embeddings(ids, tt)
         self._record("emb.sum", emb, self.cal.scale("emb.sum"))
         s_x = self._scale("emb.ln")
@@ -397,13 +448,14 @@ class IntegerEncoder:
             raise ValueError("forward_images needs a ViT model")
         self._trace = trace
         run = GemmRunner(self.datapath, check=check, act_bits=self.act_bits)
+        self._counts = run.stats.activations
         x = self._vit_embeddings(run, pixel_values)
         s_x = self.cal.scale("emb.sum")
         self._record("emb.sum", x.reshape(-1, x.shape[-1]), s_x)
         mask = np.ones(x.shape[:2], dtype=np.int64)
         for li in range(self.dims.layers):
             x, s_x = self._vit_layer(run, li, x, s_x, mask)
-        s_out = self.cal.scale("head.final", self.bits["ln"])
+        s_out = self._scale("head.final")
         y = self._layernorm(x, s_x, "layernorm", s_out)
         self._record("head.final", y.reshape(-1, y.shape[-1]), s_out)
         pooled = None

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.compute.base import Datapath
+from sim.compute.base import ActivationFormat, Datapath
 from sim.compute.registry import native_kind
 
 from .calibration import Calibration
@@ -31,7 +31,7 @@ def build_integer_encoder(dims: EncoderDims, w: FloatWeights, fmt: str, calib_id
                           nonlinear: str = "ibert", datapath: Datapath | None | str = "default",
                           smooth_alpha: float | None = DEFAULT_ALPHA, per_channel: bool = True,
                           act_bits: int = 8, calib_source: str = "", smooth_gelu: bool = False,
-                          asym_gelu: bool = True) -> IntegerEncoder:
+                          asym_gelu: bool = True, act_format: ActivationFormat | None = None) -> IntegerEncoder:
     """The integer model of ``w`` in weight format ``fmt`` ("int8", "gobo" with ``qmodel``, or a ternary/BCQ
     mode of :func:`~.qweights.format_mode`: "ternary", "ternary-tensor", "bcq3", ...).
 
@@ -44,9 +44,11 @@ def build_integer_encoder(dims: EncoderDims, w: FloatWeights, fmt: str, calib_id
     <= 0.0004 for int8, and costs a float copy of every weight);
     for "int8" with ``smooth_alpha`` not None, smoothing (:mod:`.smoothing`) and re-quantization of the
     smoothed weights. ``datapath``: the GEMM datapath (a design's, from its compute-kind plug-in; None: the
-    reference kernel); "default": the format's own (:func:`default_datapath`).
+    reference kernel); "default": the format's own (:func:`default_datapath`). ``act_format``: a design's
+    GEMM-input activation format (None: int8): the calibration keeps the GEMM-input values and the format
+    sets each point's scale from them (:meth:`~.calibration.Calibration.with_format`).
     """
-    cal = Calibration(source=calib_source)
+    cal = Calibration(source=calib_source, keep_samples=act_format is not None)
     if dims.is_vit:
         vit_forward(w, dims, np.asarray(calib_ids, dtype=np.float32), dtype=np.float32, observe=cal.observe)
     else:
@@ -59,10 +61,12 @@ def build_integer_encoder(dims: EncoderDims, w: FloatWeights, fmt: str, calib_id
         factors = smoothing_factors(cal, w, dims, smooth_alpha, smooth_gelu)
         ws = apply_smoothing(w, factors, dims)
         cal = cal.smoothed(factors)
+    if act_format is not None:
+        cal = cal.with_format(act_format)
     qw = quantize_weights(ws, fmt, qmodel=qmodel, per_channel=per_channel)
     # the integer model keeps only what it computes with: integer weights + LayerNorm parameters
     ln = FloatWeights({k: v for k, v in ws.tensors.items() if ".LayerNorm." in k or k.startswith("layernorm.")},
                       ws.source)
     dp = default_datapath(fmt) if isinstance(datapath, str) else datapath
     return IntegerEncoder(dims, ln, qw, cal, nonlinear=nonlinear, datapath=dp, act_bits=act_bits, smooth=factors,
-                          asym_gelu=asym_gelu)
+                          asym_gelu=asym_gelu, act_format=act_format)

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["ALPHA_RATIOS", "MARKER", "NORMAL_MAX", "OUTLIER_MAGNITUDES", "OlivePacked",
-           "decode_codes", "olive_bytes", "quantize", "quantize_activations"]
+           "decode_codes", "encode_pairs", "olive_bytes", "quantize", "quantize_activations", "snap_ints"]
 
 NORMAL_MAX = 7
 """Largest normal magnitude (4-bit two's complement without -8)."""
@@ -61,7 +61,21 @@ def _ovp_ints(v: np.ndarray) -> np.ndarray:
     big = m > _MIDS[NORMAL_MAX]  # nearer an outlier magnitude than 7 (rare: searched only there)
     if big.any():
         mag[big] = _GRID[np.searchsorted(_MIDS, m[big], side="left")].astype(np.int16)
-    q = np.where(v < 0, -mag, mag)
+    return _pair_victims(np.where(v < 0, -mag, mag), mag)
+
+
+#: Integer snapping thresholds: a magnitude ``m <= _INT_UPPER[i]`` (and above the previous) snaps to
+#: ``_INT_VALUE[i]``; ``m <= 9`` is a normal value (``min(m, 7)``). The bounds are the float grid's midpoints
+#: rounded down (9.5 -> 9) or, where a midpoint is an integer (14, 20, 28, 40, 56, 80), the midpoint itself:
+#: the float quantizer's ``searchsorted(side="left")`` sends an exact midpoint to the lower magnitude.
+_INT_UPPER = (14, 20, 28, 40, 56, 80)
+_INT_VALUE = OUTLIER_MAGNITUDES[:-1]
+
+
+def _pair_victims(q: np.ndarray, mag: np.ndarray) -> np.ndarray:
+    """Signed grid values ``q`` and their magnitudes ``mag`` (even last axis) -> OVP integers: in a pair with
+    two outliers the larger magnitude is kept (ties: the first), and an outlier's partner becomes its victim
+    (0). Integer-only."""
     out = mag > NORMAL_MAX
     a, b = q[..., 0::2], q[..., 1::2]
     oa, ob = out[..., 0::2], out[..., 1::2]
@@ -71,6 +85,24 @@ def _ovp_ints(v: np.ndarray) -> np.ndarray:
     res[..., 0::2] = np.where(keep_b, 0, a)  # a is b's victim
     res[..., 1::2] = np.where(keep_a, 0, b)
     return res
+
+
+def snap_ints(v: np.ndarray) -> np.ndarray:
+    """Integers ``v`` (already at the scale, any width, even last axis) -> OVP integers (int16), integer-only.
+
+    The same grid and victim rule as the float quantizer (:func:`quantize`): a magnitude up to 9 is normal
+    (clipped to 7), 10..14 -> 12, 15..20 -> 16, 21..28 -> 24, 29..40 -> 32, 41..56 -> 48, 57..80 -> 64, above
+    -> 96. On ``v = rint(x / s)`` it equals the float quantizer on ``x / s`` except where ``rint`` lands on
+    an integer midpoint of the outlier grid (14, 20, 28, 40, 56, 80) from above (e.g. ``x / s = 14.3``: the
+    float quantizer gives 16, the integer snap of 14 gives 12): double rounding, at most one grid step.
+    """
+    vi = np.asarray(v).astype(np.int64)
+    m = np.abs(vi)
+    mag = np.where(m <= NORMAL_MAX + 2, np.minimum(m, NORMAL_MAX), OUTLIER_MAGNITUDES[-1])
+    for upper, value in zip(reversed(_INT_UPPER), reversed(_INT_VALUE)):
+        mag = np.where((m > NORMAL_MAX + 2) & (m <= upper), value, mag)
+    mag = mag.astype(np.int16)
+    return _pair_victims(np.where(vi < 0, -mag, mag), mag)
 
 
 def _bound(x: np.ndarray, axis: int | None) -> np.ndarray:
@@ -97,8 +129,9 @@ def _search(x: np.ndarray, per_row: bool) -> np.ndarray:
     return best_s
 
 
-def _encode(q: np.ndarray) -> np.ndarray:
-    """OVP integers (even last axis) -> one byte per pair (first code in the low nibble)."""
+def encode_pairs(q: np.ndarray) -> np.ndarray:
+    """OVP integers (even last axis) -> one byte per pair (first code in the low nibble): the encoder that
+    packs weights offline and activations as they are written back."""
     a = q[..., 0::2].astype(np.int64)
     b = q[..., 1::2].astype(np.int64)
 
@@ -216,7 +249,7 @@ def quantize(w: np.ndarray, *, per_row: bool = True) -> OlivePacked:
     scales = np.asarray(s, dtype=np.float32).reshape(-1)
     # the integers are re-derived at the float32 scales actually stored, so stored bytes and values agree
     q = _ovp_ints(xe / scales.astype(np.float64).reshape(-1, 1)) if per_row else _ovp_ints(xe / float(scales[0]))
-    pairs = _encode(q)
+    pairs = encode_pairs(q)
     q = q[:, :cols]
     deq = q.astype(np.float64) * scales.astype(np.float64).reshape(-1, 1)
     ref = float(np.linalg.norm(x))

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from sim.compute.base import ComputeConfig, ComputeKind
+from sim.compute.base import ActivationFormat, ComputeConfig, ComputeKind
 from sim.compute.olaccel.config import OlaccelCompute
 from sim.compute.olaccel.cost import olaccel_estimator
-from sim.compute.olaccel.dataflow import OlaccelDatapath
+from sim.compute.olaccel.dataflow import OlaccelActivations, OlaccelDatapath
 from sim.compute.olaccel.unit import OlaccelUnit
 
 if TYPE_CHECKING:
@@ -53,8 +53,21 @@ class OlaccelKind(ComputeKind):
         return self.replace(compute, groups=max(1, size))
 
     def datapath(self, hw: HardwareConfig) -> OlaccelDatapath:
-        """Dense lanes + outlier MACs."""
-        return OlaccelDatapath()
+        """Dense lanes + outlier MACs (+ the outlier activations' products under ``compute.act_bits: 4``)."""
+        c = hw.compute
+        assert isinstance(c, OlaccelCompute)
+        return OlaccelDatapath(c.act_bits)
+
+    def datapath_int8_activations(self, hw: HardwareConfig) -> OlaccelDatapath:
+        """The lanes with int8 activations (W4A8), for a pipeline without activation formats."""
+        return OlaccelDatapath(8)
+
+    def activation_format(self, hw: HardwareConfig) -> ActivationFormat | None:
+        """4-bit dense activations with int8 outlier activations under ``compute.act_bits: 4`` (the calibrated
+        outlier share is ``compute.act_outlier_fraction``, the same the timing spreads)."""
+        c = hw.compute
+        assert isinstance(c, OlaccelCompute)
+        return OlaccelActivations(c.act_outlier_fraction) if c.act_bits == 4 else None
 
     def default_datapath(self) -> OlaccelDatapath:
         """The OLAccel format's reference datapath."""
@@ -62,9 +75,21 @@ class OlaccelKind(ComputeKind):
 
     def functional_notes(self, hw: HardwareConfig) -> list[str]:
         """What the functional model uses."""
-        return ["weights: 4-bit dense + sparse int8 outliers (3% per output channel); activations int8 (the integer "
-                "pipeline's), so OLAccel's 4-bit activations with high-precision outlier activations are not "
-                "modelled; embedding tables int8 per channel; attention matmuls as two nibble passes"]
+        common = ("weights: 4-bit dense + sparse int8 outliers (3% per output channel); embedding tables int8 per "
+                  "channel")
+        c = hw.compute
+        assert isinstance(c, OlaccelCompute)
+        if c.act_bits == 4:
+            return [common, "activations: 4-bit dense (-7..7) at every GEMM input, one scale per tensor = the "
+                    f"calibration batch's {100 * (1 - c.act_outlier_fraction):g}% quantile of |x| / 7.5 (as the "
+                    "weights; compute.act_outlier_fraction), the larger ones outlier "
+                    "activations kept as int8 at the same scale (clipped to +-127), snapped integer-only after the "
+                    "dyadic requantization; linears: dense lanes, weight-outlier MACs and the outlier activations' "
+                    "products computed apart and merged; GELU output symmetric",
+                    "attention: Q, K, V in the same format, softmax probabilities kept uint8 (I-BERT's 8-bit "
+                    "softmax); attention matmuls as two nibble passes"]
+        return [common, "activations: int8 (the integer pipeline's; compute.act_bits: 4 selects OLAccel's "
+                "4-bit activations with int8 outlier activations); attention matmuls as two nibble passes"]
 
 
 KIND = OlaccelKind()

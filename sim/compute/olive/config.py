@@ -11,8 +11,8 @@ from sim.config.schema import spec_field
 
 @dataclass(frozen=True, kw_only=True)
 class OliveCompute(ComputeConfig):
-    """A systolic array of OliVe PEs (4-bit OVP weight x int8 activation, int32 accumulators) with one OVP pair
-    decoder per two PE rows at the array edge (see docs/hw/olive.md)."""
+    """A systolic array of OliVe PEs (4-bit OVP weight x int8 or 4-bit OVP activation, int32 accumulators) with
+    OVP pair decoders at the array edge (see docs/hw/olive.md)."""
 
     kind: str = spec_field(doc="compute kind", choices=("olive",))
     rows: int = spec_field(doc="PE rows of the array (even: a weight pair spans two PE rows)", ge=2, le=1 << 14)
@@ -22,7 +22,9 @@ class OliveCompute(ComputeConfig):
     fold_schedule: str = spec_field(
         "preload-overlap", choices=FOLD_SCHEDULES,
         doc="how consecutive folds share the array, as compute.fold_schedule of a systolic design")
+    act_bits: int = spec_field(8, doc="activation bits: 4 (OliVe's OVP activations, one scale per tensor, 4-bit x "
+                               "4-bit PEs) or 8 (int8 activations on 4-bit x 8-bit PEs)", choices=(4, 8))
 
     def peak_macs_per_cycle(self) -> int:
-        """4-bit x 8-bit products per cycle with every PE busy."""
+        """Products per cycle with every PE busy."""
         return self.rows * self.cols

@@ -1,9 +1,9 @@
 """The OliVe compute kind as a plug-in (registered by :mod:`sim.compute.registry`).
 
 A systolic variant with its own weight format rather than a ``systolic`` option: the PEs (4-bit x 8-bit with an
-outlier shifter), the edge decoders, the packed on-chip weights and the two-pass attention matmuls change the
-cost, the mapping's weight bytes and the functional datapath; the fold timing is the systolic array's
-(:mod:`.timing`).
+outlier shifter, or 4-bit x 4-bit with both operands' shifts under OVP activations), the edge decoders, the
+packed on-chip weights and the two-pass attention matmuls change the cost, the mapping's weight bytes and the
+functional datapath; the fold timing is the systolic array's (:mod:`.timing`).
 """
 
 from __future__ import annotations
@@ -11,10 +11,10 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, ClassVar
 
-from sim.compute.base import Checks, ComputeConfig, ComputeKind
+from sim.compute.base import ActivationFormat, Checks, ComputeConfig, ComputeKind
 from sim.compute.olive.config import OliveCompute
 from sim.compute.olive.cost import olive_estimator
-from sim.compute.olive.dataflow import OliveDatapath
+from sim.compute.olive.dataflow import OliveDatapath, OvpActivations
 from sim.compute.olive.unit import OliveUnit
 from sim.compute.systolic.timing import SystolicParams
 
@@ -32,7 +32,7 @@ class OliveKind(ComputeKind):
     actions = ("mac_w4a8", "add_int32", "reg_bits", "decode_pairs")
     weight_formats: ClassVar[dict[str, str]] = {"olive": "native"}
     operand_bits = 4
-    description = "OliVe outlier-victim pair array (4-bit OVP weights x int8 activations)"
+    description = "OliVe outlier-victim pair array (4-bit OVP weights x 4-bit OVP or int8 activations)"
 
     def check(self, hw: HardwareConfig) -> Checks:
         """OVP weights; an even PE row count; the output buffer holds one int32 row of the array."""
@@ -87,7 +87,19 @@ class OliveKind(ComputeKind):
         """GEMMs on the decoded pairs, fold by fold."""
         c = hw.compute
         assert isinstance(c, OliveCompute)
-        return OliveDatapath(c.rows)
+        return OliveDatapath(c.rows, c.act_bits)
+
+    def datapath_int8_activations(self, hw: HardwareConfig) -> OliveDatapath:
+        """The array with int8 activations (W4A8), for a pipeline without activation formats."""
+        c = hw.compute
+        assert isinstance(c, OliveCompute)
+        return OliveDatapath(c.rows, 8)
+
+    def activation_format(self, hw: HardwareConfig) -> ActivationFormat | None:
+        """OVP activations (one scale per tensor, pairs along the hidden axis) under ``compute.act_bits: 4``."""
+        c = hw.compute
+        assert isinstance(c, OliveCompute)
+        return OvpActivations() if c.act_bits == 4 else None
 
     def default_datapath(self) -> OliveDatapath:
         """The OVP format's reference datapath without a design: a 64-row array."""
@@ -95,9 +107,21 @@ class OliveKind(ComputeKind):
 
     def functional_notes(self, hw: HardwareConfig) -> list[str]:
         """What the functional model uses."""
-        return ["weights: 4-bit OVP pairs, one scale per output channel; activations int8 (the integer "
-                "pipeline's calibrated per-tensor scales), not OliVe's 4-bit OVP activations; embedding tables "
-                "int8 per channel; attention matmuls as two nibble passes of the 4-bit weight port"]
+        common = ("weights: 4-bit OVP pairs, one scale per output channel; embedding tables int8 per channel "
+                  "(the embedding sum and residual stream are 22-bit integers as in the integer pipeline)")
+        c = hw.compute
+        assert isinstance(c, OliveCompute)
+        if c.act_bits == 4:
+            return [common, "activations: 4-bit OVP (OliVe's activation quantization) at every GEMM input (Q, K, V, "
+                    "context, LayerNorm and GELU outputs), one scale per tensor from the OVP scale search on the "
+                    "calibration batch, pairs along the hidden axis, snapped integer-only after the dyadic "
+                    "requantization; the pair bytes are encoded and decoded at the array edge; GELU output "
+                    "symmetric (OVP has no zero point)",
+                    "attention: Q K^T on OVP x OVP in one pass; softmax probabilities kept uint8 (I-BERT's "
+                    "8-bit softmax), P V as two unsigned nibble passes of P against OVP V"]
+        return [common, "activations: int8 (the integer pipeline's calibrated per-tensor max-abs scales; "
+                "compute.act_bits: 4 selects OliVe's 4-bit OVP activations); attention matmuls as two "
+                "nibble passes of the 4-bit weight port"]
 
 
 KIND = OliveKind()
