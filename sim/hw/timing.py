@@ -109,15 +109,19 @@ class FrozenCounts(Mapping[str, int]):
     # the read-only views and lookups of the underlying dict (the same items in the same order as the Mapping
     # mixins, without their per-item Python generator: the mapper, counting and pricing read every step's counts)
     def items(self) -> ItemsView[str, int]:
+        """The (action, count) pairs, in insertion order."""
         return self._data.items()
 
     def keys(self) -> KeysView[str]:
+        """The action names, in insertion order."""
         return self._data.keys()
 
     def values(self) -> ValuesView[int]:
+        """The counts, in insertion order."""
         return self._data.values()
 
     def get(self, key: str, default: Any = None) -> Any:
+        """The count of ``key``, or ``default`` when absent."""
         return self._data.get(key, default)
 
     def __contains__(self, key: object) -> bool:

@@ -28,6 +28,7 @@ steps with the hardware models. Decisions, in order:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -390,7 +391,10 @@ class Planner:
         widths.update(range(wave, N, wave))
         widths.update(range(g, N, g))
         candidates = sorted(widths, reverse=True)
-        for kc in [K] + [max(d.k_granule, (K // 2**i) // d.k_granule * d.k_granule) for i in range(1, 40)]:
+        # K, then halvings in whole granules (made as needed: most GEMMs fit whole-K chunks)
+        depths = itertools.chain((K,), (max(d.k_granule, (K // 2**i) // d.k_granule * d.k_granule)
+                                        for i in range(1, 40)))
+        for kc in depths:
             # the largest chunk width that fits (bytes grow with the width: bisect the candidates)
             lo, hi = 0, len(candidates)  # candidates[lo:] are the ones not yet ruled out
             while lo < hi:
