@@ -49,7 +49,33 @@ MAX_FUNCTIONAL_ELEMENTS = 1 << 28
 
 def model_weights(graph: OperatorGraph) -> int:
     """Parameters of the model (every weight tensor's elements), from the shapes only."""
-    return sum(t.elems for t in graph.tensors)
+    known = _WEIGHT_COUNTS.get(id(graph))
+    if known is not None and known[0] is graph:
+        return known[1]
+    n = sum(t.elems for t in graph.tensors)
+    if len(_WEIGHT_COUNTS) >= GRAPH_MEMO_ENTRIES:
+        _WEIGHT_COUNTS.pop(next(iter(_WEIGHT_COUNTS)))
+    _WEIGHT_COUNTS[id(graph)] = (graph, n)  # the graph kept beside its count, so its id cannot be reused
+    return n
+
+
+#: Operator graphs a process keeps (by their workload), oldest dropped first; and the weight counts of graphs.
+GRAPH_MEMO_ENTRIES = 16
+_GRAPHS: dict[WorkloadSpec, OperatorGraph] = {}
+_WEIGHT_COUNTS: dict[int, tuple[OperatorGraph, int]] = {}
+
+
+def graph_of(wl: WorkloadSpec) -> OperatorGraph:
+    """The operator graph of a workload (:func:`sim.workload.graph.lower`), lowered once per process for equal
+    workloads (a sweep's points, repeated runs): the workload spec and the graph are frozen (tuples of frozen
+    operators), and lowering is a pure function of the spec's fields, which the key compares."""
+    graph = _GRAPHS.get(wl)
+    if graph is None:
+        graph = lower(wl)
+        if len(_GRAPHS) >= GRAPH_MEMO_ENTRIES:
+            _GRAPHS.pop(next(iter(_GRAPHS)))
+        _GRAPHS[wl] = graph
+    return graph
 
 
 def check_weights_size(graph: OperatorGraph, wl: WorkloadSpec, what: str) -> None:
@@ -202,7 +228,7 @@ def prepare(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.Path
     """
     hw_cfg, wl = resolve_inputs(hw, workload, seq_len=seq_len, batch=batch, sets=sets, gen_tokens=gen_tokens,
                                 decode_samples=decode_samples)
-    graph = lower(wl)
+    graph = graph_of(wl)
     kind = get_kind(hw_cfg.compute.kind)
     unit = kind.unit(hw_cfg)
     path = os.fspath(weights) if weights is not None else None

@@ -54,28 +54,38 @@ def count_actions(steps: list[Step], unit: str) -> tuple[Counts, dict[str, Count
     # occurs, so the same dicts (values and key order) as adding step by step.
     seen: dict[tuple[str, str, int], list] = {}  # (op, comp, id(acts)) -> [op, comp, acts, times], first-seen order
 
-    def count(op: str, comp: str, acts: Mapping[str, int]) -> None:
+    # A step object that occurs several times in the list (the mapper shares equal steps) is counted once with
+    # its multiplicity, at its first occurrence: every mapping it counts was first seen there, so the same order.
+    repeats: dict[int, list] = {}  # id(step) -> [step, occurrences], first-occurrence order
+    for st in steps:
+        known = repeats.get(id(st))
+        if known is None:
+            repeats[id(st)] = [st, 1]
+        else:
+            known[1] += 1
+
+    def count(op: str, comp: str, acts: Mapping[str, int], times: int) -> None:
         key = (op, comp, id(acts))
         entry = seen.get(key)
         if entry is None:
-            seen[key] = [op, comp, acts, 1]
+            seen[key] = [op, comp, acts, times]
         else:
-            entry[3] += 1
+            entry[3] += times
 
-    for st in steps:
-        count(st.op, unit if st.unit == "matrix" else "vector", st.compute.actions)
+    for st, times in repeats.values():
+        count(st.op, unit if st.unit == "matrix" else "vector", st.compute.actions, times)
         if st.epilogue is not None:
-            count(st.op, "vector", st.epilogue.actions)
+            count(st.op, "vector", st.epilogue.actions, times)
         for comp, acts in st.sram.items():
-            count(st.op, comp, acts)
+            count(st.op, comp, acts, times)
         decoded = converted = 0
         for t in st.loads:
             decoded += t.decode_weights
             converted += t.convert_values
         if decoded:
-            count(st.op, "decompressor", {"dict_read": decoded, "weights_out": decoded})
+            count(st.op, "decompressor", {"dict_read": decoded, "weights_out": decoded}, times)
         if converted:
-            count(st.op, "converter", {"fp32_to_int": converted})
+            count(st.op, "converter", {"fp32_to_int": converted}, times)
     totals: dict[str, dict[str, int]] = {}
     per_op: dict[str, dict[str, dict[str, int]]] = {}
     for op, comp, acts, times in seen.values():

@@ -182,7 +182,12 @@ def read_text_limited(path: Path, what: str = "file") -> str:
 
 def read_mapping(path: Path) -> dict[str, Any]:
     """Parse a YAML or JSON file into a mapping; any problem is a one-line :class:`SimInputError`."""
-    text = read_text_limited(path)
+    return mapping_of_text(path, read_text_limited(path))
+
+
+def mapping_of_text(path: Path, text: str) -> dict[str, Any]:
+    """:func:`read_mapping` of a file whose text was already read (``path`` names it in messages and chooses
+    JSON or YAML by its suffix)."""
     if not text.strip():
         raise SimInputError(f"{path}: empty file (expected a mapping with 'version: 1')")
     raw = parse_json(text, str(path)) if path.suffix == ".json" else parse_yaml(text, str(path))

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from sim.config.files import parse_yaml, read_mapping, resolve
+from sim.config.files import mapping_of_text, parse_yaml, read_text_limited, resolve
 from sim.config.hardware import HardwareConfig
 from sim.config.schema import Builder, TaggedUnion, unknown_key
 from sim.errors import ConfigError, Problem, SimInputError
@@ -102,9 +102,28 @@ def build_spec(spec: type, raw: Mapping[str, Any], source: str, origin: Mapping[
 def load_hardware_file(name_or_path: str | os.PathLike[str], sets: Iterable[str] = ()) -> tuple[HardwareConfig, Path]:
     """Load, override and validate a hardware YAML (a path or a built-in name such as ``gobo``)."""
     path = resolve(str(name_or_path), "hwconfigs", "hardware preset")
-    raw = read_mapping(path)
-    raw, origin = apply_overrides(raw, sets, HardwareConfig)
-    return build_spec(HardwareConfig, raw, _display(path), origin), path
+    text = read_text_limited(path)
+    items = tuple(sets)
+    source = _display(path)
+    key = (str(path), text, items, source)
+    known = _HW_MEMO.get(key)
+    if known is not None:
+        _HW_MEMO[key] = _HW_MEMO.pop(key)  # most recently used last
+        return known, path
+    raw, origin = apply_overrides(mapping_of_text(path, text), items, HardwareConfig)
+    hw = build_spec(HardwareConfig, raw, source, origin)
+    _HW_MEMO[key] = hw
+    while len(_HW_MEMO) > HW_MEMO_ENTRIES:
+        del _HW_MEMO[next(iter(_HW_MEMO))]
+    return hw, path
+
+
+#: Validated hardware configurations a process keeps, least recently used dropped first: keyed by the file's
+#: path and full text (read on every call, so an edited file is never served stale), the ``--set`` items in
+#: order and the name messages give the file; the value is frozen and nothing writes its mappings. A file or
+#: an override that fails validation raises every time (errors are never kept).
+HW_MEMO_ENTRIES = 64
+_HW_MEMO: dict[tuple[str, str, tuple[str, ...], str], HardwareConfig] = {}
 
 
 def load_hardware(name_or_path: str | os.PathLike[str], sets: Iterable[str] = ()) -> HardwareConfig:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import functools
 import math
 import re
 import types
@@ -94,6 +95,16 @@ class TaggedUnion:
         """Tag -> spec class, as of now."""
         v = self._variants
         return dict(v() if callable(v) else v)
+
+
+
+@functools.lru_cache(maxsize=256)
+def _class_fields(cls: type) -> tuple[Mapping[str, Any], Mapping[str, dataclasses.Field]]:
+    """(type hints, init fields by name) of a spec class: fixed by the class, resolved once per process (a
+    sweep's points and repeated runs build the same classes); read-only views, so no caller can change them."""
+    hints = typing.get_type_hints(cls, include_extras=True)
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    return types.MappingProxyType(hints), types.MappingProxyType(fields)
 
 
 class Builder:
@@ -292,8 +303,7 @@ class Builder:
         if not isinstance(raw, Mapping):
             self.problem(key, f"expected a mapping, got {show(raw)}")
             return None
-        hints = typing.get_type_hints(cls, include_extras=True)
-        fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+        hints, fields = _class_fields(cls)
         for name in raw:
             if name not in fields:
                 self.problem(_join(key, str(name)), unknown_key(str(name), list(fields)))

@@ -98,6 +98,8 @@ def categories(hw_cfg: HardwareConfig) -> tuple[str, ...]:
 
 
 def _count(comp: str, action: str, value: Any) -> float:
+    if type(value) is int and value >= 0:  # the common case (the simulator's counts), checked first
+        return value
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise SimInputError(f"energy model: actions.{comp}.{action}: count must be a number >= 0, got {value!r}")
     return value

@@ -40,9 +40,9 @@ count with 0 as the default.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator, Mapping
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -105,6 +105,27 @@ class FrozenCounts(Mapping[str, int]):
 
     def __len__(self) -> int:
         return len(self._data)
+
+    # the read-only views and lookups of the underlying dict (the same items in the same order as the Mapping
+    # mixins, without their per-item Python generator: the mapper, counting and pricing read every step's counts)
+    def items(self) -> ItemsView[str, int]:
+        """The (action, count) pairs, in insertion order."""
+        return self._data.items()
+
+    def keys(self) -> KeysView[str]:
+        """The action names, in insertion order."""
+        return self._data.keys()
+
+    def values(self) -> ValuesView[int]:
+        """The counts, in insertion order."""
+        return self._data.values()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """The count of ``key``, or ``default`` when absent."""
+        return self._data.get(key, default)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._data
 
     def __hash__(self) -> int:
         return hash(frozenset(self._data.items()))

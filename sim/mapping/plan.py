@@ -28,6 +28,7 @@ steps with the hardware models. Decisions, in order:
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -385,9 +386,15 @@ class Planner:
         budget = wbuf.capacity_bytes // 2 if wbuf.double_buffered else wbuf.capacity_bytes
         g = d.n_granule
         wave = d.chunk_wave
-        widths = [N] + [wave * j for j in range(1, _ceil(N, wave) + 1)] + [g * j for j in range(1, _ceil(N, g) + 1)]
-        candidates = sorted({min(N, x) for x in widths}, reverse=True)
-        for kc in [K] + [max(d.k_granule, (K // 2**i) // d.k_granule * d.k_granule) for i in range(1, 40)]:
+        # N and every multiple of the wave and of the granule, capped at N (those past N are N itself)
+        widths = {N}
+        widths.update(range(wave, N, wave))
+        widths.update(range(g, N, g))
+        candidates = sorted(widths, reverse=True)
+        # K, then halvings in whole granules (made as needed: most GEMMs fit whole-K chunks)
+        depths = itertools.chain((K,), (max(d.k_granule, (K // 2**i) // d.k_granule * d.k_granule)
+                                        for i in range(1, 40)))
+        for kc in depths:
             # the largest chunk width that fits (bytes grow with the width: bisect the candidates)
             lo, hi = 0, len(candidates)  # candidates[lo:] are the ones not yet ruled out
             while lo < hi:
