@@ -537,7 +537,7 @@ Command: `sim compare --workload bert-base --hw {family} --iso area`
 
 ## Weight formats on all-MiniLM-L6-v2 (float model vs each format)
 Every encoder FC weight and the pooler in the format (`sim.quant.formats`); "weights only": the float model
-with the dequantized weights; "integer": the design's bit-accurate integer pipeline (int8 activations, I-BERT
+with the dequantized weights; "integer": the design's bit-accurate integer pipeline (activations as the "activation bits" column says: int8, or the design's 4-bit format; I-BERT
 kernels, the format's datapath; embedding tables 4-bit GOBO for gobo, int8 otherwise). Cosine per sentence
 over its real tokens (hidden) and of the mean-pooled, normalized sentence embedding, averaged over the
 sentences. Post-training only: TernaryBERT trains the ternary model with distillation, Chung et al. fine-tune
