@@ -49,7 +49,8 @@ PACKAGES: dict[str, dict[str, list[str]]] = {
     "sim/mapping": {
         "mutate": ["sim/mapping/*"],
         "tests": ["tests/test_engine.py", "tests/test_mapping_mutants.py", "tests/test_pathological.py",
-                  "tests/test_plugin_toy.py"],
+                  "tests/test_plugin_toy.py", "tests/test_mapping_memo.py", "tests/test_point_caches.py",
+                  "tests/test_generation.py"],
     },
     "sim/hw": {
         "mutate": ["sim/hw/*"],
