@@ -14,6 +14,7 @@ reused; a kernel cost by its name and operation counts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from sim.compute.base import MatrixUnit, WeightTile
@@ -49,17 +50,23 @@ class TimingMemo:
         self.calls = 0  # every request
         self.computed = 0  # requests that ran the closed form
 
-    def weight_gemm_timing(self, M: int, K: int, N: int, tile: WeightTile, *, first: bool) -> TileTiming:
-        """:meth:`MatrixUnit.weight_gemm_timing`."""
+    def _by_operand(self, table: dict[Any, tuple[Any, Any]], key: tuple[Any, ...], operand: Any,
+                    compute: Callable[[], Any]) -> Any:
+        """The value remembered under ``key`` if it was computed for this very ``operand`` (the key holds the
+        operand's ``id``, and the entry keeps the operand itself, so a reused id is not a hit); else computed."""
         self.calls += 1
-        key = (M, K, N, first, *_tile_key(tile))
-        hit = self._gemm.get(key)
-        if hit is not None and hit[0] is tile.operand:
+        hit = table.get(key)
+        if hit is not None and hit[0] is operand:
             return hit[1]
         self.computed += 1
-        timing = self.unit.weight_gemm_timing(M, K, N, tile, first=first)
-        self._gemm[key] = (tile.operand, timing)
-        return timing
+        value = compute()
+        table[key] = (operand, value)
+        return value
+
+    def weight_gemm_timing(self, M: int, K: int, N: int, tile: WeightTile, *, first: bool) -> TileTiming:
+        """:meth:`MatrixUnit.weight_gemm_timing`."""
+        return self._by_operand(self._gemm, (M, K, N, first, *_tile_key(tile)), tile.operand,
+                                lambda: self.unit.weight_gemm_timing(M, K, N, tile, first=first))
 
     def dense_timing(self, M: int, K: int, N: int) -> TileTiming:
         """:meth:`MatrixUnit.dense_timing`."""
@@ -87,16 +94,9 @@ class TimingMemo:
     def gemm_sram_reads(self, w_chunk_bytes: int, M: int, K: int, N: int,
                         tile: WeightTile | None = None) -> tuple[int, int]:
         """:meth:`MatrixUnit.gemm_sram_reads`."""
-        self.calls += 1
-        key = (w_chunk_bytes, M, K, N, *_tile_key(tile))
-        operand = tile.operand if tile is not None else None
-        hit = self._reads.get(key)
-        if hit is not None and hit[0] is operand:
-            return hit[1]
-        self.computed += 1
-        reads = self.unit.gemm_sram_reads(w_chunk_bytes, M, K, N, tile)
-        self._reads[key] = (operand, reads)
-        return reads
+        return self._by_operand(self._reads, (w_chunk_bytes, M, K, N, *_tile_key(tile)),
+                                tile.operand if tile is not None else None,
+                                lambda: self.unit.gemm_sram_reads(w_chunk_bytes, M, K, N, tile))
 
     def dense_sram_reads(self, M: int, K: int, N: int) -> int:
         """:meth:`MatrixUnit.dense_sram_reads`."""
