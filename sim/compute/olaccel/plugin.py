@@ -87,7 +87,9 @@ class OlaccelKind(ComputeKind):
                     "dyadic requantization; linears: dense lanes, weight-outlier MACs and the outlier activations' "
                     "products computed apart and merged; GELU output symmetric",
                     "attention: Q, K, V in the same format, softmax probabilities kept uint8 (I-BERT's 8-bit "
-                    "softmax); attention matmuls as two nibble passes"]
+                    "softmax); attention matmuls computed as two nibble passes of the second operand (the same "
+                    "integers as the four passes of both operands' nibbles that the timing charges on the 4-bit x "
+                    "4-bit lanes)"]
         return [common, "activations: int8 (the integer pipeline's; compute.act_bits: 4 selects OLAccel's "
                 "4-bit activations with int8 outlier activations); attention matmuls as two nibble passes"]
 
