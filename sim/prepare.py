@@ -49,20 +49,12 @@ MAX_FUNCTIONAL_ELEMENTS = 1 << 28
 
 def model_weights(graph: OperatorGraph) -> int:
     """Parameters of the model (every weight tensor's elements), from the shapes only."""
-    known = _WEIGHT_COUNTS.get(id(graph))
-    if known is not None and known[0] is graph:
-        return known[1]
-    n = sum(t.elems for t in graph.tensors)
-    if len(_WEIGHT_COUNTS) >= GRAPH_MEMO_ENTRIES:
-        _WEIGHT_COUNTS.pop(next(iter(_WEIGHT_COUNTS)))
-    _WEIGHT_COUNTS[id(graph)] = (graph, n)  # the graph kept beside its count, so its id cannot be reused
-    return n
+    return graph.weight_elems
 
 
-#: Operator graphs a process keeps (by their workload), oldest dropped first; and the weight counts of graphs.
+#: Operator graphs a process keeps (by their workload), oldest dropped first.
 GRAPH_MEMO_ENTRIES = 16
 _GRAPHS: dict[WorkloadSpec, OperatorGraph] = {}
-_WEIGHT_COUNTS: dict[int, tuple[OperatorGraph, int]] = {}
 
 
 def graph_of(wl: WorkloadSpec) -> OperatorGraph:

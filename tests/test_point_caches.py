@@ -32,7 +32,6 @@ def _fresh(monkeypatch) -> None:
     """Empty every per-point memo of this module's subject (a cold process)."""
     monkeypatch.setattr(loader, "_HW_MEMO", {})
     monkeypatch.setattr(prepare_module, "_GRAPHS", {})
-    monkeypatch.setattr(prepare_module, "_WEIGHT_COUNTS", {})
     monkeypatch.setattr(gobo_unit, "_BLOCKS", {})
 
 

@@ -4,6 +4,7 @@ decoder lowerings, :mod:`sim.workload.graph` and :mod:`sim.workload.decoder`).""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from sim.workload.spec import WorkloadSpec
 
@@ -100,6 +101,11 @@ class OperatorGraph:
     tensors: tuple[WeightTensor, ...]
     phase: str = ""  # decoders: "prefill" or "decode" (sim.workload.decoder); "" for an encoder
     context: int = 0  # decoders: tokens each query attends over (the prompt, or the cache in a decode step)
+
+    @cached_property
+    def weight_elems(self) -> int:
+        """Elements of every parameter tensor (computed once per graph: the graph is frozen)."""
+        return sum(t.elems for t in self.tensors)
 
     def matmuls(self, stage: str | None = "encoder") -> list[Operator]:
         """GEMM/BMM operators, of one stage (default the encoder) or of all (None)."""
