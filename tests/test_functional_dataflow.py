@@ -86,9 +86,9 @@ def test_systolic_detects_overflow_of_a_running_sum():
 
 
 @pytest.mark.parametrize("bits", [1, 2, 3])
-def test_gobo_pe_derived_last_bin_with_dense_outliers(bits):
-    """The last bin is derived from the inlier sum (one product fewer): exact with most weights outliers, whole
-    columns of outliers, and every weight in the last bin."""
+def test_gobo_pe_dense_outliers_and_a_full_last_bin(bits):
+    """Exact with most weights outliers and whole columns of outliers (the outlier plane then exceeds float32's
+    exact range and is multiplied in float64), and with every weight in the last bin."""
     rng = np.random.default_rng(7 + bits)
     g = _gobo(rng, 257, 33, bits, 257 * 20)
     x = rng.integers(-128, 128, (5, 257)).astype(np.int8)
@@ -98,3 +98,25 @@ def test_gobo_pe_derived_last_bin_with_dense_outliers(bits):
                        outlier_ints=np.zeros(0, np.int16), saturated=0, orientation="nk")
     x = np.full((3, 64), -128, dtype=np.int8)
     assert np.array_equal(gobo_pe_gemm(x, last), int_gemm(x, last.matrix_kn(), in_bits=16))
+
+
+def _one_column_outliers(vals: list[int], k: int = 16) -> IntegerGobo:
+    """A 1 x k weight (one output column, nk) whose first len(vals) weights are outliers of the given values."""
+    idx = (np.arange(k) % 8).astype(np.uint8)[None, :]
+    return IntegerGobo(scale=1.0, indices=idx, centroid_ints=np.arange(-4, 4, dtype=np.int8),
+                       outlier_rows=np.zeros(len(vals), np.int64), outlier_cols=np.arange(len(vals), dtype=np.int64),
+                       outlier_ints=np.array(vals, np.int16), saturated=0, orientation="nk")
+
+
+@pytest.mark.parametrize("vals, x", [
+    ([-32768] * 4, -128),  # max|x| * sum|v| = 2^24 exactly: in float32 with the bins, exact
+    ([32767] * 5, 127),  # 20,807,045: odd and above 2^24, which float32 cannot hold; multiplied in float64
+    ([32767] * 5 + [-3], 127),
+])
+def test_gobo_pe_outlier_plane_at_the_float32_bound(vals, x):
+    g = _one_column_outliers(vals)
+    xs = np.full((2, 16), x, dtype=np.int8)
+    xs[1, 8:] = -xs[1, 8:] - (1 if x > 0 else -1)  # inliers of both signs in the second row
+    expect = int_gemm(xs, g.matrix_kn(), in_bits=16)
+    assert np.array_equal(gobo_pe_gemm(xs, g), expect)
+    assert int(expect[0, 0]) == x * sum(vals) + x * int(g.centroid_ints[np.arange(len(vals), 16) % 8].sum())

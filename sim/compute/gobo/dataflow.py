@@ -4,10 +4,10 @@
 activations whose weight index selects it (additions only, outliers excluded), then one multiply per bin by
 the int8 centroid, plus the int8 x int16 outlier products, into the 32-bit output accumulator. The same
 dataflow and declared widths as :func:`sim.kernels.gemm.gobo_gemm` (``GOBO_WIDTHS``; tests assert equal
-results), vectorised the same way (bin sums = exact float32 BLAS products of the activations with one-hot
-index planes; the last bin derived from the inlier sum, see the code) but with the planes written in place per
-bin (no boolean temporaries), the centroid products
-summed in one exact float64 contraction, and the product width checked from the bin extremes
+results). Vectorised per block of output columns as one float32 BLAS product of stacked planes with the
+activations: ``B`` one-hot index planes (the bin sums) and one plane holding the outlier values at their
+positions (the per-output sums of the outlier products), all exact (bounds in the code); the centroid products
+are summed in one exact contraction and the product width is checked from the bin extremes
 (``max|bin| * max|c|``) before falling back to an element-wise check. :class:`GoboDatapath` runs the weight
 GEMMs of the integer forward this way (attention BMMs are int8 MACs on the PE multipliers: the reference
 kernel computes them).
@@ -27,8 +27,9 @@ from sim.quant.integer import IntegerGobo
 
 _F32_EXACT = 1 << 24
 
-#: One-hot mask entries (k x B x n-block float32 values) built at once by :func:`gobo_pe_gemm` (32 MiB).
-GOBO_BLOCK_ELEMS = 1 << 23
+#: Plane entries (planes x n-block x k float32 values) built at once by :func:`gobo_pe_gemm` (8 MiB: the planes of
+#: a block stay in the last-level cache while BLAS reads them).
+GOBO_BLOCK_ELEMS = 1 << 21
 
 
 def _max_abs(a: np.ndarray) -> int:
@@ -43,7 +44,7 @@ def gobo_pe_gemm(x: np.ndarray, w: IntegerGobo, *, block_elems: int = GOBO_BLOCK
     orientation ("nk" as stored, ``[n, k]``; or "kn"), with int8 centroids and int16 outliers in one
     per-tensor scale (the caller multiplies by it). Dataflow and checks as
     :func:`sim.kernels.gemm.gobo_gemm` (see the module docstring for the vectorisation).
-    ``block_elems`` bounds the one-hot mask built at once (float32 entries). ``bin_bits`` (default: the
+    ``block_elems`` bounds the plane entries built at once (float32). ``bin_bits`` (default: the
     declared ``GOBO_WIDTHS`` bin width, 32) is the width the bin accumulators are checked against: a design
     with narrower bins (``compute.bin_bits``) raises :class:`~sim.kernels.widths.IntegerOverflowError` when
     a bin sum does not fit.
@@ -76,50 +77,45 @@ def gobo_pe_gemm(x: np.ndarray, w: IntegerGobo, *, block_elems: int = GOBO_BLOCK
     lead = x.shape[:-1]
     x2 = x.reshape(-1, k)
     mrows = x2.shape[0]
+    max_x = _max_abs(x2)
     xt = np.ascontiguousarray(x2.T, dtype=np.float32)  # k x m
     centf = cent.astype(np.float64)
     cent32 = cent.astype(np.float32)
     max_c = _max_abs(cent)
     sum_c = int(np.abs(cent).sum())
-    out = np.empty((mrows, n), dtype=np.int64)
-    nb = max(1, min(n, block_elems // max(1, k * nbins)))
+    if ocol.size:
+        check_bound(max_x * _max_abs(vals), *GOBO_WIDTHS["outlier product"], kernel=kernel, what="outlier product")
+    # The outlier plane (value v at each outlier's (n, k), else 0) times x^T gives, per output, the sum of its
+    # outlier products. Any partial sum of a column's terms is bounded by max|x| * sum_k |v| of that column: exact
+    # in float32 (with the bin planes, one product) when that is <= 2^24, else the plane is multiplied on its own
+    # in float64 (bound <= 2^7 * 2^15 * 2^17 = 2^39 < 2^53).
+    col_l1 = np.bincount(ocol, weights=np.abs(vals), minlength=n) if ocol.size else np.zeros(0)
+    stacked = bool(ocol.size) and max_x * int(col_l1.max()) <= _F32_EXACT
+    planes = nbins + 1 if stacked else nbins
+    xt64 = xt if stacked or not ocol.size else xt.astype(np.float64)  # for the float64 outlier plane
+    nb = max(1, min(n, block_elems // max(1, k * planes)))
     order = np.argsort(ocol, kind="stable") if ocol.size else ocol
-    cs, rs = ocol[order], ok[order]
-    # the outliers grouped by output column (cs sorted): group g covers cs[starts[g]:starts[g + 1]], column ucol[g]
-    starts = np.flatnonzero(np.r_[True, cs[1:] != cs[:-1]]) if cs.size else cs
-    ucol = cs[starts]
-    # x at each outlier's reduction index, one row per outlier (contiguous, so the per-column sums below are
-    # reductions over consecutive rows)
-    xo = np.ascontiguousarray(x2.T[rs]) if cs.size else np.zeros((0, mrows), dtype=x2.dtype)
-    # The last bin is derived instead of multiplied: the bins partition the inlier weights of a column, so
-    # bin_{B-1} = (sum of the inlier activations) - sum_{b < B-1} bin_b, an integer identity; every term and
-    # partial sum is an integer of magnitude <= 128 k (a sum over a subset of the k activations), the
-    # difference <= 256 k, all exact in float32 while 256 k <= 2^24 (checked here, else all B planes are
-    # multiplied). It saves one of the B products.
-    derive = nbins > 1 and 256 * k <= _F32_EXACT
-    planes = nbins - 1 if derive else nbins
-    xsum = x2.sum(axis=1, dtype=np.int64).astype(np.float32)  # per activation row (|.| <= 128 k: exact)
-    mask = np.empty((planes, nb, k), dtype=np.float32)
+    cs, rs, vs = ocol[order], ok[order], vals[order]  # the outliers by output column
+    out = np.empty((n, mrows), dtype=np.int64)  # transposed once at the end
+    plane_buf = np.empty(planes * nb * k, dtype=np.float32)
+    prod_buf = np.empty(planes * nb * mrows, dtype=np.float32)
     for n0 in range(0, n, nb):
         n1 = min(n, n0 + nb)
-        sub = idx[n0:n1]
-        mk = mask[:, : n1 - n0]
-        for b in range(planes):  # one-hot planes: mk[b, j, k] = 1 where weight (k, n0 + j) selects bin b
-            np.equal(sub, b, out=mk[b], casting="unsafe")
+        j = n1 - n0
+        mk = plane_buf[: planes * j * k].reshape(planes, j, k)
+        for b in range(nbins):  # one-hot planes: mk[b, c, k] = 1 where weight (k, n0 + c) selects bin b
+            np.equal(idx[n0:n1], b, out=mk[b], casting="unsafe")
         lo_o, hi_o = np.searchsorted(cs, n0), np.searchsorted(cs, n1)
-        if hi_o > lo_o:
-            mk[:, cs[lo_o:hi_o] - n0, rs[lo_o:hi_o]] = 0.0  # outlier positions are in no bin
-        # bins[b, j, m]: the PE's bin accumulators (exact: 0/1 mask, |partial sums| <= 128 k <= 2^24);
-        # computed as (one-hot planes) @ x^T, the faster orientation for BLAS with few activation rows
-        bins = np.empty((nbins, n1 - n0, mrows), dtype=np.float32)
-        np.matmul(mk.reshape(-1, k), xt, out=bins[:planes].reshape(-1, mrows))
-        if derive:
-            inlier_sum = np.repeat(xsum[None, :], n1 - n0, axis=0)  # [j, m]
-            if hi_o > lo_o:  # minus the activations at the column's outlier positions (int64 sums: exact)
-                g0, g1 = np.searchsorted(starts, lo_o), np.searchsorted(starts, hi_o)
-                osum = np.add.reduceat(xo[lo_o:hi_o], starts[g0:g1] - lo_o, axis=0, dtype=np.int64)
-                inlier_sum[ucol[g0:g1] - n0] -= osum.astype(np.float32)
-            bins[nbins - 1] = inlier_sum - bins[:planes].sum(axis=0)
+        oc, ork = cs[lo_o:hi_o] - n0, rs[lo_o:hi_o]
+        mk[:nbins, oc, ork] = 0.0  # outlier positions are in no bin
+        if stacked:
+            mk[nbins] = 0.0
+            mk[nbins, oc, ork] = vs[lo_o:hi_o]
+        # prod[b, c, m]: the PE's bin accumulators (exact: 0/1 planes, |partial sums| <= 128 k <= 2^24), then the
+        # outlier sums; (planes) @ x^T, the faster orientation for BLAS with few activation rows
+        prod = prod_buf[: planes * j * mrows].reshape(planes, j, mrows)
+        np.matmul(mk.reshape(-1, k), xt, out=prod.reshape(-1, mrows))
+        bins = prod[:nbins]
         check_width(bins, bin_width, bin_signed, kernel=kernel, what="bin accumulator")
         max_bin = int(max(abs(float(bins.min())), abs(float(bins.max())))) if bins.size else 0
         if max_bin * max_c > (1 << 31) - 1:  # the extremes' bound fails: check the products themselves
@@ -129,18 +125,19 @@ def gobo_pe_gemm(x: np.ndarray, w: IntegerGobo, *, block_elems: int = GOBO_BLOCK
         # (|sum| <= B * 2^14 * k < 2^53)
         flat = bins.reshape(nbins, -1)
         if max_bin * sum_c <= _F32_EXACT:
-            acc = cent32 @ flat
+            acc = (cent32 @ flat).astype(np.int64)
         else:
-            acc = centf @ flat.astype(np.float64)
-        out[:, n0:n1] = acc.reshape(n1 - n0, mrows).T.astype(np.int64)
-    if ocol.size:
-        vs = vals[order]
-        check_bound(_max_abs(x2) * _max_abs(vs), *GOBO_WIDTHS["outlier product"], kernel=kernel,
-                    what="outlier product")
-        contrib = xo.astype(np.int64) * vs[:, None]  # [outlier, m]
-        out[:, ucol] += np.add.reduceat(contrib, starts, axis=0).T
+            acc = (centf @ flat.astype(np.float64)).astype(np.int64)
+        block = out[n0:n1]
+        block[...] = acc.reshape(j, mrows)
+        if stacked:
+            block += prod[nbins].astype(np.int64)
+        elif hi_o > lo_o:  # the outlier plane on its own, in float64
+            vplane = np.zeros((j, k), dtype=np.float64)
+            vplane[oc, ork] = vs[lo_o:hi_o]
+            block += (vplane @ xt64).astype(np.int64)
     check_width(out, *GOBO_WIDTHS["accumulator"], kernel=kernel, what="accumulator")
-    return out.reshape(lead + (n,))
+    return np.ascontiguousarray(out.T).reshape(lead + (n,))
 
 
 class GoboDatapath:
