@@ -256,10 +256,14 @@ def _node_rule(spec: EntrySpec):
     return check
 
 
-@functools.cache
 def entry_spec(key: str) -> type:
-    """The spec class of the entry at ``key``: its unit, bounds and node rule."""
-    spec = SCHEMA[key]
+    """The spec class of the entry at ``key``: its unit, bounds and node rule (one class per distinct
+    :class:`EntrySpec`, shared by the keys that have it)."""
+    return _spec_class(SCHEMA[key])
+
+
+@functools.cache
+def _spec_class(spec: EntrySpec) -> type:
     value = spec_field(doc=f"the value in {spec.unit}", gt=None if spec.allow_zero else 0,
                        ge=0 if spec.allow_zero else None)
     node_doc = f"'{OFF_CHIP}'" if spec.scale == "off_chip" else "the node in nm the value is given at"
@@ -271,7 +275,8 @@ def entry_spec(key: str) -> type:
         *((name, str, spec_field("", doc=f"{name}: how, why or what is unconfirmed", min_len=1)) for name in _NOTES),
         ("parts", tuple[str, ...], spec_field((), doc="keys of the same group whose values sum to value")),
     ]
-    name = "Entry_" + "".join(ch if ch.isalnum() else "_" for ch in key)
+    label = f"{spec.unit}_{spec.scale}" + ("_or_zero" if spec.allow_zero else "")
+    name = "Entry_" + "".join(ch if ch.isalnum() else "_" for ch in label)
     cls = dataclasses.make_dataclass(name, fields, frozen=True, kw_only=True)
     cls.__module__ = __name__
     return cls
