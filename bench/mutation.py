@@ -73,6 +73,10 @@ PACKAGES: dict[str, dict[str, list[str]]] = {
         "mutate": ["sim/compute/olaccel/timing.py"],
         "tests": ["tests/test_hw_olaccel.py", "tests/test_olaccel_act_outliers.py"],
     },
+    "sim/compute/gobo/dataflow": {
+        "mutate": ["sim/compute/gobo/dataflow.py"],
+        "tests": ["tests/test_functional_dataflow.py", "tests/test_hw_gobo_bins.py"],
+    },
     "sim/compute/activations": {
         "mutate": ["sim/compute/olive/dataflow.py", "sim/compute/olaccel/dataflow.py"],
         "tests": ["tests/test_activation_formats.py", "tests/test_hw_olive.py", "tests/test_hw_olaccel.py"],

@@ -120,3 +120,52 @@ def test_gobo_pe_outlier_plane_at_the_float32_bound(vals, x):
     expect = int_gemm(xs, g.matrix_kn(), in_bits=16)
     assert np.array_equal(gobo_pe_gemm(xs, g), expect)
     assert int(expect[0, 0]) == x * sum(vals) + x * int(g.centroid_ints[np.arange(len(vals), 16) % 8].sum())
+
+
+def test_gobo_pe_rejects_a_wrong_depth_and_an_index_past_the_dictionary():
+    g = _gobo(np.random.default_rng(4), 8, 3, 3, 0)
+    with pytest.raises(ValueError, match="does not multiply"):
+        gobo_pe_gemm(np.zeros((2, 9), np.int8), g)
+    bad = IntegerGobo(scale=1.0, indices=np.full((3, 8), 4, np.uint8), centroid_ints=np.arange(4, dtype=np.int8),
+                      outlier_rows=np.zeros(0, np.int64), outlier_cols=np.zeros(0, np.int64),
+                      outlier_ints=np.zeros(0, np.int16), saturated=0, orientation="nk")
+    with pytest.raises(ValueError, match="index 4 >= 4 centroids"):
+        gobo_pe_gemm(np.zeros((2, 8), np.int8), bad)
+
+
+def _overflow(x, g) -> IntegerOverflowError:
+    with pytest.raises(IntegerOverflowError) as info:
+        gobo_pe_gemm(x, g)
+    return info.value
+
+
+def test_gobo_pe_overflow_errors_name_the_kernel_and_the_register():
+    g = _gobo(np.random.default_rng(5), 8, 4, 3, 0)
+    err = _overflow(np.full((1, 8), 200), g)
+    assert (err.kernel, err.what) == ("gobo_pe_gemm", "activation") and "gobo_pe_gemm: activation" in str(err)
+    wide = IntegerGobo(scale=1.0, indices=g.indices, centroid_ints=g.centroid_ints, outlier_rows=np.array([0]),
+                       outlier_cols=np.array([0]), outlier_ints=np.array([40000], np.int32), saturated=0,
+                       orientation="nk")
+    err = _overflow(np.ones((1, 8), np.int8), wide)
+    assert (err.kernel, err.what) == ("gobo_pe_gemm", "outlier value")
+    # 1000 outliers of 32767 in one column, activations 127: the output 4.16e9 leaves the int32 accumulator
+    k = 1000
+    dense = IntegerGobo(scale=1.0, indices=np.zeros((1, k), np.uint8), centroid_ints=np.arange(-4, 4, dtype=np.int8),
+                        outlier_rows=np.zeros(k, np.int64), outlier_cols=np.arange(k, dtype=np.int64),
+                        outlier_ints=np.full(k, 32767, np.int16), saturated=0, orientation="nk")
+    err = _overflow(np.full((1, k), 127, np.int8), dense)
+    assert (err.kernel, err.what) == ("gobo_pe_gemm", "accumulator") and "gobo_pe_gemm: accumulator" in str(err)
+
+
+def test_gobo_pe_centroid_products_summed_beyond_float32():
+    """127 x 127 x 3001 = 48,403,129: odd and above 2^24, so the centroid contraction must not run in float32."""
+    k = 3001
+    g = IntegerGobo(scale=1.0, indices=np.full((2, k), 7, np.uint8),
+                    centroid_ints=np.array([-127, -80, -40, -10, 10, 40, 80, 127], np.int8),
+                    outlier_rows=np.zeros(0, np.int64), outlier_cols=np.zeros(0, np.int64),
+                    outlier_ints=np.zeros(0, np.int16), saturated=0, orientation="nk")
+    x = np.full((3, k), 127, np.int8)
+    x[2, :1000] = -128
+    out = gobo_pe_gemm(x, g)
+    assert out[0, 0] == 127 * 127 * k and out[2, 1] == 127 * (127 * (k - 1000) - 128 * 1000)
+    assert np.array_equal(out, int_gemm(x, g.matrix_kn(), in_bits=16))

@@ -138,7 +138,7 @@ def test_bin_bits_overflow_is_detected_exactly(k: int, seed: int) -> None:
     x = np.full((2, k), -128, dtype=np.int8)
     need = (128 * k - 1).bit_length() + 1  # smallest signed width holding -128 k
     assert gobo_pe_gemm(x, w, bin_bits=need).shape == (2, 3)
-    with pytest.raises(IntegerOverflowError, match="bin accumulator"):
+    with pytest.raises(IntegerOverflowError, match="gobo_pe_gemm: bin accumulator"):
         gobo_pe_gemm(x, w, bin_bits=need - 1)
     assert need <= int(np.ceil(np.log2(k))) + 8 + 1  # the stated bound holds
 
@@ -156,3 +156,29 @@ def test_datapath_reports_a_too_narrow_bin_as_bad_input() -> None:
     out, how = GoboDatapath(17).linear(x, Lin(), 8)
     assert how == "gobo-pe" and int(out[0, 0]) == 127 * 256 * -4
     assert GoboDatapath(32).key == ("gobo",) and GoboDatapath(21).key == ("gobo", 21)
+
+
+def test_datapath_narrow_bins_in_gemm_orientation_and_other_overflows() -> None:
+    """The bin-width message counts K in either orientation; an overflow of another register is not reported as a
+    bin-width problem (it is raised as it is)."""
+    rng = np.random.default_rng(2)
+    w = _gobo(256, 4, rng, idx_value=0).transposed()  # "kn": K is the first axis
+
+    class Lin:
+        gobo = w
+
+    with pytest.raises(SimInputError, match=r"a 256-deep product does not fit 12 bits"):
+        GoboDatapath(12).linear(np.full((1, 256), 127, dtype=np.int8), Lin(), 8)
+    with pytest.raises(IntegerOverflowError, match="activation"):
+        GoboDatapath(12).linear(np.full((1, 256), 300), Lin(), 8)
+    assert GoboDatapath().bin_bits == 32 and GoboDatapath().key == ("gobo",)
+
+
+def test_datapath_bin_width_message_for_a_two_deep_product() -> None:
+    w = _gobo(2, 1, np.random.default_rng(3), idx_value=0)
+
+    class Lin:
+        gobo = w
+
+    with pytest.raises(SimInputError, match=r"K = 2 need up to ceil\(log2 K\) \+ 8 \+ 1 = 10 bits"):
+        GoboDatapath(8).linear(np.full((1, 2), 127, dtype=np.int8), Lin(), 8)
