@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -175,16 +175,96 @@ class _Arbiter:
 
     def _loop(self) -> Generator[simpy.Event, Any, Any]:
         env = self.env
+        peek, timeout, event = env.peek, env.timeout, env.event
+        free, queues = self.free, tuple(self.queue.items())
+        heappop = heapq.heappop
         while True:
             yield self._wake
-            self._wake = env.event()
-            while env.peek() == env.now:  # let everything else of this cycle happen first
-                yield env.timeout(0)
-            for name, q in self.queue.items():
-                if self.free[name] and q:
-                    _, _, ev = heapq.heappop(q)
-                    self.free[name] = False
+            self._wake = event()
+            while peek() == env.now:  # let everything else of this cycle happen first
+                yield timeout(0)
+            for name, q in queues:
+                if q and free[name]:
+                    ev = heappop(q)[2]
+                    free[name] = False
                     ev.succeed()
+
+
+class _Pool:
+    """A byte pool (the weight buffer, the activation staging) with :class:`simpy.Container`'s rules and its
+    very events, in the same order: a get or put succeeds at once when the level allows (a queue is served
+    from its head while requests succeed), a processed get serves waiting puts and a processed put waiting
+    gets, before the waiting process resumes. Plain :class:`simpy.Event` objects instead of the container's
+    request classes (the engine takes and gives back bytes hundreds of times per run)."""
+
+    __slots__ = ("_env", "capacity", "level", "_gets", "_puts")
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self._env = env
+        self.capacity = capacity
+        self.level = capacity
+        self._gets: deque[tuple[simpy.Event, int]] = deque()
+        self._puts: deque[tuple[simpy.Event, int]] = deque()
+
+    def get(self, amount: int) -> simpy.Event:
+        ev = simpy.Event(self._env)
+        ev.callbacks.append(self._serve_puts)  # type: ignore[union-attr]
+        self._gets.append((ev, amount))
+        self._serve_gets(None)
+        return ev
+
+    def put(self, amount: int) -> simpy.Event:
+        ev = simpy.Event(self._env)
+        ev.callbacks.append(self._serve_gets)  # type: ignore[union-attr]
+        self._puts.append((ev, amount))
+        self._serve_puts(None)
+        return ev
+
+    def _serve_gets(self, _: simpy.Event | None) -> None:
+        gets = self._gets
+        while gets and gets[0][1] <= self.level:
+            ev, amount = gets.popleft()
+            self.level -= amount
+            ev.succeed()
+
+    def _serve_puts(self, _: simpy.Event | None) -> None:
+        puts = self._puts
+        while puts and puts[0][1] <= self.capacity - self.level:
+            ev, amount = puts.popleft()
+            self.level += amount
+            ev.succeed()
+
+
+class _Slots:
+    """The output slots with :class:`simpy.Resource`'s rules and its very events, in the same order: a request
+    is granted at once while a slot is free, else when a release is processed (one request per release); a
+    release is an event of its own that succeeds at once (nobody waits for it)."""
+
+    __slots__ = ("_env", "capacity", "users", "_queue")
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self._env = env
+        self.capacity = capacity
+        self.users: list[simpy.Event] = []
+        self._queue: deque[simpy.Event] = deque()
+
+    def request(self) -> simpy.Event:
+        ev = simpy.Event(self._env)
+        self._queue.append(ev)
+        self._grant(None)
+        return ev
+
+    def release(self, request: simpy.Event) -> None:
+        rel = simpy.Event(self._env)
+        rel.callbacks.append(self._grant)  # type: ignore[union-attr]
+        self.users.remove(request)
+        rel.succeed()
+
+    def _grant(self, _: simpy.Event | None) -> None:
+        if self._queue and len(self.users) < self.capacity:
+            ev = self._queue.popleft()
+            self.users.append(ev)
+            ev.succeed()
 
 
 class Engine:
@@ -250,11 +330,11 @@ class Engine:
         steps = self.steps
         n = len(steps)
         arb = _Arbiter(env, ("dram", "vector"))
-        slots = simpy.Resource(env, self.output_slots)
-        wbuf = simpy.Container(env, capacity=self.capacity, init=self.capacity)
+        slots = _Slots(env, self.output_slots)
+        wbuf = _Pool(env, self.capacity)
         stage_cap = self.stage_capacity if self.stage_capacity is not None else max(
             [s.stage_take for s in steps] + [1])
-        stage = simpy.Container(env, capacity=stage_cap, init=stage_cap)
+        stage = _Pool(env, stage_cap)
         loaded = [env.event() for _ in range(n)]
         stats: dict[str, OpStats] = defaultdict(OpStats)
         loader_phases = _Intervals()
@@ -278,7 +358,7 @@ class Engine:
                 dur = known[id(s)] = max(s.compute.cycles, sram_cycles(s, ports))
             durations.append(dur)
 
-        def level(name: str, container: simpy.Container, cap: int) -> None:
+        def level(name: str, container: _Pool, cap: int) -> None:
             if trace:
                 self.counters.append((name, int(env.now), int(cap - container.level)))
 
