@@ -47,6 +47,7 @@ from sim.quant.packed import OUTLIER_BYTES as OUTLIER_STORED_BYTES
 from sim.workload.graph import Operator, OperatorGraph
 
 FUSABLE = {"gelu", "add", "tanh"}  # element-wise consumers fused into a producing matmul's epilogue
+_UNSET: Any = object()  # a memo's "not computed yet" (None is a value)
 MAX_STEPS = 100_000  # steps per run beyond which a mapping is refused, so a simulation stays within ~20 s
 
 
@@ -213,6 +214,7 @@ class Planner:
         self.spilled = self._residency()
         self._outputs = self.model_outputs
         self._chunk_cache: dict[str, tuple[int, int, np.ndarray, np.ndarray]] = {}
+        self._epilogues: dict[tuple[bool, tuple[str, ...]], KernelCost | None] = {}  # see epilogue_cost
 
     def _by_name(self, name: str) -> Operator:
         return next(o for o in self.graph.ops if o.name == name)
@@ -261,14 +263,18 @@ class Planner:
     def epilogue_cost(self, op: Operator) -> tuple[KernelCost | None, tuple[str, ...]]:
         """The vector work fused after a matmul and the fused operators it stands for."""
         fused = [c for c in self.consumers.get(op.name, []) if self.fused.get(c.name) == op.name]
-        cost = self.costs["requant"] if op.epilogue == "requant" else None
-        names = []
-        for c in fused:
-            kernel = self.epilogue_kernels[c.kind]
-            k = self.costs[kernel] + self.costs["requant"] if c.kind in self.requantizing else self.costs[kernel]
-            cost = k if cost is None else cost + k
-            names.append(c.name)
-        return cost, tuple(names)
+        # the composed kernel follows from the requantization and the fused kinds: composed once per planner
+        # (the layers of a model repeat the same epilogues), the same KernelCost object for the same parts
+        shape = (op.epilogue == "requant", tuple(c.kind for c in fused))
+        cost = self._epilogues.get(shape, _UNSET)
+        if cost is _UNSET:
+            cost = self.costs["requant"] if shape[0] else None
+            for kind in shape[1]:
+                kernel = self.epilogue_kernels[kind]
+                k = self.costs[kernel] + self.costs["requant"] if kind in self.requantizing else self.costs[kernel]
+                cost = k if cost is None else cost + k
+            self._epilogues[shape] = cost
+        return cost, tuple(c.name for c in fused)
 
     # -- planning --------------------------------------------------------------------------------
     def plan(self) -> list[OpPlan]:
