@@ -4,6 +4,7 @@ The engine replaced ``simpy.Container`` (weight buffer, activation staging), ``s
 and ``Environment.run(until=...)`` by lighter code that must schedule the very same events in the same order
 (the event count is a report key). Each test drives the same random scenario once with simpy's class and once
 with the engine's, and requires the same log of (time, actor, what) and the same number of scheduled events.
+Also: the timing path's collector pause (``sim.simulate.collector_paused``) gives the collector back as it was.
 """
 
 from __future__ import annotations
@@ -166,3 +167,24 @@ def test_run_until_an_event_never_triggered() -> None:
     env.process(one())
     with pytest.raises(RuntimeError, match="No scheduled events left"):
         env.run_until(env.event())
+
+
+def test_collector_paused_restores_the_collector() -> None:
+    import gc
+
+    from sim.simulate import collector_paused
+
+    assert gc.isenabled()
+    with collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    with pytest.raises(KeyError), collector_paused():
+        raise KeyError("x")
+    assert gc.isenabled()  # back on after an error too
+    gc.disable()
+    try:
+        with collector_paused():
+            pass
+        assert not gc.isenabled()  # a caller's disabled collector stays off
+    finally:
+        gc.enable()
