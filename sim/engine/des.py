@@ -182,7 +182,7 @@ class _Arbiter:
         while True:
             yield self._wake
             self._wake = event()
-            while peek() == env.now:  # let everything else of this cycle happen first
+            while peek() == env._now:  # let everything else of this cycle happen first
                 yield timeout(0)
             for name, q in queues:
                 if q and free[name]:
@@ -195,9 +195,11 @@ class _Env(simpy.Environment):
     """simpy's environment with integer time (every delay the engine schedules is a whole number of cycles, from
     time 0) and :meth:`run_until`, ``run(until=done)`` with simpy's own step inlined."""
 
+    _now: int  # the engine's actors read the clock directly (thousands of times per run)
+
     @property
     def now(self) -> int:
-        return self._now  # type: ignore[return-value]
+        return self._now
 
     def run_until(self, done: simpy.Event) -> None:
         """``run(until=done)`` (thousands of events per run): pop the next event, advance the clock, run its
@@ -211,7 +213,7 @@ class _Env(simpy.Environment):
         while done.callbacks is not None:
             if not queue:
                 raise RuntimeError(f'No scheduled events left but "until" event was not triggered: {done}')
-            self._now, _, _, event = pop(queue)
+            self._now, _, _, event = pop(queue)  # type: ignore[assignment]
             callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
             for callback in callbacks:
                 callback(event)
@@ -410,11 +412,11 @@ class Engine:
             yield request("dram", key)
             cycles = self.transfer_cycles(t)
             busy["dram"] += cycles
-            start = env.now
+            start = env._now
             yield timeout(cycles)
             arb.release("dram")
             if trace:
-                self._span("dram", op, "store" if t.write else "load", start, env.now, what=t.what,
+                self._span("dram", op, "store" if t.write else "load", start, env._now, what=t.what,
                            bytes=t.nbytes, tensor=t.tensor, step=key[0], pattern=t.pattern)
             st = stats[op]
             if t.write:
@@ -426,7 +428,7 @@ class Engine:
             capacity = self.capacity
             add = loader_phases.add
             for i, step in enumerate(steps):
-                t0 = env.now
+                t0 = env._now
                 take = step.weight_take
                 if take:
                     if take > capacity:
@@ -443,43 +445,43 @@ class Engine:
                     yield stage.get(take)
                     if trace:
                         level("activations", stage, stage_cap)
-                add(t0, env.now, "buffer_full")
+                add(t0, env._now, "buffer_full")
                 if i in waits:
                     for k in waits[i]:
                         if not stored[k].triggered:
-                            t1 = env.now
+                            t1 = env._now
                             yield stored[k]
-                            add(t1, env.now, "dram_write")
+                            add(t1, env._now, "dram_write")
                 for t in step.loads:
-                    t1 = env.now
+                    t1 = env._now
                     yield from transfer(t, (i, 0), step.op)
-                    add(t1, env.now, "dram_read")
+                    add(t1, env._now, "dram_read")
                 loaded[i].succeed()
 
         def post(i: int, step: Step, slot_req: Any, phases: _Intervals) -> Generator[simpy.Event, Any, Any]:
             st = stats[step.op]
             epilogue = step.epilogue
             if epilogue is not None:
-                t0 = env.now
+                t0 = env._now
                 yield request("vector", (i, 0))
-                start = env.now
+                start = env._now
                 cycles = epilogue.cycles
                 busy["vector"] += cycles
                 st.vector_cycles += cycles
                 yield timeout(cycles)
                 arb.release("vector")
-                phases.add(t0, env.now, "vector_busy")
+                phases.add(t0, env._now, "vector_busy")
                 if trace:
-                    self._span("vector", step.op, "epilogue", start, env.now, ops=",".join(step.epilogue_ops),
+                    self._span("vector", step.op, "epilogue", start, env._now, ops=",".join(step.epilogue_ops),
                                step=i)
             stores = step.stores
             if stores:
                 for t in stores:
-                    t0 = env.now
+                    t0 = env._now
                     yield from transfer(t, (i, 1), step.op)
-                    phases.add(t0, env.now, "dram_write")
+                    phases.add(t0, env._now, "dram_write")
                 stored[i].succeed()
-            phases.end = env.now
+            phases.end = env._now
             if slot_req is not None:
                 released.append((i, phases))
                 slots.release(slot_req)
@@ -489,13 +491,13 @@ class Engine:
             alive = [(p, ph) for p, ph in pending if p.is_alive]
             if not alive:
                 return
-            t0 = env.now
+            t0 = env._now
             for proc, _ in alive:
                 if proc.is_alive:
                     yield proc
-            if env.now > t0:
+            if env._now > t0:
                 last = max((ph for _, ph in alive), key=lambda ph: ph.end)  # the critical path
-                self._stalls(op, last.attribute(t0, env.now, st.stalls), step_index)
+                self._stalls(op, last.attribute(t0, env._now, st.stalls), step_index)
 
         def executor() -> Generator[Any, Any, Any]:
             pending: list[tuple[simpy.Process, _Intervals]] = []
@@ -510,25 +512,26 @@ class Engine:
                 prev_op = op
                 ready = loaded[i]
                 if not ready.triggered:
-                    t0 = env.now
+                    t0 = env._now
                     yield ready
-                    self._stalls(op, loader_phases.attribute(t0, env.now, st.stalls, forward=True), i)
+                    self._stalls(op, loader_phases.attribute(t0, env._now, st.stalls, forward=True), i)
                 slot_req = None
                 if has_post:
                     slot_req = slots.request()
-                    t0 = env.now
+                    t0 = env._now
                     yield slot_req
-                    now = env.now
+                    now = env._now
                     if now > t0:  # charged to the post that freed the slot (the oldest, on a tie)
                         rel = min((r for r in released if r[1].end == now), key=lambda r: r[0])[1]
                         self._stalls(op, rel.attribute(t0, now, st.stalls), i)
                     released.clear()
                 if on_vector:
-                    t0 = env.now
+                    t0 = env._now
                     yield request("vector", (i, 1))
-                    st.stalls["vector_busy"] += env.now - t0
-                    self._stalls(op, [(t0, env.now, "vector_busy")], i)
-                start = env.now
+                    st.stalls["vector_busy"] += env._now - t0
+                    if trace:
+                        self._stalls(op, [(t0, env._now, "vector_busy")], i)
+                start = env._now
                 busy["matrix" if on_matrix else "vector"] += unit_cycles
                 yield timeout(duration)
                 if on_vector:
