@@ -28,6 +28,7 @@ steps with the hardware models. Decisions, in order:
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import math
 from collections.abc import Callable, Mapping
@@ -51,6 +52,35 @@ _UNSET: Any = object()  # a memo's "not computed yet" (None is a value)
 MAX_STEPS = 100_000  # steps per run beyond which a mapping is refused, so a simulation stays within ~20 s
 
 
+def _dict_init(cls: type) -> type:
+    """Give a frozen dataclass an ``__init__`` that fills the new instance's ``__dict__`` in one update instead of
+    one ``object.__setattr__`` per field (the mapper builds thousands of steps, transfers and works per run): the
+    same parameters, defaults and default factories as the generated one (read from ``dataclasses.fields``), the
+    class otherwise untouched (frozen, equality, hashing, repr)."""
+    missing = object()
+    ns: dict[str, Any] = {"_missing": missing}
+    params, body, names = [], [], []
+    for f in dataclasses.fields(cls):
+        names.append(f.name)
+        if f.default is not dataclasses.MISSING:
+            ns[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+        elif f.default_factory is not dataclasses.MISSING:
+            ns[f"_factory_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=_missing")
+            body.append(f"    if {f.name} is _missing:\n        {f.name} = _factory_{f.name}()\n")
+        else:
+            params.append(f.name)
+    src = (f"def __init__(self, {', '.join(params)}):\n{''.join(body)}"
+           f"    self.__dict__.update({', '.join(f'{n}={n}' for n in names)})\n")
+    exec(src, ns)  # noqa: S102 -- generated from the class's own field list, as dataclasses does
+    init = ns["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init  # type: ignore[misc]
+    return cls
+
+
+@_dict_init
 @dataclass(frozen=True)
 class Transfer:
     """One DRAM transfer: ``nbytes`` read or written, as a stream or as scattered chunks."""
@@ -65,6 +95,7 @@ class Transfer:
     tensor: str = ""  # the operator whose data this is (a store's producer, a spilled load's source)
 
 
+@_dict_init
 @dataclass(frozen=True)
 class Work:
     """What a step's compute (or epilogue) part is, for the whole-run reference and the traces.
@@ -85,6 +116,7 @@ class Work:
     k_accumulate: bool = False  # a later K chunk: the partial sums are added in the output buffer
 
 
+@_dict_init
 @dataclass(frozen=True)
 class Step:
     """One unit of work the engine schedules (see ``docs/hw/engine.md`` for the semantics)."""
