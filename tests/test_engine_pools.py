@@ -53,28 +53,31 @@ def test_pool_schedules_the_containers_events(seed: int) -> None:
     assert logs[0][0], "the scenario did something"
 
 
+def _burst_scenario(env: simpy.Environment, pool, log: list) -> None:
+    def taker(name: str, amount: int, delay: int):
+        yield env.timeout(delay)
+        yield pool.get(amount)
+        log.append((env.now, name))
+
+    def giver():
+        yield env.timeout(5)
+        yield pool.put(10)
+        log.append((env.now, "put"))
+
+    env.process(taker("all", 10, 0))
+    env.process(taker("a", 3, 1))
+    env.process(taker("b", 3, 2))
+    env.process(taker("c", 5, 3))  # 10 back: a and b, then c waits (3 + 3 + 5 > 10)
+    env.process(giver())
+
+
 def test_pool_serves_every_waiting_get_a_put_allows() -> None:
     logs = []
     for make in (lambda env: simpy.Container(env, capacity=10, init=10), lambda env: _Pool(env, 10)):
         env = simpy.Environment()
         log: list = []
         pool = make(env)
-
-        def taker(name: str, amount: int, delay: int):
-            yield env.timeout(delay)
-            yield pool.get(amount)
-            log.append((env.now, name))
-
-        def giver():
-            yield env.timeout(5)
-            yield pool.put(10)
-            log.append((env.now, "put"))
-
-        env.process(taker("all", 10, 0))
-        env.process(taker("a", 3, 1))
-        env.process(taker("b", 3, 2))
-        env.process(taker("c", 5, 3))  # 10 back: a and b, then c waits (3 + 3 + 5 > 10)
-        env.process(giver())
+        _burst_scenario(env, pool, log)
         env.run()
         logs.append((log, next(env._eid), pool.level))
     assert logs[0] == logs[1]
