@@ -29,6 +29,7 @@ steps with the hardware models. Decisions, in order:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import math
 from collections.abc import Callable, Mapping
@@ -170,15 +171,19 @@ def _ceil(a: int, b: int) -> int:
     return -(-a // b)
 
 
+@functools.lru_cache(maxsize=4096)
 def _elem_grid(N: int, K: int, Nc: int, Kc: int, elem_bytes: float) -> np.ndarray:
     """Bytes per [n-chunk, k-chunk] of a dense N x K weight cut into Nc x Kc chunks: ``ceil(n * k * elem_bytes)``
-    of each chunk's n x k elements (every chunk is whole but the last row and column of the grid)."""
+    of each chunk's n x k elements (every chunk is whole but the last row and column of the grid). A pure
+    function of its arguments, remembered per process (the layers of a model, and the designs of a sweep, cut
+    the same shapes; the chunk search probes the same widths): the array is read-only."""
     nN, nK = _ceil(N, Nc), _ceil(K, Kc)
     n_last, k_last = N - (nN - 1) * Nc, K - (nK - 1) * Kc
     grid = np.full((nN, nK), math.ceil(Nc * Kc * elem_bytes), dtype=np.int64)
     grid[-1, :] = math.ceil(n_last * Kc * elem_bytes)
     grid[:, -1] = math.ceil(Nc * k_last * elem_bytes)
     grid[-1, -1] = math.ceil(n_last * k_last * elem_bytes)
+    grid.setflags(write=False)
     return grid
 
 
