@@ -44,7 +44,8 @@ ANNOTATIONS = REPO / "bench" / "mutation_survivors.yaml"
 PACKAGES: dict[str, dict[str, list[str]]] = {
     "sim/engine": {
         "mutate": ["sim/engine/*"],
-        "tests": ["tests/test_engine.py", "tests/test_engine_mutants.py", "tests/test_pathological.py"],
+        "tests": ["tests/test_engine.py", "tests/test_engine_mutants.py", "tests/test_pathological.py",
+                  "tests/test_engine_pools.py", "tests/test_trace.py"],
     },
     "sim/mapping": {
         "mutate": ["sim/mapping/*"],

@@ -11,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import gc
 import hashlib
 import json
 import weakref
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from sim.config.hardware import HardwareConfig
@@ -34,6 +35,22 @@ from sim.results import OpResult, RunResult
 
 __all__ = ["count_actions", "dram_bytes_per_cycle", "engine_for", "map_steps", "simulate", "simulate_steps",
            "simulate_with_engine", "trace_document"]
+
+
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off inside the block (back on after it, also on an error, if it was on):
+    the timing path allocates hundreds of thousands of short-lived objects (steps, simpy events, counts), which
+    reference counting frees, and each allocation burst would otherwise start collections that walk every
+    tracked object of the process (a sweep worker's caches included). Nothing computed depends on it; the few
+    cycles made (finished simpy processes) are collected after the block."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def dram_bytes_per_cycle(hw: HardwareConfig) -> float:
@@ -201,11 +218,12 @@ def simulate_steps(prep: PreparedRun, *, trace: bool = False) -> tuple[RunResult
     """:func:`simulate_with_engine`, also returning the mapper's steps (their transfers say what each DRAM byte
     is: weights, activations, KV cache, ...)."""
     hw_cfg, wl, unit = prep.hw, prep.workload, prep.unit
-    _, plans, steps = map_steps(prep)
-    engine = engine_for(prep, steps, trace=trace)
-    res = engine.run()
+    with collector_paused():  # mapping, engine and counting allocate many short-lived objects, few cycles
+        _, plans, steps = map_steps(prep)
+        engine = engine_for(prep, steps, trace=trace)
+        res = engine.run()
+        step_actions, per_op_actions = count_actions(steps, unit.kind)
     persist_dram(engine.dram_model)
-    step_actions, per_op_actions = count_actions(steps, unit.kind)
     step_actions["dram"] = {k: v for k, v in res.dram_actions.items() if v}
     ops = []
     for p in plans:

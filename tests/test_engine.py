@@ -175,3 +175,14 @@ def test_ivit_kernels_change_vector_cycles():
     sm_ib = sum(o.compute_cycles for o in ib.ops if o.kind == "softmax")
     sm_iv = sum(o.compute_cycles for o in iv.ops if o.kind == "softmax")
     assert sm_ib != sm_iv
+
+
+def test_after_an_operator_without_stores_waits_for_nothing():
+    # `after` names an operator that stored nothing before: the loads start at once
+    steps = [Step("a", "matrix", TileTiming(100, {})),
+             Step("b", "matrix", TileTiming(100, {}), loads=(Transfer(4096, False, "activations"),), stage_take=4096,
+                  stage_free=4096, after=("a", "never-stored"))]
+    eng, dram = _engine(steps)
+    res = eng.run()
+    assert res.cycles == max(100, _load_cycles(dram, 4096)) + 100  # the load started at once, beside a's compute
+    assert res.ops["b"].stalls["dram_write"] == 0

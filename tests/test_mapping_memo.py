@@ -247,3 +247,19 @@ def test_gobo_first_steps_load_the_dictionary_as_the_stepper_does() -> None:
         ref = prep.unit.reference_weight_gemm(w.m, w.k, w.n, w.tile, first=True, rng=rng)
         assert prep.unit.weight_gemm_timing(w.m, w.k, w.n, w.tile, first=True).cycles == ref.cycles
         assert prep.unit.weight_gemm_timing(w.m, w.k, w.n, w.tile, first=False).cycles < ref.cycles
+
+
+def test_dense_chunk_grids_are_remembered_read_only_and_keyed_by_every_argument() -> None:
+    grid = plan_module._elem_grid
+    raw = grid.__wrapped__  # the closed form itself
+    a = grid(768, 3072, 256, 1000, 1.0)
+    assert grid(768, 3072, 256, 1000, 1.0) is a  # served
+    assert not a.flags.writeable
+    with pytest.raises(ValueError):
+        a[0, 0] = 1
+    assert np.array_equal(a, raw(768, 3072, 256, 1000, 1.0))
+    assert a.shape == (3, 4) and int(a.sum()) == 768 * 3072  # whole chunks and the short last row and column
+    for args in [(768, 3072, 256, 1000, 2.0), (768, 3072, 256, 1000, 0.375), (768, 3000, 256, 1000, 1.0),
+                 (700, 3072, 256, 1000, 1.0), (768, 3072, 128, 1000, 1.0), (768, 3072, 256, 512, 1.0)]:
+        assert np.array_equal(grid(*args), raw(*args)), args  # each argument is part of the key
+    assert int(grid(768, 3072, 256, 1000, 0.375).sum()) >= 768 * 3072 * 0.375

@@ -123,3 +123,28 @@ def test_frozen_counts_views_are_the_mapping_views() -> None:
     assert f.get("b") == 2 and f.get("a") is None and f.get("a", 0) == 0
     assert "c" in f and "a" not in f
     assert f == {"b": 2, "c": 3} and dict(f) == {"b": 2, "c": 3}
+
+
+def test_blocks_memo_first_steps_are_the_blocks_plus_the_dictionary_load(monkeypatch) -> None:
+    from sim.compute.gobo.timing import gobo_parallel_dictionary_timing
+    from sim.simulate import map_steps
+
+    monkeypatch.setattr(gobo_unit, "_BLOCKS", {})
+    prep = prepare("gobo", "tiny")
+    unit = prep.unit
+    works = [s.work for s in map_steps(prep)[2] if s.work is not None and s.work.kind == "weight-gemm"]
+    firsts = [w for w in works if w.first]
+    assert firsts and len(firsts) < len(works)
+    for w in firsts:
+        assert w.tile is not None
+        blocks, n_blocks = unit._blocks_timing(w.m, w.k, w.tile, w.tile.operand)  # not memoised
+        want = blocks + gobo_parallel_dictionary_timing(unit.params, n_blocks, unit.tiles)
+        assert want != blocks
+        for _ in range(2):  # computed, then served
+            assert unit.weight_gemm_timing(w.m, w.k, w.n, w.tile, first=True) == want
+            assert unit.weight_gemm_timing(w.m, w.k, w.n, w.tile, first=False) == blocks
+        # another dictionary load time: its own first steps, the same blocks
+        slow = gobo_unit.GoboUnit(dataclasses.replace(unit.params, dict_load_cycles=997), unit.tiles)
+        got = slow.weight_gemm_timing(w.m, w.k, w.n, w.tile, first=True)
+        assert got.cycles == blocks.cycles + 997
+        assert slow.weight_gemm_timing(w.m, w.k, w.n, w.tile, first=False) == blocks

@@ -197,3 +197,24 @@ def test_api_trace_checks_the_path_before_work(tmp_path):
     out = tmp_path / "t.json"
     sim.run("gobo", "tiny", functional=False, trace=out)
     assert json.loads(out.read_text())["otherData"]["workload"] == "tiny"
+
+
+@pytest.mark.parametrize("key", ["gobo-spill", "gobo-tight"])
+def test_spans_name_their_step(key):
+    from sim.simulate import simulate_steps
+
+    hw, sets = CONFIGS[key]
+    _, res, steps = simulate_steps(prepare(hw, "tiny", sets=sets), trace=True)
+    tracks = set()
+    for s in res.spans:
+        step = steps[s.args["step"]]  # every span says which step it belongs to
+        assert step.op == s.name, s
+        tracks.add(s.track)
+        if s.track == "dram":
+            sent = step.stores if s.cat == "store" else step.loads
+            assert any(t.nbytes == s.args["bytes"] and t.tensor == s.args["tensor"] for t in sent), s
+        elif s.cat == "compute":
+            assert s.end - s.start == step.compute.cycles, s
+        elif s.cat == "port":
+            assert (s.args["read_bytes"], s.args["write_bytes"]) == step.ports[s.track.removeprefix("sram.")], s
+    assert {"dram", "compute", "executor"} <= tracks and any(t.startswith("sram.") for t in tracks)

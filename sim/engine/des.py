@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import simpy
+from simpy.events import EventPriority
 
 from sim.hw.dram import DramModel, Pattern
 from sim.mapping.plan import Step, Transfer
@@ -175,16 +176,131 @@ class _Arbiter:
 
     def _loop(self) -> Generator[simpy.Event, Any, Any]:
         env = self.env
+        peek, timeout, event = env.peek, env.timeout, env.event
+        free, queues = self.free, tuple(self.queue.items())
+        heappop = heapq.heappop
         while True:
             yield self._wake
-            self._wake = env.event()
-            while env.peek() == env.now:  # let everything else of this cycle happen first
-                yield env.timeout(0)
-            for name, q in self.queue.items():
-                if self.free[name] and q:
-                    _, _, ev = heapq.heappop(q)
-                    self.free[name] = False
+            self._wake = event()
+            while peek() == env._now:  # let everything else of this cycle happen first
+                yield timeout(0)
+            for name, q in queues:
+                if q and free[name]:
+                    ev = heappop(q)[2]
+                    free[name] = False
                     ev.succeed()
+
+
+class _Env(simpy.Environment):
+    """simpy's environment with integer time (every delay the engine schedules is a whole number of cycles, from
+    time 0) and :meth:`run_until`, ``run(until=done)`` with simpy's own step inlined."""
+
+    _now: int  # the engine's actors read the clock directly (thousands of times per run)
+
+    @property
+    def now(self) -> int:
+        return self._now
+
+    def run_until(self, done: simpy.Event) -> None:
+        """``run(until=done)`` (thousands of events per run): pop the next event, advance the clock, run its
+        callbacks; a failed event nobody handled raises a copy of its exception (``done`` failing raises its
+        own), and an empty schedule before ``done`` is processed raises simpy's RuntimeError. When it stops,
+        ``run`` puts ``done`` back in the schedule (its ``StopSimulation`` path, so that a later ``run`` could go
+        on): the same here, so the events scheduled, their order and their count (``EngineResult.events``) are
+        :meth:`simpy.Environment.run`'s."""
+        queue = self._queue
+        pop = heapq.heappop
+        while done.callbacks is not None:
+            if not queue:
+                raise RuntimeError(f'No scheduled events left but "until" event was not triggered: {done}')
+            self._now, _, _, event = pop(queue)  # type: ignore[assignment]
+            callbacks, event.callbacks = event.callbacks, None  # type: ignore[assignment]
+            for callback in callbacks:
+                callback(event)
+            if not event._ok and not hasattr(event, "_defused"):
+                if event is done:
+                    raise event._value
+                exc = type(event._value)(*event._value.args)
+                exc.__cause__ = event._value
+                raise exc
+        self.schedule(done, EventPriority(-1))
+
+
+class _Pool:
+    """A byte pool (the weight buffer, the activation staging) with :class:`simpy.Container`'s rules and its
+    very events, in the same order: a get or put succeeds at once when the level allows (a queue is served
+    from its head while requests succeed), a processed get serves waiting puts and a processed put waiting
+    gets, before the waiting process resumes. Plain :class:`simpy.Event` objects instead of the container's
+    request classes (the engine takes and gives back bytes hundreds of times per run)."""
+
+    __slots__ = ("_env", "capacity", "level", "_gets", "_puts")
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self._env = env
+        self.capacity = capacity
+        self.level = capacity
+        self._gets: deque[tuple[simpy.Event, int]] = deque()
+        self._puts: deque[tuple[simpy.Event, int]] = deque()
+
+    def get(self, amount: int) -> simpy.Event:
+        ev = simpy.Event(self._env)
+        ev.callbacks.append(self._serve_puts)
+        self._gets.append((ev, amount))
+        self._serve_gets(None)
+        return ev
+
+    def put(self, amount: int) -> simpy.Event:
+        ev = simpy.Event(self._env)
+        ev.callbacks.append(self._serve_gets)
+        self._puts.append((ev, amount))
+        self._serve_puts(None)
+        return ev
+
+    def _serve_gets(self, _: simpy.Event | None) -> None:
+        gets = self._gets
+        while gets and gets[0][1] <= self.level:
+            ev, amount = gets.popleft()
+            self.level -= amount
+            ev.succeed()
+
+    def _serve_puts(self, _: simpy.Event | None) -> None:
+        puts = self._puts
+        while puts and puts[0][1] <= self.capacity - self.level:
+            ev, amount = puts.popleft()
+            self.level += amount
+            ev.succeed()
+
+
+class _Slots:
+    """The output slots with :class:`simpy.Resource`'s rules and its very events, in the same order: a request
+    is granted at once while a slot is free, else when a release is processed (one request per release); a
+    release is an event of its own that succeeds at once (nobody waits for it)."""
+
+    __slots__ = ("_env", "capacity", "users", "_queue")
+
+    def __init__(self, env: simpy.Environment, capacity: int) -> None:
+        self._env = env
+        self.capacity = capacity
+        self.users: list[simpy.Event] = []
+        self._queue: deque[simpy.Event] = deque()
+
+    def request(self) -> simpy.Event:
+        ev = simpy.Event(self._env)
+        self._queue.append(ev)
+        self._grant(None)
+        return ev
+
+    def release(self, request: simpy.Event) -> None:
+        rel = simpy.Event(self._env)
+        rel.callbacks.append(self._grant)
+        self.users.remove(request)
+        rel.succeed()
+
+    def _grant(self, _: simpy.Event | None) -> None:
+        if self._queue and len(self.users) < self.capacity:
+            ev = self._queue.popleft()
+            self.users.append(ev)
+            ev.succeed()
 
 
 class Engine:
@@ -204,7 +320,7 @@ class Engine:
         self.convert_per_cycle = convert_per_cycle
         self.ports = dict(ports or {})
         self.trace = trace
-        self.env = simpy.Environment()
+        self.env = _Env()
         self._last_write: bool | None = None
         self.dram_actions: dict[str, int] = defaultdict(int)
         self.busy = {"matrix": 0, "vector": 0, "dram": 0}
@@ -250,11 +366,11 @@ class Engine:
         steps = self.steps
         n = len(steps)
         arb = _Arbiter(env, ("dram", "vector"))
-        slots = simpy.Resource(env, self.output_slots)
-        wbuf = simpy.Container(env, capacity=self.capacity, init=self.capacity)
+        slots = _Slots(env, self.output_slots)
+        wbuf = _Pool(env, self.capacity)
         stage_cap = self.stage_capacity if self.stage_capacity is not None else max(
             [s.stage_take for s in steps] + [1])
-        stage = simpy.Container(env, capacity=stage_cap, init=stage_cap)
+        stage = _Pool(env, stage_cap)
         loaded = [env.event() for _ in range(n)]
         stats: dict[str, OpStats] = defaultdict(OpStats)
         loader_phases = _Intervals()
@@ -270,28 +386,37 @@ class Engine:
         released: list[tuple[int, _Intervals]] = []  # (step, phases) of post processes that released a slot
         trace = self.trace
         ports = self.ports
-        known: dict[int, int] = {}  # id(step) -> its duration: the mapper shares equal steps
-        durations = []  # per step: compute or SRAM-port bound
+        # per step, what the executor reads of it (op, matrix unit?, vector unit?, post process?, unit cycles,
+        # duration: compute or SRAM-port bound, weight and staging bytes given back), once per distinct step: the
+        # mapper shares equal steps
+        known: dict[int, tuple[str, bool, bool, bool, int, int, int, int]] = {}
+        plan = []
         for s in steps:
-            dur = known.get(id(s))
-            if dur is None:
-                dur = known[id(s)] = max(s.compute.cycles, sram_cycles(s, ports))
-            durations.append(dur)
+            info = known.get(id(s))
+            if info is None:
+                unit_cycles = s.compute.cycles
+                info = known[id(s)] = (s.op, s.unit == "matrix", s.unit == "vector",
+                                       s.epilogue is not None or bool(s.stores), unit_cycles,
+                                       max(unit_cycles, sram_cycles(s, ports)), s.weight_free, s.stage_free)
+            plan.append(info)
+        busy = self.busy
+        timeout = env.timeout
+        request = arb.request
+        # (times are integers: every delay is an integer number of cycles, from time 0)
 
-        def level(name: str, container: simpy.Container, cap: int) -> None:
+        def level(name: str, container: _Pool, cap: int) -> None:
             if trace:
                 self.counters.append((name, int(env.now), int(cap - container.level)))
 
         def transfer(t: Transfer, key: tuple[int, int], op: str) -> Generator[simpy.Event, Any, Any]:
-            req = arb.request("dram", key)
-            yield req
+            yield request("dram", key)
             cycles = self.transfer_cycles(t)
-            self.busy["dram"] += cycles
-            start = int(env.now)
-            yield env.timeout(cycles)
+            busy["dram"] += cycles
+            start = env._now
+            yield timeout(cycles)
             arb.release("dram")
             if trace:
-                self._span("dram", op, "store" if t.write else "load", start, int(env.now), what=t.what,
+                self._span("dram", op, "store" if t.write else "load", start, env._now, what=t.what,
                            bytes=t.nbytes, tensor=t.tensor, step=key[0], pattern=t.pattern)
             st = stats[op]
             if t.write:
@@ -300,56 +425,63 @@ class Engine:
                 st.dram_read_bytes += t.nbytes
 
         def loader() -> Generator[simpy.Event, Any, Any]:
+            capacity = self.capacity
+            add = loader_phases.add
             for i, step in enumerate(steps):
-                t0 = int(env.now)
-                if step.weight_take:
-                    if step.weight_take > self.capacity:
-                        raise ValueError(f"{step.op}: a {step.weight_take}-byte weight chunk exceeds the "
-                                         f"{self.capacity}-byte weight buffer")
-                    yield wbuf.get(step.weight_take)
+                t0 = env._now
+                take = step.weight_take
+                if take:
+                    if take > capacity:
+                        raise ValueError(f"{step.op}: a {take}-byte weight chunk exceeds the "
+                                         f"{capacity}-byte weight buffer")
+                    yield wbuf.get(take)
                     if trace:
-                        level("weights", wbuf, self.capacity)
-                if step.stage_take:
-                    if step.stage_take > stage_cap:
-                        raise ValueError(f"{step.op}: a {step.stage_take}-byte activation load exceeds the "
+                        level("weights", wbuf, capacity)
+                take = step.stage_take
+                if take:
+                    if take > stage_cap:
+                        raise ValueError(f"{step.op}: a {take}-byte activation load exceeds the "
                                          f"{stage_cap}-byte staging half of the activation buffer")
-                    yield stage.get(step.stage_take)
+                    yield stage.get(take)
                     if trace:
                         level("activations", stage, stage_cap)
-                loader_phases.add(t0, int(env.now), "buffer_full")
-                for k in waits.get(i, ()):
-                    if not stored[k].triggered:
-                        t1 = int(env.now)
-                        yield stored[k]
-                        loader_phases.add(t1, int(env.now), "dram_write")
+                add(t0, env._now, "buffer_full")
+                if i in waits:
+                    for k in waits[i]:
+                        if not stored[k].triggered:
+                            t1 = env._now
+                            yield stored[k]
+                            add(t1, env._now, "dram_write")
                 for t in step.loads:
-                    t1 = int(env.now)
+                    t1 = env._now
                     yield from transfer(t, (i, 0), step.op)
-                    loader_phases.add(t1, int(env.now), "dram_read")
+                    add(t1, env._now, "dram_read")
                 loaded[i].succeed()
 
         def post(i: int, step: Step, slot_req: Any, phases: _Intervals) -> Generator[simpy.Event, Any, Any]:
             st = stats[step.op]
-            if step.epilogue is not None:
-                t0 = int(env.now)
-                req = arb.request("vector", (i, 0))
-                yield req
-                start = int(env.now)
-                self.busy["vector"] += step.epilogue.cycles
-                st.vector_cycles += step.epilogue.cycles
-                yield env.timeout(step.epilogue.cycles)
+            epilogue = step.epilogue
+            if epilogue is not None:
+                t0 = env._now
+                yield request("vector", (i, 0))
+                start = env._now
+                cycles = epilogue.cycles
+                busy["vector"] += cycles
+                st.vector_cycles += cycles
+                yield timeout(cycles)
                 arb.release("vector")
-                phases.add(t0, int(env.now), "vector_busy")
+                phases.add(t0, env._now, "vector_busy")
                 if trace:
-                    self._span("vector", step.op, "epilogue", start, int(env.now), ops=",".join(step.epilogue_ops),
+                    self._span("vector", step.op, "epilogue", start, env._now, ops=",".join(step.epilogue_ops),
                                step=i)
-            for t in step.stores:
-                t0 = int(env.now)
-                yield from transfer(t, (i, 1), step.op)
-                phases.add(t0, int(env.now), "dram_write")
-            if step.stores:
+            stores = step.stores
+            if stores:
+                for t in stores:
+                    t0 = env._now
+                    yield from transfer(t, (i, 1), step.op)
+                    phases.add(t0, env._now, "dram_write")
                 stored[i].succeed()
-            phases.end = int(env.now)
+            phases.end = env._now
             if slot_req is not None:
                 released.append((i, phases))
                 slots.release(slot_req)
@@ -359,80 +491,82 @@ class Engine:
             alive = [(p, ph) for p, ph in pending if p.is_alive]
             if not alive:
                 return
-            t0 = int(env.now)
+            t0 = env._now
             for proc, _ in alive:
                 if proc.is_alive:
                     yield proc
-            if int(env.now) > t0:
+            if env._now > t0:
                 last = max((ph for _, ph in alive), key=lambda ph: ph.end)  # the critical path
-                self._stalls(op, last.attribute(t0, int(env.now), st.stalls), step_index)
+                self._stalls(op, last.attribute(t0, env._now, st.stalls), step_index)
 
         def executor() -> Generator[Any, Any, Any]:
             pending: list[tuple[simpy.Process, _Intervals]] = []
-            prev_op = None
+            prev_op = ""
+            process = env.process
             for i, step in enumerate(steps):
-                st = stats[step.op]
-                if prev_op is not None and step.op != prev_op:
+                op, on_matrix, on_vector, has_post, unit_cycles, duration, weight_free, stage_free = plan[i]
+                st = stats[op]
+                if pending and op != prev_op:  # an operator boundary (nothing to wait for without posts)
                     yield from wait_posts(pending, stats[prev_op], prev_op, i - 1)
                     pending = []
-                prev_op = step.op
-                if not loaded[i].triggered:
-                    t0 = int(env.now)
-                    yield loaded[i]
-                    self._stalls(step.op, loader_phases.attribute(t0, int(env.now), st.stalls, forward=True), i)
+                prev_op = op
+                ready = loaded[i]
+                if not ready.triggered:
+                    t0 = env._now
+                    yield ready
+                    self._stalls(op, loader_phases.attribute(t0, env._now, st.stalls, forward=True), i)
                 slot_req = None
-                if step.epilogue is not None or step.stores:
+                if has_post:
                     slot_req = slots.request()
-                    t0 = int(env.now)
+                    t0 = env._now
                     yield slot_req
-                    if int(env.now) > t0:  # charged to the post that freed the slot (the oldest, on a tie)
-                        now = int(env.now)
+                    now = env._now
+                    if now > t0:  # charged to the post that freed the slot (the oldest, on a tie)
                         rel = min((r for r in released if r[1].end == now), key=lambda r: r[0])[1]
-                        self._stalls(step.op, rel.attribute(t0, now, st.stalls), i)
+                        self._stalls(op, rel.attribute(t0, now, st.stalls), i)
                     released.clear()
-                if step.unit == "vector":
-                    t0 = int(env.now)
-                    yield arb.request("vector", (i, 1))
-                    st.stalls["vector_busy"] += int(env.now) - t0
-                    self._stalls(step.op, [(t0, int(env.now), "vector_busy")], i)
-                unit_cycles = step.compute.cycles
-                duration = durations[i]
-                start = int(env.now)
-                self.busy["matrix" if step.unit == "matrix" else "vector"] += unit_cycles
-                yield env.timeout(duration)
-                if step.unit == "vector":
+                if on_vector:
+                    t0 = env._now
+                    yield request("vector", (i, 1))
+                    st.stalls["vector_busy"] += env._now - t0
+                    if trace:
+                        self._stalls(op, [(t0, env._now, "vector_busy")], i)
+                start = env._now
+                busy["matrix" if on_matrix else "vector"] += unit_cycles
+                yield timeout(duration)
+                if on_vector:
                     arb.release("vector")
                 st.compute_cycles += unit_cycles
                 st.stalls["sram_port"] += duration - unit_cycles
                 if trace:
-                    track = "compute" if step.unit == "matrix" else "vector"
-                    self._span(track, step.op, "compute", start, start + unit_cycles, step=i)
-                    self._span("executor", step.op, "compute", start, start + unit_cycles, step=i)
+                    track = "compute" if on_matrix else "vector"
+                    self._span(track, op, "compute", start, start + unit_cycles, step=i)
+                    self._span("executor", op, "compute", start, start + unit_cycles, step=i)
                     if duration > unit_cycles:
-                        self._span("executor", step.op, "sram_port", start + unit_cycles, start + duration, step=i)
-                if trace:  # each buffer's ports are busy for their own share of the step (from its start)
+                        self._span("executor", op, "sram_port", start + unit_cycles, start + duration, step=i)
+                    # each buffer's ports are busy for their own share of the step (from its start)
                     for name, (r, w) in step.ports.items():
                         p = self.ports.get(name)
-                        busy = port_cycles(r, w, p) if p is not None else 0
-                        self._span(f"sram.{name}", step.op, "port", start, start + busy, read_bytes=r,
+                        port_busy = port_cycles(r, w, p) if p is not None else 0
+                        self._span(f"sram.{name}", op, "port", start, start + port_busy, read_bytes=r,
                                    write_bytes=w, step=i)
-                if step.weight_free:
-                    yield wbuf.put(step.weight_free)
+                if weight_free:
+                    yield wbuf.put(weight_free)
                     if trace:
                         level("weights", wbuf, self.capacity)
-                if step.stage_free:
-                    yield stage.put(step.stage_free)
+                if stage_free:
+                    yield stage.put(stage_free)
                     if trace:
                         level("activations", stage, stage_cap)
-                if step.epilogue is not None or step.stores:
+                if has_post:
                     phases = _Intervals()
-                    pending.append((env.process(post(i, step, slot_req, phases)), phases))
-            if prev_op is not None:
+                    pending.append((process(post(i, step, slot_req, phases)), phases))
+            if pending:
                 yield from wait_posts(pending, stats[prev_op], prev_op, n - 1)
 
         env.process(loader())
         done = env.process(executor())
-        env.run(until=done)
+        env.run_until(done)
         for st in stats.values():
             st.cycles = st.compute_cycles + sum(st.stalls.values())
         events = next(env._eid)  # simpy's event counter: events scheduled so far

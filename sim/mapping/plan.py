@@ -28,6 +28,8 @@ steps with the hardware models. Decisions, in order:
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import itertools
 import math
 from collections.abc import Callable, Mapping
@@ -47,9 +49,39 @@ from sim.quant.packed import OUTLIER_BYTES as OUTLIER_STORED_BYTES
 from sim.workload.graph import Operator, OperatorGraph
 
 FUSABLE = {"gelu", "add", "tanh"}  # element-wise consumers fused into a producing matmul's epilogue
+_UNSET: Any = object()  # a memo's "not computed yet" (None is a value)
 MAX_STEPS = 100_000  # steps per run beyond which a mapping is refused, so a simulation stays within ~20 s
 
 
+def _dict_init(cls: type) -> type:
+    """Give a frozen dataclass an ``__init__`` that fills the new instance's ``__dict__`` in one update instead of
+    one ``object.__setattr__`` per field (the mapper builds thousands of steps, transfers and works per run): the
+    same parameters, defaults and default factories as the generated one (read from ``dataclasses.fields``), the
+    class otherwise untouched (frozen, equality, hashing, repr)."""
+    missing = object()
+    ns: dict[str, Any] = {"_missing": missing}
+    params, body, names = [], [], []
+    for f in dataclasses.fields(cls):
+        names.append(f.name)
+        if f.default is not dataclasses.MISSING:
+            ns[f"_default_{f.name}"] = f.default
+            params.append(f"{f.name}=_default_{f.name}")
+        elif f.default_factory is not dataclasses.MISSING:
+            ns[f"_factory_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=_missing")
+            body.append(f"    if {f.name} is _missing:\n        {f.name} = _factory_{f.name}()\n")
+        else:
+            params.append(f.name)
+    src = (f"def __init__(self, {', '.join(params)}):\n{''.join(body)}"
+           f"    self.__dict__.update({', '.join(f'{n}={n}' for n in names)})\n")
+    exec(src, ns)  # noqa: S102 -- generated from the class's own field list, as dataclasses does
+    init = ns["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    cls.__init__ = init  # type: ignore[misc]
+    return cls
+
+
+@_dict_init
 @dataclass(frozen=True)
 class Transfer:
     """One DRAM transfer: ``nbytes`` read or written, as a stream or as scattered chunks."""
@@ -64,6 +96,7 @@ class Transfer:
     tensor: str = ""  # the operator whose data this is (a store's producer, a spilled load's source)
 
 
+@_dict_init
 @dataclass(frozen=True)
 class Work:
     """What a step's compute (or epilogue) part is, for the whole-run reference and the traces.
@@ -84,6 +117,7 @@ class Work:
     k_accumulate: bool = False  # a later K chunk: the partial sums are added in the output buffer
 
 
+@_dict_init
 @dataclass(frozen=True)
 class Step:
     """One unit of work the engine schedules (see ``docs/hw/engine.md`` for the semantics)."""
@@ -137,15 +171,19 @@ def _ceil(a: int, b: int) -> int:
     return -(-a // b)
 
 
+@functools.lru_cache(maxsize=4096)
 def _elem_grid(N: int, K: int, Nc: int, Kc: int, elem_bytes: float) -> np.ndarray:
     """Bytes per [n-chunk, k-chunk] of a dense N x K weight cut into Nc x Kc chunks: ``ceil(n * k * elem_bytes)``
-    of each chunk's n x k elements (every chunk is whole but the last row and column of the grid)."""
+    of each chunk's n x k elements (every chunk is whole but the last row and column of the grid). A pure
+    function of its arguments, remembered per process (the layers of a model, and the designs of a sweep, cut
+    the same shapes; the chunk search probes the same widths): the array is read-only."""
     nN, nK = _ceil(N, Nc), _ceil(K, Kc)
     n_last, k_last = N - (nN - 1) * Nc, K - (nK - 1) * Kc
     grid = np.full((nN, nK), math.ceil(Nc * Kc * elem_bytes), dtype=np.int64)
     grid[-1, :] = math.ceil(n_last * Kc * elem_bytes)
     grid[:, -1] = math.ceil(Nc * k_last * elem_bytes)
     grid[-1, -1] = math.ceil(n_last * k_last * elem_bytes)
+    grid.setflags(write=False)
     return grid
 
 
@@ -213,6 +251,7 @@ class Planner:
         self.spilled = self._residency()
         self._outputs = self.model_outputs
         self._chunk_cache: dict[str, tuple[int, int, np.ndarray, np.ndarray]] = {}
+        self._epilogues: dict[tuple[bool, tuple[str, ...]], KernelCost | None] = {}  # see epilogue_cost
 
     def _by_name(self, name: str) -> Operator:
         return next(o for o in self.graph.ops if o.name == name)
@@ -261,14 +300,18 @@ class Planner:
     def epilogue_cost(self, op: Operator) -> tuple[KernelCost | None, tuple[str, ...]]:
         """The vector work fused after a matmul and the fused operators it stands for."""
         fused = [c for c in self.consumers.get(op.name, []) if self.fused.get(c.name) == op.name]
-        cost = self.costs["requant"] if op.epilogue == "requant" else None
-        names = []
-        for c in fused:
-            kernel = self.epilogue_kernels[c.kind]
-            k = self.costs[kernel] + self.costs["requant"] if c.kind in self.requantizing else self.costs[kernel]
-            cost = k if cost is None else cost + k
-            names.append(c.name)
-        return cost, tuple(names)
+        # the composed kernel follows from the requantization and the fused kinds: composed once per planner
+        # (the layers of a model repeat the same epilogues), the same KernelCost object for the same parts
+        shape = (op.epilogue == "requant", tuple(c.kind for c in fused))
+        cost = self._epilogues.get(shape, _UNSET)
+        if cost is _UNSET:
+            cost = self.costs["requant"] if shape[0] else None
+            for kind in shape[1]:
+                kernel = self.epilogue_kernels[kind]
+                k = self.costs[kernel] + self.costs["requant"] if kind in self.requantizing else self.costs[kernel]
+                cost = k if cost is None else cost + k
+            self._epilogues[shape] = cost
+        return cost, tuple(c.name for c in fused)
 
     # -- planning --------------------------------------------------------------------------------
     def plan(self) -> list[OpPlan]:

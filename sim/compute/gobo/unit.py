@@ -65,8 +65,9 @@ def _stall_prefix(params: GoboTileParams, columns: np.ndarray) -> np.ndarray:
     return prefix
 
 
-# The blocks' timing of a weight step without the dictionary load, per process: (tile params, tiles, rows, K,
-# the tile's columns and reduction range and K chunk, ids of the operand's count and column-count arrays) ->
+# The blocks' timing of a weight step, per process: (tile params, tiles, rows, K, the tile's columns and
+# reduction range and K chunk, ids of the operand's count and column-count arrays, whether the step loads the
+# dictionary: the tensor's first step, whose timing is the blocks' plus gobo_parallel_dictionary_timing) ->
 # (weak references to those arrays, (timing, blocks)). The closed form reads nothing else: the stall sums are a
 # function of the column counts and the params. Only read-only arrays are remembered (a packed tensor hands out
 # the same frozen arrays for the same blocking), so the designs of a sweep that share the tile organisation, and
@@ -75,16 +76,23 @@ BLOCKS_MEMO_ENTRIES = 1 << 16
 _BLOCKS: dict[tuple, tuple[weakref.ref, weakref.ref | None, tuple[TileTiming, int]]] = {}
 
 
-def _blocks_memo(unit: GoboUnit, M: int, K: int, tile: WeightTile, op: GoboOutliers) -> tuple[TileTiming, int]:
+def _blocks_memo(unit: GoboUnit, M: int, K: int, tile: WeightTile, op: GoboOutliers,
+                 first: bool = False) -> tuple[TileTiming, int]:
+    """The blocks' timing (``first``: with the dictionary load added, the tensor's first step), remembered as
+    described above ``_BLOCKS``."""
     counts, columns = op.counts, op.columns
     frozen = not counts.flags.writeable and (columns is None or not columns.flags.writeable)
     # the stall sums are the column counts' (or None with them): stall_prefix follows from columns and params
     key = (unit.params, unit.tiles, M, K, tile.n0, tile.n1, tile.k0, tile.k1, tile.k_chunk, id(counts),
-           id(columns) if columns is not None else None, op.stall_prefix is not None)
+           id(columns) if columns is not None else None, op.stall_prefix is not None, first)
     hit = _BLOCKS.get(key) if frozen else None
     if hit is not None and hit[0]() is counts and (columns is None or (hit[1] is not None and hit[1]() is columns)):
         return hit[2]
-    value = unit._blocks_timing(M, K, tile, op)
+    if first:  # the same blocks after the dictionary load (gobo_parallel_timing with load_dictionary)
+        blocks, n_blocks = _blocks_memo(unit, M, K, tile, op)
+        value = (blocks + gobo_parallel_dictionary_timing(unit.params, n_blocks, unit.tiles), n_blocks)
+    else:
+        value = unit._blocks_timing(M, K, tile, op)
     if not frozen:
         return value
     try:
@@ -149,11 +157,9 @@ class GoboUnit(MatrixUnit):
         if op is None:
             return self.dense_timing(M, K, N)
         assert isinstance(op, GoboOutliers)
-        g = self.params
         # the tensor's first step is the same blocks after the dictionary load: the blocks' timing is computed
         # once per (tile, rows) and the load added (gobo_parallel_timing with load_dictionary, by construction)
-        blocks, n_blocks = _blocks_memo(self, M, K, tile, op)
-        return blocks + gobo_parallel_dictionary_timing(g, n_blocks, self.tiles) if first else blocks
+        return _blocks_memo(self, M, K, tile, op, first)[0]
 
     def _blocks_timing(self, M: int, K: int, tile: WeightTile, op: GoboOutliers) -> tuple[TileTiming, int]:
         g = self.params
