@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from .bitpack import pack_bits, packed_size, unpack_bit_range, unpack_bits
-from .centroids import gobo_centroids, nearest_index
+from .centroids import SortedValues, gobo_centroids, nearest_index
 from .errors import QuantError
 from .integer import IntegerGobo
 from .outliers import GaussianFit, detect_outliers
@@ -345,8 +345,10 @@ def pack(
     fit, mask = detect_outliers(flat, outlier_threshold)
     mask_flat = mask.reshape(-1)
     pos = np.flatnonzero(mask_flat)
-    gaussian = flat[~mask_flat] if pos.size else flat
+    # the Gaussian group, sorted once: a copy made here (sorted in place), or a sorted copy of the whole tensor
+    gaussian = SortedValues(flat[~mask_flat], copy=False) if pos.size else SortedValues(flat)
     res = gobo_centroids(gaussian, 1 << b, iters)
+    del gaussian
     centroids = res.centroids.astype(np.float32)
     idx = nearest_index(flat, centroids)
     values = flat[pos]
@@ -355,9 +357,10 @@ def pack(
     d = q.astype(np.float64)
     d -= flat
     sq_error = float(np.dot(d, d))
-    del d
-    w64 = flat.astype(np.float64)
+    w64 = d  # the same buffer, now the weights in float64
+    w64[...] = flat
     sq_norm = float(np.dot(w64, w64))
+    del d, w64
     return PackedTensor(
         name=name, shape=tuple(shape), bits=b,
         index_bytes=pack_bits(idx, b), centroids=centroids,
