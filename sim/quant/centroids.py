@@ -34,9 +34,10 @@ class SortedValues:
     The sorted values are kept as float32 when the input is not float64 (every float32 is exact in float64, so
     the prefix sums, the bin means and the errors are those of the float64 values); :attr:`values` is their
     float64 copy, made on first use. ``copy=False`` lets a float32 input that the caller owns be sorted in
-    place (it is then this object's storage)."""
+    place (it is then this object's storage); ``prefix_out`` is a float64 array of ``n + 1`` elements to hold
+    the prefix sums (the caller's scratch memory, valid as long as this object is used)."""
 
-    def __init__(self, values: np.ndarray, *, copy: bool = True) -> None:
+    def __init__(self, values: np.ndarray, *, copy: bool = True, prefix_out: np.ndarray | None = None) -> None:
         flat = np.asarray(values).reshape(-1)
         if flat.dtype == np.float64:
             srt = np.sort(flat)
@@ -50,7 +51,13 @@ class SortedValues:
         self._sorted: np.ndarray = srt
         self._values: np.ndarray | None = srt if srt.dtype == np.float64 else None
         self.n: int = int(srt.size)
-        self.prefix: np.ndarray = np.zeros(self.n + 1, dtype=np.float64)
+        if prefix_out is None:
+            self.prefix: np.ndarray = np.zeros(self.n + 1, dtype=np.float64)
+        else:  # a float64 buffer of the caller's (reused scratch memory), n + 1 long
+            if prefix_out.dtype != np.float64 or prefix_out.shape != (self.n + 1,):
+                raise ValueError(f"prefix_out must be float64 of shape ({self.n + 1},)")
+            self.prefix = prefix_out
+            self.prefix[0] = 0.0
         np.cumsum(srt, dtype=np.float64, out=self.prefix[1:])
         self._prefix_sq: np.ndarray | None = None
 
