@@ -744,22 +744,22 @@ class _EventChannel:
                     else:  # the column command's earliest cycle (written out: the hot path)
                         w = writes[i]
                         e = bus_end + (t_rtw if w and last_dir is False else 0) - (t_cwl if w else t_cl)
-                        x = cas_ok[b]
-                        if x > e:
-                            e = x
+                        ok = cas_ok[b]
+                        if ok > e:
+                            e = ok
                         if e < 0:
                             e = 0
                         if last_cas is not None and last_cas + t_ccd_s > e:
                             e = last_cas + t_ccd_s
-                        x = cas_g[g]
-                        if x is not None and x + t_ccd_l > e:
-                            e = x + t_ccd_l
+                        cg = cas_g[g]
+                        if cg is not None and cg + t_ccd_l > e:
+                            e = cg + t_ccd_l
                         if not w:
                             if wr_end is not None and wr_end + t_wtr_s > e:
                                 e = wr_end + t_wtr_s
-                            x = wr_g[g]
-                            if x is not None and x + t_wtr_l > e:
-                                e = x + t_wtr_l
+                            wg = wr_g[g]
+                            if wg is not None and wg + t_wtr_l > e:
+                                e = wg + t_wtr_l
                     if best is None or e < best:
                         best = e
                 assert best is not None
@@ -795,8 +795,8 @@ class _EventChannel:
                 # may it go at t? every bound of the column command's earliest cycle (above) at most t
                 if cas_ok[b] > t or (last_cas is not None and last_cas + t_ccd_s > t):
                     continue
-                x = cas_g[g]
-                if x is not None and x + t_ccd_l > t:
+                cg = cas_g[g]
+                if cg is not None and cg + t_ccd_l > t:
                     continue
                 w = writes[i]
                 lat = t_cwl if w else t_cl
@@ -805,8 +805,8 @@ class _EventChannel:
                 if not w:
                     if wr_end is not None and wr_end + t_wtr_s > t:
                         continue
-                    x = wr_g[g]
-                    if x is not None and x + t_wtr_l > t:
+                    wg = wr_g[g]
+                    if wg is not None and wg + t_wtr_l > t:
                         continue
                 data_end = t + lat + burst
                 bus_end, last_dir, last_cas, cas_g[g] = data_end, w, t, t

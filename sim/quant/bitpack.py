@@ -42,7 +42,8 @@ def pack_bits(indices: np.ndarray, bits: int) -> np.ndarray:
     word = lanes[:, 0].astype(wt)
     for j in range(1, 8):  # 8 indices of b bits -> one b-byte little-endian word
         word |= lanes[:, j].astype(wt) << wt(j * b)
-    out = word.astype(np.dtype(wt).newbyteorder("<"), copy=False).view(np.uint8).reshape(groups, np.dtype(wt).itemsize)[:, :b]
+    le = np.dtype(wt).newbyteorder("<")
+    out = word.astype(le, copy=False).view(np.uint8).reshape(groups, le.itemsize)[:, :b]
     return np.ascontiguousarray(out).reshape(-1)[: packed_size(n, b)]
 
 

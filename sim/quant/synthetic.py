@@ -454,6 +454,6 @@ def synthetic_check(tensors: Mapping[str, np.ndarray], seed: int = 0, threshold:
 __all__ = [
     "CALIBRATION_VERSION", "TailFit", "bert_tensor_shapes", "calibration_key", "distilbert_tensor_shapes", "fit_tail",
     "iter_synthetic_weights", "measure_calibration", "mixture_kurtosis", "mixture_tail", "retain_generated",
-    "shapes_of", "shapes_from_hf_config", "synthetic_check", "synthetic_makers", "synthetic_tensor", "synthetic_weights",
-    "tensor_std",
+    "shapes_of", "shapes_from_hf_config", "synthetic_check", "synthetic_makers", "synthetic_tensor",
+    "synthetic_weights", "tensor_std",
 ]
