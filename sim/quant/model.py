@@ -1,10 +1,11 @@
 """Quantize a whole model: which tensors, GOBO per tensor, and the quantize report.
 
 :func:`quantize_model` takes Hugging Face tensor names to arrays (a mapping, or an iterable of
-``(name, array)`` pairs so that synthetic weights can be generated and quantized one at a time) and
-returns a :class:`QuantizedModel`. Which tensors are quantized at how many bits is decided per name
-by :func:`~sim.quant.params.bits_for_tensor`; other floating tensors stay fp32; non-floating
-tensors (buffers such as ``embeddings.position_ids``) are kept apart and are not weights.
+``(name, array)`` pairs whose arrays may be :class:`DeferredTensor`, so that synthetic weights are generated
+one at a time, each by the worker that quantizes it) and returns a :class:`QuantizedModel`. Which tensors
+are quantized at how many bits is decided per name by :func:`~sim.quant.params.bits_for_tensor`; other
+floating tensors stay fp32; non-floating tensors (buffers such as ``embeddings.position_ids``) are kept apart
+and are not weights.
 """
 
 from __future__ import annotations
