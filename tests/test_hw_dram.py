@@ -394,3 +394,21 @@ def test_reference_accepts_request_tuples_and_counts_bytes():
     r = DramReference(spec).run([DramRequest(0, 100, False), (4096, 50, True), (100, 28, False)])
     assert (r.read_bytes, r.write_bytes) == (128, 50)
     assert r.bursts == 4 + 2 + 1 and r.row_hits == r.bursts - r.activations
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(spec=_odd_specs(), data=st.data())
+def test_event_channel_equals_reference_channel_with_reads_and_writes_mixed(spec, data):
+    """One channel's controller with reads and writes interleaved (a transfer is one direction, so the
+    read-to-write turnaround and the write-to-read delays bind only here): the event-driven channel equals the
+    cycle-stepped one, finish cycle and activations."""
+    from sim.hw.dram import _EventChannel, _reference_channel
+
+    n = data.draw(st.integers(1, 60))
+    bursts = [(data.draw(st.integers(0, spec.banks - 1)), data.draw(st.integers(0, 3)), data.draw(st.booleans()))
+              for _ in range(n)]
+    seq = [(b, b % spec.bank_groups, row, w) for b, row, w in bursts]
+    prev = data.draw(st.sampled_from([None, False, True]))
+    fast = _EventChannel(spec, [s[0] for s in seq], [s[1] for s in seq], [s[2] for s in seq],
+                         [s[3] for s in seq], prev).run()
+    assert fast == _reference_channel(spec, seq, prev)

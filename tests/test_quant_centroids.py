@@ -103,3 +103,39 @@ def test_nearest_index_float32_fast_path_is_exact() -> None:
             expected = np.searchsorted(mids, v.astype(np.float64), side="right")
             np.testing.assert_array_equal(nearest_index(v, c), expected)
             np.testing.assert_array_equal(nearest_index(v.astype(np.float64), c), expected)
+
+
+def test_float32_storage_searches_and_sums_as_float64() -> None:
+    """The sorted float32 storage answers every search as ``np.searchsorted`` on the float64 values does (keys
+    on, between and beyond float32 values), and its prefix sums are the float64 cumulative sums."""
+    rng = np.random.default_rng(5)
+    x = (rng.standard_normal(5000) * 0.05).astype(np.float32)
+    x[:50] = x[50]  # ties
+    d = SortedValues(x)
+    ref = np.sort(x.astype(np.float64))
+    np.testing.assert_array_equal(d.values, ref)
+    assert d.prefix.tobytes() == np.concatenate([[0.0], np.cumsum(ref)]).tobytes()
+    assert d.prefix_sq.tobytes() == np.concatenate([[0.0], np.cumsum(ref * ref)]).tobytes()
+    up = np.nextafter(ref.astype(np.float32), np.float32(np.inf)).astype(np.float64)
+    keys = np.concatenate([ref[::7], (ref[::7] + up[::7]) / 2, ref[::7] - 1e-12, ref[::7] + 1e-12,
+                           [-1e300, -np.inf, np.inf, 1e300, 0.0, 3.5e38, -3.5e38]])
+    np.testing.assert_array_equal(d.search_left(keys), np.searchsorted(ref, keys, side="left"))
+    d64 = SortedValues(x.astype(np.float64))
+    np.testing.assert_array_equal(d.boundaries(np.array([-0.05, 0.0, 0.01, 0.08])),
+                                  d64.boundaries(np.array([-0.05, 0.0, 0.01, 0.08])))
+    res32, res64 = gobo_centroids(d, 8), gobo_centroids(d64, 8)
+    assert res32.centroids.tobytes() == res64.centroids.tobytes() and res32.l1_history == res64.l1_history
+
+
+def test_sorted_values_copy_rule() -> None:
+    """``copy=False`` sorts an owned writable float32 array in place; otherwise the input is left alone."""
+    x = np.array([3.0, 1.0, 2.0], dtype=np.float32)
+    SortedValues(x)
+    assert x.tolist() == [3.0, 1.0, 2.0]
+    ro = x.copy()
+    ro.flags.writeable = False
+    assert SortedValues(ro, copy=False).values.tolist() == [1.0, 2.0, 3.0] and ro.tolist() == [3.0, 1.0, 2.0]
+    SortedValues(x, copy=False)
+    assert x.tolist() == [1.0, 2.0, 3.0]
+    ints = np.array([5, 4], dtype=np.int64)
+    assert SortedValues(ints, copy=False).values.tolist() == [4.0, 5.0] and ints.tolist() == [5, 4]

@@ -65,6 +65,52 @@ def test_deterministic_and_thread_independent() -> None:
     assert json.dumps(a) == json.dumps(b)
 
 
+def test_deferred_tensors_are_made_in_the_workers_with_the_same_result() -> None:
+    """Deferred inputs (the synthetic weights' path) give the eager model bit for bit; each quantized one is made
+    once, in a worker thread; a deferred tensor left in fp32 is made at once."""
+    import threading
+
+    from sim.quant.cache import model_to_arrays
+    from sim.quant.model import DeferredTensor
+
+    t = tiny()
+    made: dict[str, list[str]] = {}
+
+    def maker(name: str) -> DeferredTensor:
+        def make() -> np.ndarray:
+            made.setdefault(name, []).append(threading.current_thread().name)
+            return t[name]
+        return DeferredTensor(t[name].shape, t[name].dtype, make)
+
+    for workers in (1, 2):
+        made.clear()
+        eager = quantize_model(t, GoboParams(), workers=workers)
+        lazy = quantize_model(((n, maker(n) if a.dtype == np.float32 else a) for n, a in t.items()), GoboParams(),
+                              workers=workers)
+        ea, la = model_to_arrays(eager), model_to_arrays(lazy)
+        assert list(ea) == list(la)
+        for k in ea:
+            assert ea[k].dtype == la[k].dtype and ea[k].tobytes() == la[k].tobytes(), k
+        assert eager.order == lazy.order and list(eager.fp32) == list(lazy.fp32)
+        assert all(len(v) == 1 for v in made.values()) and set(made) == set(eager.packed) | set(eager.fp32)
+        main = threading.main_thread().name
+        assert all(made[n] == [main] for n in eager.fp32)
+        assert all((made[n] == [main]) == (workers == 1) for n in eager.packed)
+
+
+def test_deferred_failure_propagates_in_order() -> None:
+    from sim.quant.model import DeferredTensor
+
+    t = tiny()
+
+    def boom() -> np.ndarray:
+        raise ValueError("cannot make it")
+
+    items = [(n, DeferredTensor(a.shape, a.dtype, boom) if n.endswith("query.weight") else a) for n, a in t.items()]
+    with pytest.raises(ValueError, match="cannot make it"):
+        quantize_model(items, GoboParams(), workers=2)
+
+
 def test_params_flags() -> None:
     t = tiny()
     rep = quantize_model(t, GoboParams(quantize_embeddings=False, quantize_pooler=False)).report()

@@ -52,6 +52,20 @@ def test_bitpack_round_trip_any_length(bits: int, n: int, seed: int) -> None:
     assert int.from_bytes(data.tobytes(), "little") == big
 
 
+def test_bitpack_matches_a_bit_by_bit_stream() -> None:
+    """Against the layout written out one bit at a time (index i's bit j is stream bit i*b + j, LSB first)."""
+    rng = np.random.default_rng(3)
+    for bits in range(1, 9):
+        for n in (1, 7, 8, 9, 63, 64, 65, 200):
+            idx = rng.integers(0, 1 << bits, n)
+            stream = [(int(v) >> j) & 1 for v in idx for j in range(bits)]
+            stream += [0] * (-len(stream) % 8)
+            expect = [sum(stream[8 * k + j] << j for j in range(8)) for k in range(len(stream) // 8)]
+            assert pack_bits(idx, bits).tolist() == expect, (bits, n)
+            tail = np.array(expect + [0xFF, 0xA5], dtype=np.uint8)  # bytes past the stream are never read
+            assert unpack_bits(tail, bits, n).tolist() == idx.tolist(), (bits, n)
+
+
 def test_bitpack_rejects_wide_values() -> None:
     with pytest.raises(QuantParamError):
         pack_bits(np.array([8]), 3)

@@ -37,7 +37,7 @@ def _erf_table() -> tuple[np.ndarray, np.ndarray]:
     for n in range(1, _TERMS + 1):
         coef[:, n] = ((-1.0) ** (n - 1)) * g * hermite[n - 1] / math.factorial(n)
     coef[:, 0] = base
-    return x0, np.ascontiguousarray(coef.T)  # (terms + 1, points): one contiguous row per term
+    return x0, coef  # (points, terms + 1): one contiguous row per grid point, gathered once per value
 
 
 _X0, _COEF = _erf_table()
@@ -57,10 +57,11 @@ def _erf_chunk(xf: np.ndarray) -> np.ndarray:
     a = np.abs(xf)
     j = np.minimum(np.rint(a * _GRID), _X0.size - 1).astype(np.intp)
     d = a - _X0[j]
-    acc = _COEF[_TERMS][j]
+    c = np.take(_COEF, j, axis=0)  # every coefficient of each value's grid point, in one gather
+    acc = c[:, _TERMS].copy()
     for n in range(_TERMS - 1, -1, -1):
         acc *= d
-        acc += _COEF[n][j]
+        acc += c[:, n]
     acc = np.where(a >= _XMAX, 1.0, np.minimum(acc, 1.0))
     return np.copysign(acc, xf)
 

@@ -715,33 +715,63 @@ class _EventChannel:
         now = 0  # the earliest cycle still to be decided
         nq = s.banks
         qn = [(b % s.bank_groups) * (nq // s.bank_groups) + b // s.bank_groups for b in range(nq)]
+        # round robin: rr[p] lists the banks in the scan order after queue p (queue numbers p+1, p+2, ... mod nq)
+        bank_of = [0] * nq
+        for b in range(nq):
+            bank_of[qn[b]] = b
+        rr = [[bank_of[(p + 1 + j) % nq] for j in range(nq)] for p in range(nq)]
         ptr = 0
         cap = s.bank_queue
+        # bursts of the transaction queue per bank, and how many of them may move now (their bank queue has room)
+        in_fifo = [0] * nq
+        for i in fifo:
+            in_fifo[banks[i]] += 1
+        movable = len(fifo)
+        row_earliest = self._row_earliest
+        t_cl, t_cwl, t_rtw, burst = s.tCL, s.tCWL, s.tRTW, s.burst_cycles
+        t_ccd_s, t_ccd_l, t_wtr_s, t_wtr_l = s.tCCD_S, s.tCCD_L, s.tWTR_S, s.tWTR_L
         while done < n:
-            cands = [q[0] for q in bank_q if q]
-            movable = any(len(bank_q[banks[i]]) < cap for i in fifo)
+            heads = [b for b in rr[ptr] if bank_q[b]]  # banks with a candidate, in round-robin order
             if movable:
                 t = now  # a burst moves to its bank queue this cycle: decide it
             else:
                 best: int | None = None
-                for i in cands:
-                    b, g = banks[i], groups[i]
+                for b in heads:
+                    i = bank_q[b][0]
+                    g = groups[i]
                     if open_row[b] != rows[i]:
-                        e = self._row_earliest(b, g, pre_ok, need, pre_t, last_act, act_g, fourth)
-                    else:
-                        e = self._cas_earliest(i, cas_ok[b], last_cas, cas_g[g], bus_end, last_dir, wr_end, wr_g[g])
+                        e = row_earliest(b, g, pre_ok, need, pre_t, last_act, act_g, fourth)
+                    else:  # the column command's earliest cycle (written out: the hot path)
+                        w = writes[i]
+                        e = bus_end + (t_rtw if w and last_dir is False else 0) - (t_cwl if w else t_cl)
+                        ok = cas_ok[b]
+                        if ok > e:
+                            e = ok
+                        if e < 0:
+                            e = 0
+                        if last_cas is not None and last_cas + t_ccd_s > e:
+                            e = last_cas + t_ccd_s
+                        cg = cas_g[g]
+                        if cg is not None and cg + t_ccd_l > e:
+                            e = cg + t_ccd_l
+                        if not w:
+                            if wr_end is not None and wr_end + t_wtr_s > e:
+                                e = wr_end + t_wtr_s
+                            wg = wr_g[g]
+                            if wg is not None and wg + t_wtr_l > e:
+                                e = wg + t_wtr_l
                     if best is None or e < best:
                         best = e
                 assert best is not None
                 t = max(best, now)
             # at most one row command at t, then one column command: the first candidates after the last
             # command's bank (round robin) that may go
-            order = sorted(cands, key=lambda i: (qn[banks[i]] - ptr - 1) % nq)
-            for i in order:
-                b, g = banks[i], groups[i]
+            for b in heads:
+                i = bank_q[b][0]
                 if open_row[b] == rows[i]:
                     continue
-                if self._row_earliest(b, g, pre_ok, need, pre_t, last_act, act_g, fourth) > t:
+                g = groups[i]
+                if row_earliest(b, g, pre_ok, need, pre_t, last_act, act_g, fourth) > t:
                     continue
                 if pre_t[b] is None:
                     pre_t[b] = t
@@ -754,16 +784,31 @@ class _EventChannel:
                     last_act = act_g[g] = t
                     acts += 1
                 ptr = qn[b]
-                order = sorted(cands, key=lambda i: (qn[banks[i]] - ptr - 1) % nq)
+                heads = [b for b in rr[ptr] if bank_q[b]]
                 break
-            for i in order:
-                b, g = banks[i], groups[i]
+            for b in heads:
+                head = bank_q[b]
+                i = head[0]
                 if open_row[b] != rows[i]:
                     continue
-                if self._cas_earliest(i, cas_ok[b], last_cas, cas_g[g], bus_end, last_dir, wr_end, wr_g[g]) > t:
+                g = groups[i]
+                # may it go at t? every bound of the column command's earliest cycle (above) at most t
+                if cas_ok[b] > t or (last_cas is not None and last_cas + t_ccd_s > t):
+                    continue
+                cg = cas_g[g]
+                if cg is not None and cg + t_ccd_l > t:
                     continue
                 w = writes[i]
-                data_end = t + (s.tCWL if w else s.tCL) + s.burst_cycles
+                lat = t_cwl if w else t_cl
+                if bus_end + (t_rtw if w and last_dir is False else 0) - lat > t:
+                    continue
+                if not w:
+                    if wr_end is not None and wr_end + t_wtr_s > t:
+                        continue
+                    wg = wr_g[g]
+                    if wg is not None and wg + t_wtr_l > t:
+                        continue
+                data_end = t + lat + burst
                 bus_end, last_dir, last_cas, cas_g[g] = data_end, w, t, t
                 if w:
                     wr_end = wr_g[g] = data_end
@@ -772,23 +817,34 @@ class _EventChannel:
                     pre_ok[b] = max(pre_ok[b], t + s.tRTP)
                 end = max(end, data_end)
                 ptr = qn[b]
-                bank_q[b].popleft()
+                if len(head) == cap:  # the bank queue gets room: its waiting bursts may move
+                    movable += in_fifo[b]
+                head.popleft()
                 done += 1
-                head = bank_q[b]
                 if head and open_row[b] != rows[head[0]] and need[b] is None:
                     need[b] = t + 1  # the bank's next burst is first seen at the next cycle
                 break
-            for k, i in enumerate(fifo):  # the move of cycle t
-                b = banks[i]
-                if len(bank_q[b]) < cap:
-                    del fifo[k]
-                    if nxt < n:
-                        fifo.append(nxt)
-                        nxt += 1
-                    bank_q[b].append(i)
-                    if len(bank_q[b]) == 1 and open_row[b] != rows[i] and need[b] is None:
-                        need[b] = t + 1
-                    break
+            if movable:  # the move of cycle t: the oldest burst of the transaction queue whose bank queue has room
+                for k, i in enumerate(fifo):
+                    b = banks[i]
+                    q = bank_q[b]
+                    if len(q) < cap:
+                        del fifo[k]
+                        in_fifo[b] -= 1
+                        movable -= 1
+                        q.append(i)
+                        if len(q) == cap:
+                            movable -= in_fifo[b]
+                        if nxt < n:
+                            fifo.append(nxt)
+                            b2 = banks[nxt]
+                            in_fifo[b2] += 1
+                            if len(bank_q[b2]) < cap:
+                                movable += 1
+                            nxt += 1
+                        if len(q) == 1 and open_row[b] != rows[i] and need[b] is None:
+                            need[b] = t + 1
+                        break
             now = t + 1
         return end, acts
 
@@ -807,23 +863,6 @@ class _EventChannel:
             e = max(e, ag + s.tRRD_L)
         if len(fourth) == 4:
             e = max(e, fourth[0] + s.tFAW)
-        return e
-
-    def _cas_earliest(self, i: int, cas_ok: int, last_cas: int | None, cas_g: int | None, bus_end: int,
-                      last_dir: bool | None, wr_end: int | None, wr_g: int | None) -> int:
-        s = self.s
-        w = self.writes[i]
-        lat = s.tCWL if w else s.tCL
-        e = max(cas_ok, bus_end + (s.tRTW if w and last_dir is False else 0) - lat, 0)
-        if last_cas is not None:
-            e = max(e, last_cas + s.tCCD_S)
-        if cas_g is not None:
-            e = max(e, cas_g + s.tCCD_L)
-        if not w:
-            if wr_end is not None:
-                e = max(e, wr_end + s.tWTR_S)
-            if wr_g is not None:
-                e = max(e, wr_g + s.tWTR_L)
         return e
 
 

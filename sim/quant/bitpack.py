@@ -35,14 +35,21 @@ def pack_bits(indices: np.ndarray, bits: int) -> np.ndarray:
     if b == 8:
         return idx.astype(np.uint8).copy()
     groups = (n + 7) // 8
-    padded = np.zeros(groups * 8, dtype=np.uint64)
+    wt = _word_type(b)
+    padded = np.zeros(groups * 8, dtype=np.uint8)
     padded[:n] = idx
-    padded = padded.reshape(groups, 8)  # type: ignore[assignment]
-    word = np.zeros(groups, dtype=np.uint64)
-    for j in range(8):  # 8 indices of b bits -> one b-byte little-endian word
-        word |= padded[:, j] << np.uint64(j * b)
-    out = word.astype("<u8").view(np.uint8).reshape(groups, 8)[:, :b]
+    lanes = padded.reshape(groups, 8)
+    word = lanes[:, 0].astype(wt)
+    for j in range(1, 8):  # 8 indices of b bits -> one b-byte little-endian word
+        word |= lanes[:, j].astype(wt) << wt(j * b)
+    le = np.dtype(wt).newbyteorder("<")
+    out = word.astype(le, copy=False).view(np.uint8).reshape(groups, le.itemsize)[:, :b]
     return np.ascontiguousarray(out).reshape(-1)[: packed_size(n, b)]
+
+
+def _word_type(bits: int) -> type[np.unsignedinteger]:
+    """The narrowest unsigned integer holding one group of 8 indices of ``bits`` bits (8 * bits bits)."""
+    return np.uint32 if bits <= 4 else np.uint64
 
 
 def unpack_bits(data: np.ndarray, bits: int, n: int) -> np.ndarray:
@@ -55,15 +62,17 @@ def unpack_bits(data: np.ndarray, bits: int, n: int) -> np.ndarray:
     if b == 8:
         return raw[:n].copy()
     groups = (n + 7) // 8
-    buf = np.zeros((groups, 8), dtype=np.uint8)
+    wt = _word_type(b)
+    size = np.dtype(wt).itemsize
+    buf = np.zeros((groups, size), dtype=np.uint8)
     flat = np.zeros(groups * b, dtype=np.uint8)
     flat[:need] = raw[:need]
     buf[:, :b] = flat.reshape(groups, b)
-    word = buf.view("<u8").reshape(groups)
-    mask = np.uint64((1 << b) - 1)
+    word = buf.view(np.dtype(wt).newbyteorder("<")).reshape(groups)
+    mask = wt((1 << b) - 1)
     out = np.empty((groups, 8), dtype=np.uint8)
     for j in range(8):
-        out[:, j] = (word >> np.uint64(j * b)) & mask
+        out[:, j] = (word >> wt(j * b)) & mask
     return out.reshape(-1)[:n]
 
 

@@ -29,23 +29,69 @@ from .errors import QuantParamError
 
 
 class SortedValues:
-    """Sorted 1-D values (float64) with prefix sums of values and (lazily) of squares."""
+    """Sorted 1-D values with float64 prefix sums of values and (lazily) of squares.
 
-    def __init__(self, values: np.ndarray) -> None:
+    The sorted values are kept as float32 when the input is not float64 (every float32 is exact in float64, so
+    the prefix sums, the bin means and the errors are those of the float64 values); :attr:`values` is their
+    float64 copy, made on first use. ``copy=False`` lets a float32 input that the caller owns be sorted in
+    place (it is then this object's storage); ``prefix_out`` is a float64 array of ``n + 1`` elements to hold
+    the prefix sums (the caller's scratch memory, valid as long as this object is used)."""
+
+    def __init__(self, values: np.ndarray, *, copy: bool = True, prefix_out: np.ndarray | None = None) -> None:
         flat = np.asarray(values).reshape(-1)
-        srt = np.sort(flat.astype(np.float32, copy=False) if flat.dtype != np.float64 else flat)
-        self.values: np.ndarray = srt.astype(np.float64, copy=False)
-        self.n: int = int(self.values.size)
-        self.prefix: np.ndarray = np.zeros(self.n + 1, dtype=np.float64)
-        np.cumsum(self.values, out=self.prefix[1:])
+        if flat.dtype == np.float64:
+            srt = np.sort(flat)
+        else:
+            f32 = flat.astype(np.float32, copy=False)
+            if f32 is flat and (copy or not f32.flags.writeable):
+                srt = np.sort(f32)
+            else:  # a converted copy, or an array the caller hands over
+                f32.sort()
+                srt = f32
+        self._sorted: np.ndarray = srt
+        self._values: np.ndarray | None = srt if srt.dtype == np.float64 else None
+        self.n: int = int(srt.size)
+        if prefix_out is None:
+            self.prefix: np.ndarray = np.zeros(self.n + 1, dtype=np.float64)
+        else:  # a float64 buffer of the caller's (reused scratch memory), n + 1 long
+            if prefix_out.dtype != np.float64 or prefix_out.shape != (self.n + 1,):
+                raise ValueError(f"prefix_out must be float64 of shape ({self.n + 1},)")
+            self.prefix = prefix_out
+            self.prefix[0] = 0.0
+        np.cumsum(srt, dtype=np.float64, out=self.prefix[1:])
         self._prefix_sq: np.ndarray | None = None
+
+    @property
+    def values(self) -> np.ndarray:
+        """The sorted values as float64 (length n)."""
+        if self._values is None:
+            self._values = self._sorted.astype(np.float64)
+        return self._values
+
+    def at(self, idx: np.ndarray) -> np.ndarray:
+        """The sorted values at positions ``idx``, as float64."""
+        return self._sorted[idx].astype(np.float64)
+
+    def search_left(self, keys: np.ndarray) -> np.ndarray:
+        """``np.searchsorted(values, keys, side="left")`` for float64 ``keys``: the number of values below each key.
+
+        On float32 storage each key is first replaced by the smallest float32 >= it (for a float32 ``x``,
+        ``x < key`` exactly when ``x < that float32``), so the search runs in float32 with the same result."""
+        k = np.asarray(keys, dtype=np.float64)
+        if self._sorted.dtype == np.float64:
+            return np.searchsorted(self._sorted, k, side="left")
+        with np.errstate(over="ignore"):
+            k32 = k.astype(np.float32)
+        low = k32.astype(np.float64) < k
+        k32[low] = np.nextafter(k32[low], np.float32(np.inf))
+        return np.searchsorted(self._sorted, k32, side="left")
 
     @property
     def prefix_sq(self) -> np.ndarray:
         """Prefix sums of squared values (float64, length n + 1)."""
         if self._prefix_sq is None:
             p = np.zeros(self.n + 1, dtype=np.float64)
-            np.cumsum(np.square(self.values), out=p[1:])
+            np.cumsum(np.square(self._sorted, dtype=np.float64), out=p[1:])
             self._prefix_sq = p
         return self._prefix_sq
 
@@ -56,7 +102,7 @@ class SortedValues:
         edges = np.empty(c.size + 1, dtype=np.int64)
         edges[0] = 0
         edges[-1] = self.n
-        edges[1:-1] = np.searchsorted(self.values, mids, side="left")
+        edges[1:-1] = self.search_left(mids)
         return edges
 
     def bin_means(self, edges: np.ndarray, fallback: np.ndarray) -> np.ndarray:
@@ -73,7 +119,7 @@ class SortedValues:
         c = np.asarray(centroids, dtype=np.float64)
         e = self.boundaries(c) if edges is None else edges
         lo, hi = e[:-1], e[1:]
-        q = np.clip(np.searchsorted(self.values, c, side="left"), lo, hi)
+        q = np.clip(self.search_left(c), lo, hi)
         p = self.prefix
         below = c * (q - lo) - (p[q] - p[lo])
         above = (p[hi] - p[q]) - c * (hi - q)
@@ -124,7 +170,7 @@ def equal_population_centroids(data: SortedValues, k: int) -> np.ndarray:
     if n == 0:
         return np.zeros(k, dtype=np.float64)
     edges = (np.arange(k + 1, dtype=np.int64) * n) // k
-    fallback = data.values[np.minimum(edges[:-1], n - 1)]
+    fallback = data.at(np.minimum(edges[:-1], n - 1))
     return np.maximum.accumulate(data.bin_means(edges, fallback))
 
 

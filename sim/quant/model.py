@@ -1,17 +1,19 @@
 """Quantize a whole model: which tensors, GOBO per tensor, and the quantize report.
 
 :func:`quantize_model` takes Hugging Face tensor names to arrays (a mapping, or an iterable of
-``(name, array)`` pairs so that synthetic weights can be generated and quantized one at a time) and
-returns a :class:`QuantizedModel`. Which tensors are quantized at how many bits is decided per name
-by :func:`~sim.quant.params.bits_for_tensor`; other floating tensors stay fp32; non-floating
-tensors (buffers such as ``embeddings.position_ids``) are kept apart and are not weights.
+``(name, array)`` pairs whose arrays may be :class:`DeferredTensor`, so that synthetic weights are generated
+one at a time, each by the worker that quantizes it) and returns a :class:`QuantizedModel`. Which tensors
+are quantized at how many bits is decided per name by :func:`~sim.quant.params.bits_for_tensor`; other
+floating tensors stay fp32; non-floating tensors (buffers such as ``embeddings.position_ids``) are kept apart
+and are not weights.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -131,22 +133,42 @@ def _num(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
 
-def _items(tensors: Mapping[str, np.ndarray] | Iterable[tuple[str, np.ndarray]]) -> Iterator[tuple[str, np.ndarray]]:
+@dataclass(frozen=True)
+class DeferredTensor:
+    """A floating tensor made on demand: its ``shape`` and ``dtype`` are known before its values, and ``make()``
+    returns the array (the same values every call). :func:`quantize_model` calls it in the worker that quantizes
+    the tensor, so that making the tensors (for example generating synthetic weights) runs in parallel too."""
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+    make: Callable[[], np.ndarray]
+
+
+Tensors = Mapping[str, np.ndarray] | Iterable[tuple[str, "np.ndarray | DeferredTensor"]]
+
+
+def _items(tensors: Tensors) -> Iterator[tuple[str, np.ndarray | DeferredTensor]]:
     if isinstance(tensors, Mapping):
         yield from tensors.items()
     else:
         yield from tensors
 
 
+def _materialize(arr: np.ndarray | DeferredTensor) -> np.ndarray:
+    return np.asarray(arr.make() if isinstance(arr, DeferredTensor) else arr)
+
+
 def quantize_model(
-    tensors: Mapping[str, np.ndarray] | Iterable[tuple[str, np.ndarray]],
+    tensors: Tensors,
     params: GoboParams | None = None,
     *,
     workers: int = 1,
 ) -> QuantizedModel:
     """GOBO-quantize every tensor that :func:`~sim.quant.params.bits_for_tensor` selects.
 
-    ``tensors``: Hugging Face names to arrays (mapping or ``(name, array)`` iterable, consumed once).
+    ``tensors``: Hugging Face names to arrays (mapping or ``(name, array)`` iterable, consumed once); an
+    iterable's arrays may be :class:`DeferredTensor` (made in the worker that quantizes them; a deferred tensor
+    left in fp32 is made at once).
     ``workers``: threads quantizing tensors concurrently (numpy releases the GIL in the heavy
     parts); results do not depend on it. Tensor order is kept.
     """
@@ -156,34 +178,38 @@ def quantize_model(
     fp32: dict[str, np.ndarray] = {}
     buffers: dict[str, np.ndarray] = {}
 
-    def work(name: str, arr: np.ndarray, bits: int) -> PackedTensor:
-        return pack(arr, bits, outlier_threshold=prm.outlier_threshold,
+    def work(name: str, arr: np.ndarray | DeferredTensor, bits: int) -> PackedTensor:
+        return pack(_materialize(arr), bits, outlier_threshold=prm.outlier_threshold,
                     max_iterations=prm.max_iterations, name=name)
 
     pool = ThreadPoolExecutor(max_workers=workers) if workers > 1 else None
-    futures = {}
+    pending: deque[tuple[str, Future[PackedTensor], bool]] = deque()  # (name, result, input held in memory)
+    held = 0
     try:
         for name, arr in _items(tensors):
-            a = np.asarray(arr)
+            a = arr if isinstance(arr, DeferredTensor) else np.asarray(arr)
             order.append(name)
             if not np.issubdtype(a.dtype, np.floating):
-                buffers[name] = a
+                buffers[name] = _materialize(a)
                 continue
-            bits = bits_for_tensor(name, a.shape, prm)
+            bits = bits_for_tensor(name, tuple(a.shape), prm)
             if bits is None:
-                fp32[name] = np.array(a, dtype=np.float32)
+                fp32[name] = np.array(_materialize(a), dtype=np.float32)
             elif pool is not None:
-                futures[name] = pool.submit(work, name, a, bits)
-                if len(futures) >= 2 * workers:  # bound memory held by pending inputs
-                    for n, f in list(futures.items()):
-                        packed[n] = f.result()
-                    futures.clear()
+                eager = not isinstance(a, DeferredTensor)
+                pending.append((name, pool.submit(work, name, a, bits), eager))
+                held += eager
+                while held >= 2 * workers:  # bound the memory held by inputs waiting for a worker (oldest first)
+                    n, f, e = pending.popleft()
+                    packed[n] = f.result()
+                    held -= e
             else:
                 packed[name] = work(name, a, bits)
-        for n, f in futures.items():
+        while pending:
+            n, f, _ = pending.popleft()
             packed[n] = f.result()
     finally:
         if pool is not None:
-            pool.shutdown(wait=True)
+            pool.shutdown(wait=True, cancel_futures=True)
     packed = {n: packed[n] for n in order if n in packed}
     return QuantizedModel(prm, tuple(order), packed, fp32, buffers)

@@ -21,6 +21,7 @@ metadata and not counted.
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -28,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from .bitpack import pack_bits, packed_size, unpack_bit_range, unpack_bits
-from .centroids import gobo_centroids, nearest_index
+from .centroids import SortedValues, gobo_centroids, nearest_index
 from .errors import QuantError
 from .integer import IntegerGobo
 from .outliers import GaussianFit, detect_outliers
@@ -309,6 +310,21 @@ class PackedTensor:
         return BlockBytes(_frozen(index.astype(np.int64)), _frozen(outliers), self.dictionary_bytes)
 
 
+_SCRATCH = threading.local()
+#: Largest scratch buffer a thread keeps between calls (float64 elements: 32 MiB); a larger one is used once.
+SCRATCH_KEEP = 1 << 22
+
+
+def _scratch_f64(n: int) -> np.ndarray:
+    """A float64 array of ``n`` elements for :func:`pack`'s temporaries, the same memory on every call of this
+    thread while it is large enough (touching new memory costs more than the arithmetic on it)."""
+    buf = getattr(_SCRATCH, "f64", None)
+    if buf is None or buf.size < n:
+        buf = np.empty(n, dtype=np.float64)
+        _SCRATCH.f64 = buf if n <= SCRATCH_KEEP else None
+    return buf[:n]
+
+
 def _frozen(a: np.ndarray) -> np.ndarray:
     """``a``, made read-only (it is shared by every later caller)."""
     a.flags.writeable = False
@@ -345,19 +361,27 @@ def pack(
     fit, mask = detect_outliers(flat, outlier_threshold)
     mask_flat = mask.reshape(-1)
     pos = np.flatnonzero(mask_flat)
-    gaussian = flat[~mask_flat] if pos.size else flat
+    # the Gaussian group, sorted once: a copy made here (sorted in place), or a sorted copy of the whole tensor;
+    # its prefix sums and the error terms below in this thread's float64 scratch memory (fresh memory is slow)
+    scratch = _scratch_f64(flat.size + 1)
+    n_gauss = flat.size - pos.size
+    gaussian = SortedValues(flat[~mask_flat], copy=False, prefix_out=scratch[:n_gauss + 1]) if pos.size else \
+        SortedValues(flat, prefix_out=scratch[:n_gauss + 1])
     res = gobo_centroids(gaussian, 1 << b, iters)
+    del gaussian
     centroids = res.centroids.astype(np.float32)
     idx = nearest_index(flat, centroids)
     values = flat[pos]
     q = centroids[idx]
     q[pos] = values
-    d = q.astype(np.float64)
+    d = scratch[:flat.size]
+    d[...] = q
     d -= flat
     sq_error = float(np.dot(d, d))
-    del d
-    w64 = flat.astype(np.float64)
+    w64 = d  # the same buffer, now the weights in float64
+    w64[...] = flat
     sq_norm = float(np.dot(w64, w64))
+    del d, w64, scratch
     return PackedTensor(
         name=name, shape=tuple(shape), bits=b,
         index_bytes=pack_bits(idx, b), centroids=centroids,

@@ -28,9 +28,10 @@ from __future__ import annotations
 import math
 import threading
 import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 
@@ -238,13 +239,23 @@ def _generate(name: str, shape: tuple[int, ...], kind: str, seed: int, std_trans
     return x.reshape(shape)
 
 
-def iter_synthetic_weights(shapes: ShapeSpec, seed: int = 0, *, std_transfer: str = "fan_in"
-                           ) -> Iterator[tuple[str, np.ndarray]]:
-    """Yield ``(name, float32 array)`` for ``shapes`` (name -> (shape, kind)) one at a time, in order."""
+def synthetic_makers(shapes: ShapeSpec, seed: int = 0, *, std_transfer: str = "fan_in"
+                     ) -> Iterator[tuple[str, tuple[int, ...], Callable[[], np.ndarray]]]:
+    """Yield ``(name, shape, make)`` for ``shapes`` (name -> (shape, kind)) in order, ``make()`` generating the
+    float32 tensor (:func:`synthetic_tensor`): nothing is generated until it is called (the quantizer's
+    workers call it, see :class:`~sim.quant.model.DeferredTensor`). Buffers are left out."""
     for name, (shape, kind) in shapes.items():
         if kind == BUFFER:
             continue
-        yield name, synthetic_tensor(name, tuple(shape), kind, seed, std_transfer=std_transfer)
+        dims = tuple(int(d) for d in shape)
+        yield name, dims, partial(synthetic_tensor, name, dims, kind, seed, std_transfer=std_transfer)
+
+
+def iter_synthetic_weights(shapes: ShapeSpec, seed: int = 0, *, std_transfer: str = "fan_in"
+                           ) -> Iterator[tuple[str, np.ndarray]]:
+    """Yield ``(name, float32 array)`` for ``shapes`` (name -> (shape, kind)) one at a time, in order."""
+    for name, _, make in synthetic_makers(shapes, seed, std_transfer=std_transfer):
+        yield name, make()
 
 
 def synthetic_weights(shapes: ShapeSpec, seed: int = 0, *, std_transfer: str = "fan_in") -> dict[str, np.ndarray]:
@@ -443,5 +454,6 @@ def synthetic_check(tensors: Mapping[str, np.ndarray], seed: int = 0, threshold:
 __all__ = [
     "CALIBRATION_VERSION", "TailFit", "bert_tensor_shapes", "calibration_key", "distilbert_tensor_shapes", "fit_tail",
     "iter_synthetic_weights", "measure_calibration", "mixture_kurtosis", "mixture_tail", "retain_generated",
-    "shapes_of", "shapes_from_hf_config", "synthetic_check", "synthetic_tensor", "synthetic_weights", "tensor_std",
+    "shapes_of", "shapes_from_hf_config", "synthetic_check", "synthetic_makers", "synthetic_tensor",
+    "synthetic_weights", "tensor_std",
 ]
