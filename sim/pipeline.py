@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import json
 import os
-import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from contextlib import nullcontext
-from typing import Any
 
 from sim.config.hardware import HardwareConfig
 from sim.config.loader import to_dict
@@ -52,11 +50,6 @@ def run_prepared(prep: PreparedRun, *, functional: bool = True,
             result, res = simulate_with_engine(prep, trace=True)
         doc = trace_document(prep, result, res)
         write_text_atomic(trace, json.dumps(doc, separators=(",", ":"), allow_nan=False) + "\n")
-    elif functional:
-        with step("simulate + functional pass"):
-            result, report = _beside(simulate, functional_check, prep)
-        result.functional = report
-        return result
     else:
         with step("simulate"):
             result = simulate(prep)
@@ -64,32 +57,6 @@ def run_prepared(prep: PreparedRun, *, functional: bool = True,
         with step("functional pass"):
             result.functional = functional_check(prep)
     return result
-
-
-def _beside(background: Callable[[PreparedRun], RunResult], foreground: Callable[[PreparedRun], Any],
-            prep: PreparedRun) -> tuple[RunResult, Any]:
-    """``background(prep)`` on a worker thread while ``foreground(prep)`` runs on this one; both results.
-
-    Used for the timing simulation (pure Python) beside the functional pass (mostly BLAS and large numpy
-    operations, which release the GIL), so that the second core works while the first waits. They share no
-    mutable state (each reads the prepared run; their caches are their own and keyed by what they read), so
-    the results are those of running one after the other. An exception of either is raised here, the
-    foreground's first; the worker is a daemon thread, so an interrupt does not wait for it."""
-    box: dict[str, Any] = {}
-
-    def work() -> None:
-        try:
-            box["value"] = background(prep)
-        except BaseException as exc:  # handed to the caller below
-            box["error"] = exc
-
-    worker = threading.Thread(target=work, name="sim-simulate", daemon=True)
-    worker.start()
-    value = foreground(prep)
-    worker.join()
-    if "error" in box:
-        raise box["error"]
-    return box["value"], value
 
 
 def run(hw: str | os.PathLike[str] | HardwareConfig, workload: str | os.PathLike[str] | WorkloadSpec, *,
