@@ -191,7 +191,7 @@ def encoder_parts_from_arrays(arrays: Mapping[str, np.ndarray], qmodel: object |
             g = packed[name].integer()
             if m["scale"] is None or float(m["scale"]) != float(g.scale):
                 raise ValueError(f"{name}: cached scale differs from the quantized model's")
-            tables[name] = IntTable(name, g.matrix(np.int16), float(g.scale))
+            tables[name] = IntTable(name, g, float(g.scale))
         else:
             tscale: float | np.ndarray = arrays[f"t{i}_scale"] if m["scale"] is None else float(m["scale"])
             tables[name] = IntTable(name, arrays[f"t{i}_ints"], tscale)

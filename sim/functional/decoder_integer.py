@@ -155,7 +155,7 @@ class IntegerDecoder:
         for name, rows in (("embeddings.word_embeddings.weight", ids),
                            ("embeddings.position_embeddings.weight", np.broadcast_to(pos + d.position_offset, (b, s)))):
             tab = self.qw.tables[name]
-            emb += rescale(tab.ints[rows].astype(np.int64), tab.scale, s_e, RESIDUAL_BITS)
+            emb += rescale(tab.rows(rows).astype(np.int64), tab.scale, s_e, RESIDUAL_BITS)
         r: np.ndarray = saturate(emb, RESIDUAL_BITS, True).reshape(b * s, d.hidden)
         s_r = s_e
         nh, kvh, hd = d.heads, d.kv_heads, d.head_dim

@@ -268,7 +268,7 @@ class IntegerEncoder:
             tab = self.qw.tables.get(name)
             if tab is None:
                 continue
-            total += rescale(tab.ints[rows].astype(np.int64), tab.scale, s_e, RESIDUAL_BITS)
+            total += rescale(tab.rows(rows).astype(np.int64), tab.scale, s_e, RESIDUAL_BITS)
         return saturate(total, RESIDUAL_BITS, True)
 
     def _attention(self, run: GemmRunner, li: int, x2: np.ndarray, s_x: float, mask: np.ndarray, b: int, s: int

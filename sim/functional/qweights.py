@@ -135,12 +135,45 @@ class IntLinear:
 
 @dataclass(frozen=True, eq=False)
 class IntTable:
-    """An embedding table ``[rows, hidden]`` in integer form: ``ints`` (int8 or int16), ``scale`` a float
-    (per tensor, GOBO) or a ``(hidden,)`` array (per channel, int8)."""
+    """An embedding table ``[rows, hidden]`` in integer form: ``stored`` is the int8/int16 table itself, or the
+    GOBO tensor (:class:`~sim.quant.integer.IntegerGobo`, as stored: ``[rows, hidden]``) it is rebuilt from;
+    ``scale`` a float (per tensor, GOBO) or a ``(hidden,)`` array (per channel, int8). A lookup
+    (:meth:`rows`) of a GOBO table rebuilds only the rows it reads; :attr:`ints` is the whole table."""
 
     name: str
-    ints: np.ndarray
+    stored: np.ndarray | IntegerGobo
     scale: float | np.ndarray
+
+    @property
+    def ints(self) -> np.ndarray:
+        """The whole table (int8, or int16 for GOBO: ``centroid_ints[indices]`` with the outliers; built once)."""
+        if not isinstance(self.stored, IntegerGobo):
+            return self.stored
+        built = self.__dict__.get("_ints")
+        if built is None:
+            built = self.stored.matrix(np.int16)
+            object.__setattr__(self, "_ints", built)
+        return built
+
+    def rows(self, r: np.ndarray) -> np.ndarray:
+        """``ints[r]`` (``r`` integer row numbers, any shape); for a GOBO table only the distinct rows of ``r`` are
+        rebuilt (a lookup of a few hundred tokens in a 30k-row vocabulary)."""
+        g = self.stored
+        if not isinstance(g, IntegerGobo) or "_ints" in self.__dict__:
+            return self.ints[r]
+        if g.orientation != "nk":
+            raise ValueError(f"{self.name}: a GOBO table is stored [rows, hidden], got orientation {g.orientation!r}")
+        r = np.asarray(r)
+        n = g.shape[0]
+        flat = r.reshape(-1)
+        if flat.size and (int(flat.min()) < -n or int(flat.max()) >= n):
+            raise IndexError(f"{self.name}: a row outside the table's {n} rows")
+        u, inv = np.unique(np.where(flat < 0, flat + n, flat), return_inverse=True)  # negative rows as numpy's
+        sub = np.take(np.asarray(g.centroid_ints).astype(np.int16), g.indices[u])
+        orow = np.asarray(g.outlier_rows)
+        hit = np.isin(orow, u)
+        sub[np.searchsorted(u, orow[hit]), np.asarray(g.outlier_cols)[hit]] = np.asarray(g.outlier_ints)[hit]
+        return sub[inv].reshape(r.shape + (g.shape[1],))
 
     def dequantized(self) -> np.ndarray:
         """``ints * scale`` as float32."""
@@ -275,7 +308,7 @@ def quantize_weights(w: FloatWeights, fmt: str, *, qmodel: object | None = None,
         p = packed.get(name)
         if p is not None:
             g = p.integer()  # type: ignore[attr-defined]
-            tables[name] = IntTable(name, g.matrix(np.int16).reshape(-1, g.shape[-1]), float(g.scale))
+            tables[name] = IntTable(name, g, float(g.scale))
         else:
             if fmt == "gobo":
                 fallback.append(name)

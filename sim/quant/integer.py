@@ -87,7 +87,7 @@ class IntegerGobo:
         """
         if np.dtype(dtype) not in (np.dtype(np.int16), np.dtype(np.int32)):
             raise QuantError(f"integer weight matrix dtype must be int16 or int32, got {np.dtype(dtype)}")
-        m = np.take(self.centroid_ints.astype(dtype), self.indices)
+        m: np.ndarray = np.take(self.centroid_ints.astype(dtype), self.indices)
         m[self.outlier_rows, self.outlier_cols] = self.outlier_ints
         return m
 
