@@ -36,7 +36,15 @@ def test_gobo_rows_equal_the_whole_tables_rows():
 
 def test_gobo_rows_outside_the_table_are_an_error():
     g = _table(np.random.default_rng(1))
-    with pytest.raises(IndexError, match="outside the table's 50 rows"):
+    with pytest.raises(IndexError, match="t: a row outside the matrix's 50 rows"):
         IntTable("t", g, g.scale).rows(np.array([0, 50]))
     with pytest.raises(IndexError):
         IntTable("t", g, g.scale).rows(np.array([-51]))
+
+
+def test_matrix_rows_in_either_orientation_and_dtype():
+    g = _table(np.random.default_rng(2))
+    for t in (g, g.transposed()):
+        rows = np.array([[0, 5, 5], [t.shape[0] - 1, 2, 0]])
+        assert np.array_equal(t.matrix_rows(rows), t.matrix()[rows])
+        assert t.matrix_rows(rows, np.int32).dtype == np.int32

@@ -158,22 +158,12 @@ class IntTable:
     def rows(self, r: np.ndarray) -> np.ndarray:
         """``ints[r]`` (``r`` integer row numbers, any shape); for a GOBO table only the distinct rows of ``r`` are
         rebuilt (a lookup of a few hundred tokens in a 30k-row vocabulary)."""
-        g = self.stored
-        if not isinstance(g, IntegerGobo) or "_ints" in self.__dict__:
+        if not isinstance(self.stored, IntegerGobo) or "_ints" in self.__dict__:
             return self.ints[r]
-        if g.orientation != "nk":
-            raise ValueError(f"{self.name}: a GOBO table is stored [rows, hidden], got orientation {g.orientation!r}")
-        r = np.asarray(r)
-        n = g.shape[0]
-        flat = r.reshape(-1)
-        if flat.size and (int(flat.min()) < -n or int(flat.max()) >= n):
-            raise IndexError(f"{self.name}: a row outside the table's {n} rows")
-        u, inv = np.unique(np.where(flat < 0, flat + n, flat), return_inverse=True)  # negative rows as numpy's
-        sub = np.take(np.asarray(g.centroid_ints).astype(np.int16), g.indices[u])
-        orow = np.asarray(g.outlier_rows)
-        hit = np.isin(orow, u)
-        sub[np.searchsorted(u, orow[hit]), np.asarray(g.outlier_cols)[hit]] = np.asarray(g.outlier_ints)[hit]
-        return sub[inv].reshape(r.shape + (g.shape[1],))
+        try:
+            return self.stored.matrix_rows(r, np.int16)
+        except IndexError as exc:
+            raise IndexError(f"{self.name}: {exc}") from None
 
     def dequantized(self) -> np.ndarray:
         """``ints * scale`` as float32."""

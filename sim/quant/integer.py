@@ -85,10 +85,32 @@ class IntegerGobo:
 
         ``dtype`` is np.int16 (default) or np.int32.
         """
+        return self._rebuilt(None, dtype)
+
+    def matrix_rows(self, rows: np.ndarray, dtype: type = np.int16) -> np.ndarray:
+        """``matrix(dtype)[rows]`` (``rows`` integer row numbers of this orientation, any shape; negative ones count
+        from the end, as numpy's) rebuilding only the distinct rows asked for; IndexError for a row outside."""
+        r = np.asarray(rows)
+        n = self.shape[0]
+        flat = r.reshape(-1)
+        if flat.size and (int(flat.min()) < -n or int(flat.max()) >= n):
+            raise IndexError(f"a row outside the matrix's {n} rows")
+        u, inv = np.unique(np.where(flat < 0, flat + n, flat), return_inverse=True)
+        return self._rebuilt(u, dtype)[inv].reshape(r.shape + (self.shape[1],))
+
+    def _rebuilt(self, rows: np.ndarray | None, dtype: type) -> np.ndarray:
+        """The matrix (``rows`` None), or its rows ``rows`` (sorted, distinct), with the outliers overwritten."""
         if np.dtype(dtype) not in (np.dtype(np.int16), np.dtype(np.int32)):
             raise QuantError(f"integer weight matrix dtype must be int16 or int32, got {np.dtype(dtype)}")
-        m: np.ndarray = np.take(self.centroid_ints.astype(dtype), self.indices)
-        m[self.outlier_rows, self.outlier_cols] = self.outlier_ints
+        table: np.ndarray = self.centroid_ints.astype(dtype)
+        if rows is None:
+            m: np.ndarray = np.take(table, self.indices)
+            m[self.outlier_rows, self.outlier_cols] = self.outlier_ints
+            return m
+        m = np.take(table, self.indices[rows])
+        orow = np.asarray(self.outlier_rows)
+        hit = np.isin(orow, rows)
+        m[np.searchsorted(rows, orow[hit]), np.asarray(self.outlier_cols)[hit]] = np.asarray(self.outlier_ints)[hit]
         return m
 
     def transposed(self) -> IntegerGobo:
